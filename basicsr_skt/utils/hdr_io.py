@@ -1,0 +1,284 @@
+"""Reading and writing LDR brackets, HDR radiance maps and exposure files.
+
+Conventions (see the project's HDR notes):
+
+* Every image is returned as a float32 ``H x W x 3`` array in **BGR** order, as OpenCV reads it.
+* LDR frames are normalised by their bit depth: ``uint8 / 255`` and ``uint16 / 65535``, so values lie in [0, 1].
+  They are always read with ``cv2.IMREAD_UNCHANGED`` (OpenCV's default flags silently reduce 16-bit files to 8 bits).
+* HDR images are linear radiance (non-negative, finite). ``.hdr`` / ``.pic`` (Radiance RGBE) go through OpenCV,
+  ``.exr`` through the ``OpenEXR`` package (3.x API), so no ``OPENCV_IO_ENABLE_OPENEXR`` switch is needed.
+* Exposure files hold one EV stop per line; the exposure time is ``t = 2 ** ev``.
+
+Every reader raises ``ValueError`` naming the file when it cannot be read or holds invalid data.
+"""
+import os
+from os import path as osp
+from typing import List, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+
+LDR_WHITE_LEVELS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
+RGBE_SUFFIXES = ('.hdr', '.pic')
+EXR_SUFFIXES = ('.exr', )
+
+ArrayOrTensor = Union[np.ndarray, torch.Tensor]
+
+
+def _read_bytes(path: str) -> np.ndarray:
+    """Read a whole file as a uint8 buffer (works with non-ASCII paths, unlike ``cv2.imread``)."""
+    try:
+        with open(path, 'rb') as f:
+            return np.frombuffer(f.read(), dtype=np.uint8)
+    except OSError as err:
+        raise ValueError(f'Cannot read image file {path}: {err}') from err
+
+
+def _decode_with_opencv(path: str) -> np.ndarray:
+    """Decode an image file with OpenCV at its native bit depth; ``ValueError`` naming the file on failure."""
+    buffer = _read_bytes(path)
+    if buffer.size == 0:
+        raise ValueError(f'Cannot read image file {path}: the file is empty')
+    try:
+        img = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:
+        raise ValueError(f'Cannot decode image file {path}: {err}') from err
+    if img is None:
+        raise ValueError(f'Cannot decode image file {path}: unknown format or corrupt data')
+    return img
+
+
+def _to_three_channels(img: np.ndarray, path: str) -> np.ndarray:
+    """Grayscale -> 3 identical channels, BGRA -> BGR (alpha dropped)."""
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3:
+        raise ValueError(f'Image {path} has unsupported shape {img.shape}')
+    channels = img.shape[2]
+    if channels == 1:
+        return np.repeat(img, 3, axis=2)
+    if channels in (3, 4):
+        return img[:, :, :3]
+    raise ValueError(f'Image {path} has {channels} channels; expected 1 (gray), 3 (BGR) or 4 (BGRA)')
+
+
+def read_ldr_raw(path: str) -> Tuple[np.ndarray, int]:
+    """Read an LDR frame at its stored bit depth, without normalisation.
+
+    Useful to keep decoded frames in memory at half the size of float32 and normalise only a crop.
+
+    Args:
+        path: An 8- or 16-bit image file OpenCV can decode (TIFF, PNG, JPEG, ...).
+
+    Returns:
+        ``(img, white_level)``: ``img`` is a uint8 or uint16 ``H x W x 3`` BGR array (grayscale replicated to 3
+        channels, alpha dropped) and ``white_level`` is 255 or 65535, so ``img / white_level`` lies in [0, 1].
+
+    Raises:
+        ValueError: The file is missing, unreadable or corrupt, or not 8/16-bit.
+    """
+    img = _decode_with_opencv(path)
+    white_level = LDR_WHITE_LEVELS.get(img.dtype)
+    if white_level is None:
+        raise ValueError(f'LDR image {path} has dtype {img.dtype}; expected 8-bit (uint8) or 16-bit (uint16) data')
+    return np.ascontiguousarray(_to_three_channels(img, path)), white_level
+
+
+def read_ldr(path: str) -> np.ndarray:
+    """Read an 8- or 16-bit LDR frame as float32 BGR in [0, 1].
+
+    Args:
+        path: Image file (16-bit TIFF/PNG as in Kalantari'17, or 8-bit PNG/JPEG).
+
+    Returns:
+        float32 array ``H x W x 3``, BGR, values in [0, 1] (``uint16 / 65535`` or ``uint8 / 255``).
+
+    Raises:
+        ValueError: The file is missing, unreadable or corrupt, or not 8/16-bit.
+    """
+    img, white_level = read_ldr_raw(path)
+    return img.astype(np.float32) / np.float32(white_level)
+
+
+def _exr_channel(channels: dict, name: str, path: str) -> np.ndarray:
+    """One full-resolution EXR channel as float32."""
+    channel = channels[name]
+    if channel.xSampling != 1 or channel.ySampling != 1:
+        raise ValueError(f'EXR file {path}: channel {name!r} is subsampled; only full-resolution channels are supported')
+    return np.asarray(channel.pixels, dtype=np.float32)
+
+
+def _read_exr(path: str) -> np.ndarray:
+    """Decode the first part of an EXR file into float32 BGR with the ``OpenEXR`` package."""
+    import OpenEXR  # imported here: only EXR users pay for it
+
+    if not osp.isfile(path):
+        raise ValueError(f'Cannot read image file {path}: no such file')
+    try:
+        with OpenEXR.File(path, separate_channels=True) as exr:
+            channels = exr.channels()
+            if all(name in channels for name in 'BGR'):
+                return np.stack([_exr_channel(channels, name, path) for name in 'BGR'], axis=2)
+            if 'Y' in channels and not ({'RY', 'BY'} & set(channels)):
+                return np.repeat(_exr_channel(channels, 'Y', path)[:, :, None], 3, axis=2)
+    except ValueError:
+        raise
+    except Exception as err:  # OpenEXR raises RuntimeError / its own errors for corrupt files
+        raise ValueError(f'Cannot decode EXR file {path}: {err}') from err
+    raise ValueError(f'EXR file {path} has channels {sorted(channels)}; expected R, G, B (or luminance-only Y). '
+                     'Luminance/chroma (Y, RY, BY) files must be converted to RGB first.')
+
+
+def _check_radiance(img: np.ndarray, path: str, allow_negative: bool) -> None:
+    """Raise ``ValueError`` naming the file and the count of NaN/Inf (or negative) values."""
+    num_bad = int(img.size - np.count_nonzero(np.isfinite(img)))
+    if num_bad:
+        raise ValueError(f'HDR image {path} has {num_bad} NaN/Inf values')
+    if not allow_negative:
+        num_negative = int(np.count_nonzero(img < 0))
+        if num_negative:
+            raise ValueError(f'HDR image {path} has {num_negative} negative values (radiance must be >= 0; '
+                             'pass allow_negative=True to accept them)')
+
+
+def read_hdr(path: str, allow_negative: bool = False) -> np.ndarray:
+    """Read a linear HDR radiance map.
+
+    Args:
+        path: ``.hdr`` / ``.pic`` (Radiance RGBE, read by OpenCV) or ``.exr`` (read by the ``OpenEXR`` package; the
+            first part's R, G, B channels, or a luminance-only Y channel replicated to 3 channels).
+        allow_negative: Accept negative values (possible in EXR files) instead of raising.
+
+    Returns:
+        float32 array ``H x W x 3``, BGR, linear radiance (relative scale as stored; not normalised).
+
+    Raises:
+        ValueError: Unsupported extension, missing/unreadable/corrupt file, NaN/Inf values, or negative values while
+            ``allow_negative`` is False. The message names the file (and the count of bad values).
+    """
+    suffix = osp.splitext(path)[1].lower()
+    if suffix in RGBE_SUFFIXES:
+        img = _decode_with_opencv(path)
+        if img.dtype != np.float32:
+            raise ValueError(f'HDR image {path} decoded as {img.dtype}; expected float32 radiance')
+        img = _to_three_channels(img, path)
+    elif suffix in EXR_SUFFIXES:
+        img = _read_exr(path)
+    else:
+        raise ValueError(f'Unsupported HDR file {path}: expected one of {RGBE_SUFFIXES + EXR_SUFFIXES}')
+    img = np.ascontiguousarray(img, dtype=np.float32)
+    _check_radiance(img, path, allow_negative)
+    return img
+
+
+def _write_exr(path: str, img: np.ndarray, half: bool) -> None:
+    """Write float32 (or half) B, G, R channels with ZIP compression."""
+    import OpenEXR
+
+    dtype = np.float16 if half else np.float32
+    channels = {name: np.ascontiguousarray(img[:, :, index], dtype=dtype) for index, name in enumerate('BGR')}
+    header = {'compression': OpenEXR.ZIP_COMPRESSION, 'type': OpenEXR.scanlineimage}
+    with OpenEXR.File(header, channels) as exr:
+        exr.write(path)
+
+
+def write_hdr(path: str, img: np.ndarray, half: bool = False) -> None:
+    """Write a linear HDR image, creating parent folders.
+
+    Args:
+        path: Output file: ``.hdr`` / ``.pic`` (Radiance RGBE via OpenCV, about 1 % relative precision, values must be
+            non-negative) or ``.exr`` (OpenEXR, ZIP compression).
+        img: ``H x W x 3`` BGR (or ``H x W`` gray) linear radiance, finite.
+        half: For ``.exr``: store 16-bit half floats instead of float32. Ignored for ``.hdr``.
+
+    Raises:
+        ValueError: Unsupported extension or shape, NaN/Inf values, negative values for RGBE, or encoding failure.
+    """
+    img = np.asarray(img, dtype=np.float32)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f'write_hdr({path}): expected an H x W x 3 image, got shape {img.shape}')
+    num_bad = int(img.size - np.count_nonzero(np.isfinite(img)))
+    if num_bad:
+        raise ValueError(f'write_hdr({path}): image has {num_bad} NaN/Inf values')
+    suffix = osp.splitext(path)[1].lower()
+    if suffix not in RGBE_SUFFIXES + EXR_SUFFIXES:
+        raise ValueError(f'Unsupported HDR file {path}: expected one of {RGBE_SUFFIXES + EXR_SUFFIXES}')
+    parent = osp.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    if suffix in EXR_SUFFIXES:
+        _write_exr(path, img, half)
+        return
+    num_negative = int(np.count_nonzero(img < 0))
+    if num_negative:
+        raise ValueError(f'write_hdr({path}): RGBE cannot store the {num_negative} negative values; clip them first '
+                         'or write .exr')
+    ok, encoded = cv2.imencode('.hdr', np.ascontiguousarray(img))
+    if not ok:
+        raise ValueError(f'write_hdr({path}): OpenCV failed to encode the image')
+    with open(path, 'wb') as f:
+        f.write(encoded.tobytes())
+
+
+def read_exposure_values(path: str) -> List[float]:
+    """Read EV stops, one number per line (blank lines ignored), as in Kalantari'17's ``exposure.txt``.
+
+    Args:
+        path: Text file.
+
+    Returns:
+        The EV values in file order (one per LDR frame, shortest exposure first in Kalantari's data).
+
+    Raises:
+        ValueError: Missing/unreadable file, or a line that is not a finite number (message names file and line).
+    """
+    try:
+        with open(path, 'r', encoding='utf-8') as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f'Cannot read exposure file {path}: {err}') from err
+    values = []
+    for line_number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float('nan')
+        if not np.isfinite(value):
+            raise ValueError(f'Exposure file {path}, line {line_number}: expected one EV number, got {text!r}')
+        values.append(value)
+    return values
+
+
+def exposure_times(evs: Sequence[float]) -> np.ndarray:
+    """Exposure times ``t = 2 ** ev``.
+
+    Args:
+        evs: EV stops, e.g. ``[-2, 0, 2]`` or Kalantari's ``[0, 3, 6]``.
+
+    Returns:
+        float32 array of shape ``(len(evs),)``.
+    """
+    return np.power(2.0, np.asarray(evs, dtype=np.float64)).astype(np.float32)
+
+
+def ldr_to_linear(ldr: ArrayOrTensor, exposure_time: Union[float, ArrayOrTensor], gamma: float = 2.2) -> ArrayOrTensor:
+    """Map an LDR frame to the linear HDR domain: ``H = L ** gamma / t``.
+
+    Args:
+        ldr: LDR values in [0, 1] (numpy array or tensor of any shape).
+        exposure_time: ``t`` (scalar, or broadcastable to ``ldr``).
+        gamma: Camera response exponent (2.2 as in Kalantari'17 / HDR-Transformer).
+
+    Returns:
+        Same type, shape and dtype as ``ldr``: linear radiance estimate (>= 0).
+    """
+    linear = ldr**gamma / exposure_time
+    if isinstance(ldr, np.ndarray) and np.issubdtype(ldr.dtype, np.floating):
+        linear = linear.astype(ldr.dtype, copy=False)  # a float64 numpy scalar t must not promote float32 data
+    return linear

@@ -1,0 +1,21 @@
+"""Import every suffix-named module of a sub-package, like BasicSR's own ``__init__`` files do."""
+import importlib
+import os
+from os import path as osp
+from typing import List
+
+
+def import_modules_with_suffix(package_file: str, package_name: str, suffix: str) -> List[object]:
+    """Import ``<package_name>.<stem>`` for every ``*<suffix>.py`` beside ``package_file``.
+
+    Args:
+        package_file: ``__file__`` of the package's ``__init__.py``.
+        package_name: Dotted name of the package, e.g. ``'basicsr_skt.archs'``.
+        suffix: File-name suffix without extension, e.g. ``'_arch'``.
+
+    Returns:
+        The imported modules, sorted by file name (imports are deterministic).
+    """
+    folder = osp.dirname(osp.abspath(package_file))
+    stems = sorted(osp.splitext(name)[0] for name in os.listdir(folder) if name.endswith(f'{suffix}.py'))
+    return [importlib.import_module(f'{package_name}.{stem}') for stem in stems]

@@ -1,0 +1,16 @@
+"""Shared pytest fixtures: the read-only ``../shared`` folder (real data, official fixtures) when present."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get('BASICSR_SKT_SHARED', REPO_ROOT.parent / 'shared'))
+
+
+@pytest.fixture(scope='session')
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout; the test is skipped where it is absent (a user's machine)."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f'{SHARED_DIR} not present (real data and official fixtures live there)')
+    return SHARED_DIR
