@@ -166,7 +166,7 @@ def _shift_mask(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
     out = np.zeros_like(mask)
     h, w = mask.shape
     out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = mask[max(-dy, 0):h - max(dy, 0),
-                                                                      max(-dx, 0):w - max(dx, 0)]
+                                                                     max(-dx, 0):w - max(dx, 0)]
     return out
 
 
@@ -179,7 +179,7 @@ def _static_reflectance_and_light(rng: np.random.Generator, height: int, width: 
     light = _illumination(rng, height, width)
     base_colour = rng.uniform(0.25, 0.7, size=3).astype(np.float32)
     reflectance = base_colour * (1.0 + 0.2 * _smooth_noise(rng, height, width, max(4, height // 8), channels=3))
-    reflectance = reflectance * _texture(rng, height, width) ** 0.3
+    reflectance = reflectance * _texture(rng, height, width)**0.3
     shadow_dy, shadow_dx = (int(v) for v in rng.integers(3, 9, size=2) * rng.choice([-1, 1], size=2))
     shadow_factor = rng.uniform(0.08, 0.3)
     for _ in range(int(rng.integers(5, 10))):
@@ -276,7 +276,8 @@ def _motion(rng: np.random.Generator, config: DemoSceneConfig) -> Tuple[List[Tup
     return shifts, offsets
 
 
-def _expose(rng: np.random.Generator, radiance: np.ndarray, exposure_time: float, config: DemoSceneConfig) -> np.ndarray:
+def _expose(rng: np.random.Generator, radiance: np.ndarray, exposure_time: float,
+            config: DemoSceneConfig) -> np.ndarray:
     """Gamma camera with Poisson-Gaussian noise and 16-bit quantisation: radiance H x W x 3 -> uint16 frame."""
     signal = radiance.astype(np.float64) * exposure_time
     std = np.sqrt(config.shot_noise * np.clip(signal, 0.0, 1.0) + config.read_noise**2)
@@ -318,8 +319,13 @@ def render_scene(rng: np.random.Generator, config: DemoSceneConfig = DemoSceneCo
     for oy, ox in offsets:
         motion_mask[obj_top + oy:obj_top + oy + obj_size, obj_left + ox:obj_left + ox + obj_size] |= obj_mask
     gt = np.ascontiguousarray(crop_frame(config.ref_index), dtype=np.float32)
-    return DemoScene(gt=gt, frames=frames, evs=tuple(float(ev) for ev in config.evs), shifts=shifts,
-                     object_offsets=offsets, motion_mask=motion_mask[margin:-margin, margin:-margin].copy())
+    return DemoScene(
+        gt=gt,
+        frames=frames,
+        evs=tuple(float(ev) for ev in config.evs),
+        shifts=shifts,
+        object_offsets=offsets,
+        motion_mask=motion_mask[margin:-margin, margin:-margin].copy())
 
 
 def _write_bytes(path: str, data: bytes) -> None:
@@ -414,4 +420,3 @@ def make_demo_dataset(out_dir: str,
         'fraction_above_one': float(np.mean(above_one)) if above_one else 0.0,
         'fraction_long_clipped': float(np.mean(clipped)) if clipped else 0.0,
     }
-

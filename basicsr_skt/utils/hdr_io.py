@@ -105,7 +105,8 @@ def _exr_channel(channels: dict, name: str, path: str) -> np.ndarray:
     """One full-resolution EXR channel as float32."""
     channel = channels[name]
     if channel.xSampling != 1 or channel.ySampling != 1:
-        raise ValueError(f'EXR file {path}: channel {name!r} is subsampled; only full-resolution channels are supported')
+        raise ValueError(
+            f'EXR file {path}: channel {name!r} is subsampled; only full-resolution channels are supported')
     return np.asarray(channel.pixels, dtype=np.float32)
 
 

