@@ -32,8 +32,8 @@ def run(args, cwd, timeout=300):
 def check_two_iteration_run(root, name):
     exp = osp.join(root, 'experiments', name)
     assert osp.isfile(osp.join(exp, 'models', 'net_g_2.pth')) and osp.isfile(osp.join(exp, 'training_states', '2.state'))
-    logs = [f for f in os.listdir(exp) if f.startswith('train_') and f.endswith('.log')]
-    text = open(osp.join(exp, logs[0])).read()
+    first_log = sorted(f for f in os.listdir(exp) if f.startswith('train_') and f.endswith('.log'))[0]
+    text = open(osp.join(exp, first_log)).read()
     assert 'Validation demo_val @ iter 2' in text and '| **mean** |' in text
     assert osp.isdir(osp.join(root, 'tb_logger', name))
     return exp
