@@ -1,7 +1,6 @@
 #!/usr/bin/env python
 """Install basicsr-skt. Use `bash scripts/setup_env.sh` for the full, pinned environment (see README)."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 

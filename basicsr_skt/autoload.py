@@ -32,7 +32,8 @@ def default_site_dir() -> str:
 def install(site_dir: Optional[str] = None) -> str:
     path = osp.join(site_dir or default_site_dir(), PTH_NAME)
     with open(path, 'w') as f:
-        f.write('# basicsr-skt: makes `import basicsr` also register the plugin; see `python -m basicsr_skt.autoload`\n')
+        f.write(
+            '# basicsr-skt: makes `import basicsr` also register the plugin; see `python -m basicsr_skt.autoload`\n')
         f.write(pth_line())
     return path
 
@@ -48,7 +49,8 @@ def uninstall(site_dir: Optional[str] = None) -> Optional[str]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('action', choices=['install', 'uninstall', 'status'])
-    parser.add_argument('--site-dir', default=None, help='folder for the .pth file (default: this env\'s site-packages)')
+    parser.add_argument(
+        '--site-dir', default=None, help='folder for the .pth file (default: this env\'s site-packages)')
     args = parser.parse_args(argv)
     if args.action == 'install':
         print(f'installed {install(args.site_dir)}')

@@ -55,8 +55,9 @@ def registry_get(self: registry.Registry, name: str, suffix: str = 'basicsr') ->
         known = sorted(self._obj_map.keys())
         close = difflib.get_close_matches(name, known, n=3)
         hint = f' Did you mean {", ".join(close)}?' if close else ''
-        raise KeyError(f"No object named '{name}' found in '{self._name}' registry.{hint} "
-                       f"Registered names: {', '.join(known)}. (Plugin classes are registered by `import basicsr_skt`.)")
+        raise KeyError(
+            f"No object named '{name}' found in '{self._name}' registry.{hint} "
+            f"Registered names: {', '.join(known)}. (Plugin classes are registered by `import basicsr_skt`.)")
     return obj
 
 

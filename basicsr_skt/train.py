@@ -5,7 +5,7 @@ experiments/ and tb_logger/ are written under the current directory. All of Basi
 """
 import os
 
-import basicsr_skt  # noqa: F401  (registers the plugin and patches BasicSR's CPU gaps)
+import basicsr_skt  # noqa: F401 isort:skip  (first: makes basicsr 1.4.2 importable, registers the plugin)
 from basicsr.train import train_pipeline
 
 

@@ -48,14 +48,19 @@ def main(argv=None) -> None:
         print(f'=== data: reusing {args.data} (delete it to regenerate)')
     else:
         timings['data'] = run([
-            sys.executable, osp.join(REPO, 'scripts', 'make_demo_data.py'), '--out', args.data, '--num-train',
-            str(args.num_train), '--num-val', str(args.num_val), '--seed', str(args.seed)
+            sys.executable,
+            osp.join(REPO, 'scripts', 'make_demo_data.py'), '--out', args.data, '--num-train',
+            str(args.num_train), '--num-val',
+            str(args.num_val), '--seed',
+            str(args.seed)
         ], 'data')
     train_cmd = [sys.executable, '-m', 'basicsr_skt.train', '-opt', TRAIN_OPT]
     if args.iters is not None:
         val_freq = max(args.iters // 3, 1)
-        train_cmd += ['--force_yml', f'train:total_iter={args.iters}', f'val:val_freq={val_freq}',
-                      f'logger:save_checkpoint_freq={args.iters}', f'train:scheduler:milestones=[{args.iters}]']
+        train_cmd += [
+            '--force_yml', f'train:total_iter={args.iters}', f'val:val_freq={val_freq}',
+            f'logger:save_checkpoint_freq={args.iters}', f'train:scheduler:milestones=[{args.iters}]'
+        ]
     timings['train + validation'] = run(train_cmd, 'train')
     timings['test'] = run([sys.executable, '-m', 'basicsr_skt.test', '-opt', TEST_OPT], 'test')
 

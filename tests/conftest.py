@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import basicsr_skt  # noqa: F401 isort:skip  (before any test module imports basicsr: torchvision alias)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get('BASICSR_SKT_SHARED', REPO_ROOT.parent / 'shared'))
 

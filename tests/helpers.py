@@ -12,8 +12,15 @@ from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS_DIR = REPO_ROOT / 'options'
 #: A 2-layer HDR-Transformer (shifted windows included) that trains in well under a second per step on a CPU.
-TINY_HDRT = {'type': 'HDRTransformer', 'embed_dim': 12, 'depths': [2], 'num_heads': [2], 'mlp_ratio': 2,
-             'window_size': 8, 'drop_path_rate': 0.0}
+TINY_HDRT = {
+    'type': 'HDRTransformer',
+    'embed_dim': 12,
+    'depths': [2],
+    'num_heads': [2],
+    'mlp_ratio': 2,
+    'window_size': 8,
+    'drop_path_rate': 0.0
+}
 #: Small generated scenes (48 x 72: not a multiple of the 8-pixel window in width, so padding is exercised).
 TINY_SCENES = DemoSceneConfig(height=48, width=72)
 
@@ -38,8 +45,8 @@ def tiny_train_options(demo_root: Path, name: str, total_iter: int = 2) -> Dict[
     """The CPU demo training config shrunk to a 2-iteration run on ``demo_root``."""
     opt = copy.deepcopy(load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_hdrtransformer.yml'))
     opt['name'] = name
-    opt['datasets']['train'].update(dataroot=osp.join(demo_root, 'Training'), gt_size=32, batch_size_per_gpu=2,
-                                    dataset_enlarge_ratio=2)
+    opt['datasets']['train'].update(
+        dataroot=osp.join(demo_root, 'Training'), gt_size=32, batch_size_per_gpu=2, dataset_enlarge_ratio=2)
     opt['datasets']['val']['dataroot'] = osp.join(demo_root, 'Test')
     opt['network_g'] = dict(TINY_HDRT)
     opt['train'].update(total_iter=total_iter)

@@ -200,7 +200,9 @@ def test_scene_list_file_and_list(demo_root, tmp_path):
 
 def test_exclude_scenes_holds_out_validation_scenes(demo_root):
     everything = [r.name for r in HDRMultiExposureDataset(_opt(demo_root / 'Training')).scenes]
-    kept = [r.name for r in HDRMultiExposureDataset(_opt(demo_root / 'Training', exclude_scenes=[everything[0]])).scenes]
+    kept = [
+        r.name for r in HDRMultiExposureDataset(_opt(demo_root / 'Training', exclude_scenes=[everything[0]])).scenes
+    ]
     assert kept == everything[1:]
     with pytest.raises(ValueError, match="'nope'.*from exclude_scenes"):
         HDRMultiExposureDataset(_opt(demo_root / 'Training', exclude_scenes=['nope']))

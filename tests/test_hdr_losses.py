@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from basicsr.losses import build_loss
 
+from basicsr.losses import build_loss
 from basicsr_skt.losses.hdr_loss import MuLawL1Loss, MuLawPerceptualLoss, vgg16_layer_indices
 from basicsr_skt.utils import vgg_weights
 from basicsr_skt.utils.tonemap import mu_law

@@ -27,16 +27,42 @@ def model_opt(tmp_path, is_train=True, **train):
         os.makedirs(path, exist_ok=True)
     paths.update(experiments_root=str(tmp_path), results_root=str(tmp_path))
     opt = {
-        'name': 'unit', 'model_type': 'HDRModel', 'num_gpu': 0, 'is_train': is_train, 'dist': False, 'rank': 0,
-        'world_size': 1, 'network_g': dict(TINY_HDRT), 'path': paths,
-        'val': {'save_img': True, 'metrics': {'psnr_mu': {'type': 'calculate_psnr_mu'},
-                                              'ssim_l': {'type': 'calculate_ssim_l'}}},
+        'name': 'unit',
+        'model_type': 'HDRModel',
+        'num_gpu': 0,
+        'is_train': is_train,
+        'dist': False,
+        'rank': 0,
+        'world_size': 1,
+        'network_g': dict(TINY_HDRT),
+        'path': paths,
+        'val': {
+            'save_img': True,
+            'metrics': {
+                'psnr_mu': {
+                    'type': 'calculate_psnr_mu'
+                },
+                'ssim_l': {
+                    'type': 'calculate_ssim_l'
+                }
+            }
+        },
     }
     if is_train:
         opt['train'] = {
-            'optim_g': {'type': 'Adam', 'lr': 1e-3},
-            'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
-            'pixel_opt': {'type': 'MuLawL1Loss', 'loss_weight': 1.0},
+            'optim_g': {
+                'type': 'Adam',
+                'lr': 1e-3
+            },
+            'scheduler': {
+                'type': 'MultiStepLR',
+                'milestones': [100],
+                'gamma': 0.5
+            },
+            'pixel_opt': {
+                'type': 'MuLawL1Loss',
+                'loss_weight': 1.0
+            },
             'total_iter': 10,
         }
         opt['train'].update(train)
@@ -44,8 +70,15 @@ def model_opt(tmp_path, is_train=True, **train):
 
 
 def dataset(demo_root, phase):
-    opt = {'name': f'demo_{phase}', 'type': 'HDRMultiExposureDataset', 'phase': phase,
-           'dataroot': str(demo_root / ('Training' if phase == 'train' else 'Test')), 'io_backend': {'type': 'disk'}}
+    opt = {
+        'name': f'demo_{phase}',
+        'type': 'HDRMultiExposureDataset',
+        'phase': phase,
+        'dataroot': str(demo_root / ('Training' if phase == 'train' else 'Test')),
+        'io_backend': {
+            'type': 'disk'
+        }
+    }
     if phase == 'train':
         opt.update(gt_size=32, batch_size_per_gpu=2, num_worker_per_gpu=0, use_shuffle=False)
     return build_dataset(opt)

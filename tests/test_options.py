@@ -13,8 +13,10 @@ from basicsr.utils.registry import METRIC_REGISTRY
 from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path
 
 OPTION_FILES = sorted(OPTIONS_DIR.rglob('*.yml'))
-SECTION_ORDER = ['name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train', 'val',
-                 'logger', 'dist_params']
+SECTION_ORDER = [
+    'name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train', 'val', 'logger',
+    'dist_params'
+]
 OFFICIAL_HDRT_PARAMS = 1_222_113
 
 
@@ -29,8 +31,10 @@ def option_id(path):
 
 def test_option_files_exist():
     names = {option_id(p) for p in OPTION_FILES}
-    assert {'train_hdrtransformer.yml', 'test_hdrtransformer.yml', 'demo/train_demo_hdrtransformer.yml',
-            'demo/test_demo_hdrtransformer.yml'} <= names
+    assert {
+        'train_hdrtransformer.yml', 'test_hdrtransformer.yml', 'demo/train_demo_hdrtransformer.yml',
+        'demo/test_demo_hdrtransformer.yml'
+    } <= names
 
 
 @pytest.mark.parametrize('path', OPTION_FILES, ids=option_id)

@@ -9,9 +9,9 @@ from importlib import metadata
 import pytest
 import torch
 
-import basicsr_skt
 from basicsr.models.base_model import BaseModel
 from basicsr.utils.registry import ARCH_REGISTRY, DATASET_REGISTRY, LOSS_REGISTRY, METRIC_REGISTRY, MODEL_REGISTRY
+import basicsr_skt
 from basicsr_skt import autoload, compat
 
 PLUGIN_NAMES = {
@@ -25,8 +25,12 @@ PLUGIN_NAMES = {
 
 def run_python(code: str, cwd=None, env_extra=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          cwd=cwd,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
 
 
 def test_every_plugin_class_is_registered_from_the_plugin():
@@ -45,6 +49,7 @@ def test_unknown_type_error_lists_registered_names_and_suggests():
 
 
 def test_registry_keeps_basicsr_suffix_fallback():
+
     class Dummy:
         pass
 
@@ -133,10 +138,23 @@ def test_resume_state_loads_on_cpu_and_auto_resume_picks_latest(tmp_path):
     state_dir = tmp_path / 'exp' / 'training_states'
     state_dir.mkdir(parents=True)
     for it in (2, 10, 4):
-        torch.save({'iter': it, 'epoch': 0, 'optimizers': [], 'schedulers': [], 'x': torch.ones(2)},
-                   state_dir / f'{it}.state')
-    opt = {'num_gpu': 0, 'auto_resume': True, 'name': 'exp', 'network_g': {},
-           'path': {'experiments_root': str(tmp_path / 'exp'), 'models': str(tmp_path / 'exp' / 'models')}}
+        torch.save({
+            'iter': it,
+            'epoch': 0,
+            'optimizers': [],
+            'schedulers': [],
+            'x': torch.ones(2)
+        }, state_dir / f'{it}.state')
+    opt = {
+        'num_gpu': 0,
+        'auto_resume': True,
+        'name': 'exp',
+        'network_g': {},
+        'path': {
+            'experiments_root': str(tmp_path / 'exp'),
+            'models': str(tmp_path / 'exp' / 'models')
+        }
+    }
     state = compat.load_resume_state(opt)
     assert state['iter'] == 10 and state['x'].device.type == 'cpu'
     assert opt['path']['resume_state'].endswith('10.state')
@@ -171,8 +189,14 @@ def test_init_dist_and_ddp_wrapping_on_cpu(tmp_path):
         print('wrapped', type(net).__name__, net.module.weight.grad.abs().sum().item() > 0)
         dist.destroy_process_group()
     """
-    env = {'RANK': '0', 'LOCAL_RANK': '0', 'WORLD_SIZE': '1', 'MASTER_ADDR': '127.0.0.1',
-           'MASTER_PORT': str(free_port()), 'CUDA_VISIBLE_DEVICES': ''}
+    env = {
+        'RANK': '0',
+        'LOCAL_RANK': '0',
+        'WORLD_SIZE': '1',
+        'MASTER_ADDR': '127.0.0.1',
+        'MASTER_PORT': str(free_port()),
+        'CUDA_VISIBLE_DEVICES': ''
+    }
     out = run_python(code, cwd=tmp_path, env_extra=env)
     assert out.returncode == 0, out.stderr
     assert 'backend gloo' in out.stdout

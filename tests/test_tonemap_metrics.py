@@ -4,10 +4,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from basicsr.metrics import calculate_metric
 from scipy.signal import correlate2d
 from skimage.metrics import structural_similarity
 
+from basicsr.metrics import calculate_metric
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_l, calculate_psnr_mu, calculate_ssim_l, calculate_ssim_mu
 from basicsr_skt.utils.tonemap import inverse_mu_law, mu_law
 

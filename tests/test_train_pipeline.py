@@ -31,7 +31,8 @@ def run(args, cwd, timeout=300):
 
 def check_two_iteration_run(root, name):
     exp = osp.join(root, 'experiments', name)
-    assert osp.isfile(osp.join(exp, 'models', 'net_g_2.pth')) and osp.isfile(osp.join(exp, 'training_states', '2.state'))
+    assert osp.isfile(osp.join(exp, 'models', 'net_g_2.pth')) and osp.isfile(
+        osp.join(exp, 'training_states', '2.state'))
     first_log = sorted(f for f in os.listdir(exp) if f.startswith('train_') and f.endswith('.log'))[0]
     text = open(osp.join(exp, first_log)).read()
     assert 'Validation demo_val @ iter 2' in text and '| **mean** |' in text
@@ -45,8 +46,10 @@ def trained(demo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp('plugin_run')
     config = dump_yaml(tiny_train_options(demo_root, 'tiny_plugin'), root / 'train.yml')
     first = run(['-m', 'basicsr_skt.train', '-opt', str(config)], cwd=root)
-    resumed = run(['-m', 'basicsr_skt.train', '-opt', str(config), '--auto_resume', '--force_yml',
-                   'train:total_iter=4', 'logger:save_checkpoint_freq=4', 'val:val_freq=4'], cwd=root)
+    resume_args = [
+        '--auto_resume', '--force_yml', 'train:total_iter=4', 'logger:save_checkpoint_freq=4', 'val:val_freq=4'
+    ]
+    resumed = run(['-m', 'basicsr_skt.train', '-opt', str(config)] + resume_args, cwd=root)
     return root, first, resumed
 
 
@@ -62,7 +65,8 @@ def test_auto_resume_on_cpu_continues_from_the_saved_iteration(trained):
     root, _, resumed = trained
     exp = osp.join(root, 'experiments', 'tiny_plugin')
     assert 'Resuming training from epoch' in resumed and 'iter: 2' in resumed
-    assert osp.isfile(osp.join(exp, 'models', 'net_g_4.pth')) and osp.isfile(osp.join(exp, 'training_states', '4.state'))
+    assert osp.isfile(osp.join(exp, 'models', 'net_g_4.pth')) and osp.isfile(
+        osp.join(exp, 'training_states', '4.state'))
     assert not any(d.startswith('tiny_plugin_archived') for d in os.listdir(osp.join(root, 'experiments')))
 
 
@@ -77,8 +81,15 @@ def test_test_entry_writes_per_scene_tables_that_match_direct_metrics(trained, d
     assert set(rows) == {'demo_val_000', 'demo_val_001', 'mean'}
     net = build_network(dict(TINY_HDRT)).eval()
     net.load_state_dict(torch.load(checkpoint, weights_only=True)['params'])
-    data = build_dataset({'name': 'demo_test', 'type': 'HDRMultiExposureDataset', 'phase': 'test',
-                          'dataroot': osp.join(demo_root, 'Test'), 'io_backend': {'type': 'disk'}})
+    data = build_dataset({
+        'name': 'demo_test',
+        'type': 'HDRMultiExposureDataset',
+        'phase': 'test',
+        'dataroot': osp.join(demo_root, 'Test'),
+        'io_backend': {
+            'type': 'disk'
+        }
+    })
     psnrs = []
     for item in data:
         with torch.no_grad():

@@ -25,10 +25,10 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
-from basicsr.utils.registry import ARCH_REGISTRY
 from torch import nn
 from torch.utils import checkpoint as torch_checkpoint
 
+from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 
 MASK_FILL = -100.0  # logit added between tokens of different regions in a shifted window (official value)
@@ -76,7 +76,10 @@ def _region_labels(size: int, window_size: int, shift_size: int, device: Optiona
     return (idx >= size - window_size).long() + (idx >= size - shift_size).long()
 
 
-def shifted_window_mask(height: int, width: int, window_size: int, shift_size: int,
+def shifted_window_mask(height: int,
+                        width: int,
+                        window_size: int,
+                        shift_size: int,
                         device: Optional[torch.device] = None) -> torch.Tensor:
     """Additive attention mask for shifted-window self-attention (Swin), as the official code builds it.
 
@@ -187,8 +190,14 @@ class HDRTWindowAttention(nn.Module):
         proj_drop: Dropout after the output projection.
     """
 
-    def __init__(self, dim: int, window_size: int, num_heads: int, qkv_bias: bool = True,
-                 qk_scale: Optional[float] = None, attn_drop: float = 0., proj_drop: float = 0.) -> None:
+    def __init__(self,
+                 dim: int,
+                 window_size: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.) -> None:
         super().__init__()
         self.dim = dim
         self.window_size = window_size
@@ -259,8 +268,8 @@ class HDRTLocalContext(nn.Module):
         self.conv = nn.Sequential(
             nn.Conv2d(dim, hidden, 1), nn.Conv2d(hidden, hidden, 3, padding=1), nn.Conv2d(hidden, dim, 1),
             nn.LeakyReLU(0.2))
-        self.fc = nn.Sequential(nn.Linear(dim, hidden, bias=False), nn.ReLU(), nn.Linear(hidden, dim, bias=False),
-                                nn.Sigmoid())
+        self.fc = nn.Sequential(
+            nn.Linear(dim, hidden, bias=False), nn.ReLU(), nn.Linear(hidden, dim, bias=False), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
@@ -292,10 +301,20 @@ class HDRTContextAwareLayer(nn.Module):
         mask_cache: Shared mask cache; a private one is made when ``None``.
     """
 
-    def __init__(self, dim: int, input_resolution: Tuple[int, int], num_heads: int, window_size: int = 8,
-                 shift_size: int = 0, mlp_ratio: float = 2., qkv_bias: bool = True, qk_scale: Optional[float] = None,
-                 drop: float = 0., attn_drop: float = 0., drop_path: float = 0.,
-                 norm_layer: Type[nn.Module] = nn.LayerNorm, mask_cache: Optional[HDRTShiftMaskCache] = None) -> None:
+    def __init__(self,
+                 dim: int,
+                 input_resolution: Tuple[int, int],
+                 num_heads: int,
+                 window_size: int = 8,
+                 shift_size: int = 0,
+                 mlp_ratio: float = 2.,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 drop: float = 0.,
+                 attn_drop: float = 0.,
+                 drop_path: float = 0.,
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 mask_cache: Optional[HDRTShiftMaskCache] = None) -> None:
         super().__init__()
         self.dim = dim
         self.input_resolution = tuple(input_resolution)
@@ -373,14 +392,26 @@ class _HDRTDerivedMaskHook:
 class HDRTResidualGroup(nn.Module):
     """A stack of CA-ViT layers alternating window (even index) and shifted-window (odd index) attention."""
 
-    def __init__(self, dim: int, input_resolution: Tuple[int, int], depth: int, num_heads: int, window_size: int,
-                 drop_path: Sequence[float], use_checkpoint: bool = False, **layer_kwargs) -> None:
+    def __init__(self,
+                 dim: int,
+                 input_resolution: Tuple[int, int],
+                 depth: int,
+                 num_heads: int,
+                 window_size: int,
+                 drop_path: Sequence[float],
+                 use_checkpoint: bool = False,
+                 **layer_kwargs) -> None:
         super().__init__()
         self.use_checkpoint = use_checkpoint
         self.blocks = nn.ModuleList([
             HDRTContextAwareLayer(
-                dim, input_resolution, num_heads, window_size, shift_size=0 if i % 2 == 0 else window_size // 2,
-                drop_path=drop_path[i], **layer_kwargs) for i in range(depth)
+                dim,
+                input_resolution,
+                num_heads,
+                window_size,
+                shift_size=0 if i % 2 == 0 else window_size // 2,
+                drop_path=drop_path[i],
+                **layer_kwargs) for i in range(depth)
         ])
 
     def forward(self, x: torch.Tensor, x_size: Tuple[int, int]) -> torch.Tensor:
@@ -486,12 +517,26 @@ class HDRTransformer(nn.Module):
             :func:`basicsr_skt.utils.padding.pad_to_multiple`; reflect falls back to replicate on tiny inputs).
     """
 
-    def __init__(self, img_size: Union[int, Tuple[int, int]] = 128, patch_size: int = 1, in_chans: int = 6,
-                 embed_dim: int = 60, depths: Sequence[int] = (6, 6, 6), num_heads: Sequence[int] = (6, 6, 6),
-                 window_size: int = 8, mlp_ratio: float = 2., qkv_bias: bool = True, qk_scale: Optional[float] = None,
-                 drop_rate: float = 0., attn_drop_rate: float = 0., drop_path_rate: float = 0.1,
-                 norm_layer: Type[nn.Module] = nn.LayerNorm, ape: bool = False, patch_norm: bool = True,
-                 use_checkpoint: bool = False, resi_connection: str = '1conv', pad_mode: str = 'reflect') -> None:
+    def __init__(self,
+                 img_size: Union[int, Tuple[int, int]] = 128,
+                 patch_size: int = 1,
+                 in_chans: int = 6,
+                 embed_dim: int = 60,
+                 depths: Sequence[int] = (6, 6, 6),
+                 num_heads: Sequence[int] = (6, 6, 6),
+                 window_size: int = 8,
+                 mlp_ratio: float = 2.,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 norm_layer: Type[nn.Module] = nn.LayerNorm,
+                 ape: bool = False,
+                 patch_norm: bool = True,
+                 use_checkpoint: bool = False,
+                 resi_connection: str = '1conv',
+                 pad_mode: str = 'reflect') -> None:
         super().__init__()
         if patch_size != 1:
             raise ValueError(f'HDRTransformer works on pixels: patch_size must be 1, got {patch_size}')
@@ -537,10 +582,21 @@ class HDRTransformer(nn.Module):
         for depth, heads in zip(depths, num_heads):
             blocks.append(
                 HDRTContextAwareBlock(
-                    self.embed_dim, resi_connection, input_resolution=self.img_size, depth=depth, num_heads=heads,
-                    window_size=window_size, drop_path=rates[start:start + depth], use_checkpoint=use_checkpoint,
-                    mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, qk_scale=qk_scale, drop=drop_rate,
-                    attn_drop=attn_drop_rate, norm_layer=norm_layer, mask_cache=self.mask_cache))
+                    self.embed_dim,
+                    resi_connection,
+                    input_resolution=self.img_size,
+                    depth=depth,
+                    num_heads=heads,
+                    window_size=window_size,
+                    drop_path=rates[start:start + depth],
+                    use_checkpoint=use_checkpoint,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    qk_scale=qk_scale,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    norm_layer=norm_layer,
+                    mask_cache=self.mask_cache))
             start += depth
         return blocks
 

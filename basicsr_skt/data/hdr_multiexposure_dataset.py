@@ -10,10 +10,10 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
-from basicsr.utils import get_root_logger
-from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data
 
+from basicsr.utils import get_root_logger
+from basicsr.utils.registry import DATASET_REGISTRY
 from basicsr_skt.utils.hdr_io import exposure_times, ldr_to_linear, read_exposure_values, read_hdr, read_ldr_raw
 
 # Keys BasicSR itself puts into or reads from a dataset's option dict (not ours, but expected).

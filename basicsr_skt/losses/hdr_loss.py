@@ -12,10 +12,10 @@ VGG, as VGG was trained on RGB (the official code feeds its BGR tensors as they 
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from basicsr.losses.loss_util import weighted_loss
-from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
 
+from basicsr.losses.loss_util import weighted_loss
+from basicsr.utils.registry import LOSS_REGISTRY
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 from basicsr_skt.utils.vgg_weights import load_vgg16_features
 

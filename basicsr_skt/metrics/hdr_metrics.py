@@ -21,8 +21,8 @@ from typing import Tuple, Union
 import cv2
 import numpy as np
 import torch
-from basicsr.utils.registry import METRIC_REGISTRY
 
+from basicsr.utils.registry import METRIC_REGISTRY
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]

@@ -212,6 +212,7 @@ class HDRModel(BaseModel):
 
     def current_arrays(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """First item of the batch as float32 H×W×3 BGR arrays (prediction, GT or None)."""
+
         def to_array(t: torch.Tensor) -> np.ndarray:
             return t[0].detach().float().cpu().permute(1, 2, 0).numpy()
 
@@ -219,8 +220,8 @@ class HDRModel(BaseModel):
 
     def compute_metrics(self, pred: np.ndarray, gt: np.ndarray, metric_opts: Dict[str, Any]) -> Dict[str, float]:
         """Every configured metric on float HDR arrays (``val.metrics.<name>.type`` from METRIC_REGISTRY)."""
-        return OrderedDict((name, float(calculate_metric(dict(img=pred, img2=gt), opt_)))
-                           for name, opt_ in metric_opts.items())
+        return OrderedDict(
+            (name, float(calculate_metric(dict(img=pred, img2=gt), opt_))) for name, opt_ in metric_opts.items())
 
     @staticmethod
     def average_metrics(scene_metrics: Dict[str, Dict[str, float]]) -> 'OrderedDict[str, float]':
@@ -281,11 +282,13 @@ class HDRModel(BaseModel):
         """Markdown table: one row per scene, the mean, and (in training) the best mean so far with its iteration."""
         names = list(self.metric_results)
         lines = ['| scene | ' + ' | '.join(names) + ' |', '|---' * (len(names) + 1) + '|']
-        rows: List[Tuple[str, Dict[str, float]]] = list(self.scene_metrics.items()) + [('**mean**', self.metric_results)]
+        rows: List[Tuple[str, Dict[str,
+                                   float]]] = list(self.scene_metrics.items()) + [('**mean**', self.metric_results)]
         lines += [f'| {scene} | ' + ' | '.join(f'{values[m]:.4f}' for m in names) + ' |' for scene, values in rows]
         best = getattr(self, 'best_metric_results', {}).get(dataset_name) if self.opt['is_train'] else None
         if best:
-            lines.append('| best (iter) | ' + ' | '.join(f'{best[m]["val"]:.4f} ({best[m]["iter"]})' for m in names) + ' |')
+            lines.append('| best (iter) | ' + ' | '.join(f'{best[m]["val"]:.4f} ({best[m]["iter"]})'
+                                                         for m in names) + ' |')
         return '\n'.join(lines)
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
