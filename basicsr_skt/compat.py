@@ -8,7 +8,7 @@ BasicSR function                 what goes wrong / what the patch does
 ===============================  ===========================================================================
 ``Registry.get``                 silent ``<name>_basicsr`` fallback with a ``print``; unknown names give a bare
                                  ``KeyError``. Patched: the error lists the registered names and the closest ones.
-``train.load_resume_state``      maps the state to ``torch.cuda.current_device()`` (fails without a GPU).
+``train.load_resume_state``      maps the state to the current CUDA device (fails without a GPU).
                                  Patched: maps to the CPU when ``num_gpu`` is 0 or CUDA is absent.
 ``dist_util.init_dist``          hard-codes NCCL and ``rank % cuda.device_count()`` (ZeroDivisionError on CPU).
                                  Patched: gloo without CUDA, NCCL with it; device from ``LOCAL_RANK``.
@@ -67,7 +67,7 @@ def registry_get(self: registry.Registry, name: str, suffix: str = 'basicsr') ->
 def resume_map_location(opt: Dict[str, Any]) -> torch.device:
     """Device a resume state is loaded onto: the CPU unless the run uses a GPU."""
     if opt.get('num_gpu', 0) != 0 and torch.cuda.is_available():
-        return torch.device('cuda', torch.cuda.current_device())
+        return torch.device('cuda')  # the current CUDA device
     return torch.device('cpu')
 
 

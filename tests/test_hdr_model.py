@@ -233,3 +233,32 @@ def test_save_writes_plain_orm_state_dict(demo_root, tmp_path):
     fresh = build_network(dict(TINY_HDRT))
     fresh.load_state_dict(saved['params'], strict=True)
     assert osp.isfile(tmp_path / 'training_states' / '7.state')
+
+
+class RecordingTB:
+    """Stands in for tensorboard's SummaryWriter: records what validation logs."""
+
+    def __init__(self):
+        self.scalars, self.images = {}, {}
+
+    def add_scalar(self, tag, value, step):
+        self.scalars[tag] = (value, step)
+
+    def add_image(self, tag, image, step):
+        self.images[tag] = (image, step)
+
+
+def test_validation_logs_scalars_and_mu_law_images_to_tensorboard(demo_root, tmp_path):
+    opt = model_opt(tmp_path)
+    opt['val']['num_tb_images'] = 1
+    model = HDRModel(opt)
+    loader = build_dataloader(dataset(demo_root, 'val'), {'phase': 'val'}, num_gpu=0)
+    tb = RecordingTB()
+    model.validation(loader, current_iter=5, tb_logger=tb, save_img=False)
+    assert tb.scalars['metrics/demo_val/psnr_mu'] == (model.metric_results['psnr_mu'], 5)
+    assert list(tb.images) == ['val/demo_val_000']
+    image, step = tb.images['val/demo_val_000']
+    gt = next(iter(loader))['gt'][0]
+    assert step == 5 and image.shape == (3, gt.shape[1], 2 * gt.shape[2])  # prediction | GT, RGB, CHW
+    gt_rgb_mu = mu_law(gt.clamp(0, 1).numpy(), 5000.0)[::-1]
+    np.testing.assert_allclose(image[:, :, gt.shape[2]:], gt_rgb_mu, atol=1e-6)
