@@ -52,7 +52,8 @@ class _PluginAfterBasicsrLoader(importlib.abc.Loader):
 
     def exec_module(self, module):
         self.wrapped.exec_module(module)
-        if autoload_enabled():
+        # A stale .pth (plugin uninstalled, e.g. an editable checkout left behind) must not break `import basicsr`.
+        if autoload_enabled() and importlib.util.find_spec('basicsr_skt') is not None:
             importlib.import_module('basicsr_skt')
 
     def __getattr__(self, name):  # get_resource_reader, is_package, ... are the wrapped loader's
