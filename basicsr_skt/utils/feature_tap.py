@@ -1,0 +1,64 @@
+"""Read intermediate features of a network by module name with a forward hook, leaving its code untouched."""
+from typing import List, Optional
+
+import torch
+from torch import nn
+
+
+class FeatureTap:
+    """Captures the output of one named sub-module of ``net`` on each forward while enabled.
+
+    Args:
+        net: The (bare, not DDP-wrapped) network, e.g. an ORM.
+        module_name: Name as in ``net.named_modules()``, e.g. ``'conv_after_body'`` of ``HDRTransformer``.
+
+    Raises:
+        KeyError: ``module_name`` is not a sub-module of ``net``; the message lists the available names.
+
+    Example:
+        >>> tap = FeatureTap(orm, 'conv_after_body')
+        >>> with tap:
+        ...     out = orm(x1, x2, x3)
+        >>> tap.pop().shape  # (B, C, H, W)
+    """
+
+    def __init__(self, net: nn.Module, module_name: str):
+        modules = dict(net.named_modules())
+        if module_name not in modules or module_name == '':
+            raise KeyError(f'Tap {module_name!r} is not a module of {type(net).__name__}. Available module names: '
+                           f'{", ".join(available_module_names(net))}')
+        self.module_name = module_name
+        self.features: Optional[torch.Tensor] = None
+        self._enabled = False
+        self._handle = modules[module_name].register_forward_hook(self._hook)
+
+    def _hook(self, module: nn.Module, inputs, output) -> None:
+        if self._enabled:
+            self.features = output
+
+    def __enter__(self) -> 'FeatureTap':
+        """Capture during the ``with`` block only (forwards outside it, e.g. validation, keep nothing)."""
+        self.features = None
+        self._enabled = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._enabled = False
+
+    def pop(self) -> torch.Tensor:
+        """The captured features (then forgotten). Raises RuntimeError if the module did not run."""
+        if self.features is None:
+            raise RuntimeError(f'Tap {self.module_name!r} captured nothing: the module did not run in the last forward')
+        features, self.features = self.features, None
+        return features
+
+    def remove(self) -> None:
+        """Remove the hook from the network."""
+        self._handle.remove()
+        self.features = None
+
+
+def available_module_names(net: nn.Module, max_names: int = 60) -> List[str]:
+    """Names usable as taps (leaf and container modules), shortest first, at most ``max_names``."""
+    names = sorted((name for name, _ in net.named_modules() if name), key=lambda n: (n.count('.'), n))
+    return names[:max_names] + (['...'] if len(names) > max_names else [])
