@@ -134,7 +134,7 @@ def test_cache_is_not_modified_by_augmentation(coord_root):
     random.seed(2)
     for _ in range(10):
         dataset[0]
-    frames, _, gt = dataset._cache[0]
+    frames, gt = dataset.reader.cache['scene_a']
     yy, xx = np.mgrid[0:20, 0:28]
     np.testing.assert_array_equal(frames[0][:, :, 0], yy)
     np.testing.assert_array_equal(gt[:, :, 1], xx)

@@ -3,6 +3,7 @@ import copy
 import os.path as osp
 
 import pytest
+import torch
 from helpers import OPTIONS_DIR, TINY_HDRT, load_yaml, make_tiny_demo
 
 from basicsr.archs import build_network
@@ -52,7 +53,8 @@ def tiny_dataset_options(dataset_opt, phase, demo_root):
     opt = copy.deepcopy(dataset_opt)
     opt['phase'] = phase
     opt['dataroot'] = osp.join(demo_root, 'Training' if phase == 'train' else 'Test')
-    for key in ('scene_list', 'exclude_scenes'):
+    opt['io_backend'] = {'type': 'disk'}
+    for key in ('scene_list', 'exclude_scenes', 'skb'):
         opt.pop(key, None)
     if phase == 'train':
         opt['gt_size'] = min(opt['gt_size'], 32)
@@ -87,6 +89,10 @@ def test_option_file_builds(path, demo_root, tmp_path):
     model_opt = copy.deepcopy(opt)
     model_opt.update(num_gpu=0, is_train=is_train, dist=False, rank=0, world_size=1, network_g=dict(TINY_HDRT))
     model_opt['path'] = {'pretrain_network_g': None, 'visualization': str(tmp_path), 'results_root': str(tmp_path)}
+    if 'network_t' in opt:  # a teacher checkpoint for staged_student (its pretrain path points at a stage-1 run)
+        teacher_file = tmp_path / 'net_t.pth'
+        torch.save({'params': build_network(copy.deepcopy(opt['network_t'])).state_dict()}, teacher_file)
+        model_opt['path']['pretrain_network_t'] = str(teacher_file)
     model = build_model(model_opt)
     assert type(model).__name__ == opt['model_type']
     if is_train:

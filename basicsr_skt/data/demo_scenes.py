@@ -23,7 +23,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from os import path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -276,14 +276,57 @@ def _motion(rng: np.random.Generator, config: DemoSceneConfig) -> Tuple[List[Tup
     return shifts, offsets
 
 
+def add_sensor_noise(rng: np.random.Generator, signal: np.ndarray, shot_noise: float, read_noise: float) -> np.ndarray:
+    """Poisson-Gaussian sensor noise (Gaussian approximation), then saturation.
+
+    Args:
+        rng: Noise source.
+        signal: Linear sensor signal (radiance x exposure time), float64, 1.0 = saturation.
+        shot_noise: Variance per unit of signal (the Poisson part).
+        read_noise: Standard deviation of the signal-independent (Gaussian) part.
+
+    Returns:
+        float64 noisy signal clipped to [0, 1] (same shape).
+    """
+    std = np.sqrt(shot_noise * np.clip(signal, 0.0, 1.0) + read_noise**2)
+    return np.clip(signal + std * rng.standard_normal(signal.shape), 0.0, 1.0)
+
+
+def quantise_16bit(ldr: np.ndarray) -> np.ndarray:
+    """LDR values in [0, 1] -> uint16 codes (round to nearest)."""
+    return np.round(ldr * 65535.0).astype(np.uint16)
+
+
+def capture_frame(rng: np.random.Generator, radiance: np.ndarray, exposure_time: float,
+                  response: Callable[[np.ndarray], np.ndarray], shot_noise: float, read_noise: float) -> np.ndarray:
+    """Simulated camera: exposure, Poisson-Gaussian noise, saturation, response curve, 16-bit quantisation.
+
+    Args:
+        rng: Noise source.
+        radiance: Linear radiance ``H x W x 3`` (BGR), any float dtype.
+        exposure_time: ``t``; the sensor signal is ``radiance * t`` (1.0 saturates).
+        response: Camera response mapping the clipped linear signal in [0, 1] onto LDR values in [0, 1]
+            (e.g. ``s ** (1 / 2.2)``).
+        shot_noise: Poisson part of the noise (variance per unit of signal).
+        read_noise: Gaussian part of the noise (standard deviation).
+
+    Returns:
+        uint16 ``H x W x 3`` frame.
+    """
+    noisy = add_sensor_noise(rng, radiance.astype(np.float64) * exposure_time, shot_noise, read_noise)
+    return quantise_16bit(response(noisy))
+
+
+def gamma_response(gamma: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The response ``L = s ** (1 / gamma)`` of a gamma camera."""
+    return lambda signal: signal**(1.0 / gamma)
+
+
 def _expose(rng: np.random.Generator, radiance: np.ndarray, exposure_time: float,
             config: DemoSceneConfig) -> np.ndarray:
     """Gamma camera with Poisson-Gaussian noise and 16-bit quantisation: radiance H x W x 3 -> uint16 frame."""
-    signal = radiance.astype(np.float64) * exposure_time
-    std = np.sqrt(config.shot_noise * np.clip(signal, 0.0, 1.0) + config.read_noise**2)
-    noisy = np.clip(signal + std * rng.standard_normal(signal.shape), 0.0, 1.0)
-    ldr = noisy**(1.0 / config.gamma)
-    return np.round(ldr * 65535.0).astype(np.uint16)
+    return capture_frame(rng, radiance, exposure_time, gamma_response(config.gamma), config.shot_noise,
+                         config.read_noise)
 
 
 def render_scene(rng: np.random.Generator, config: DemoSceneConfig = DemoSceneConfig()) -> DemoScene:
@@ -337,7 +380,8 @@ def write_scene(scene: DemoScene, folder: str) -> None:
     """Write a scene in the Kalantari layout: ``input_1.tif`` ... ``input_N.tif``, ``exposure.txt``, ``HDRImg.hdr``.
 
     Args:
-        scene: A rendered scene.
+        scene: A rendered scene (anything with ``frames``, ``evs`` and ``gt`` like :class:`DemoScene`, e.g. a
+            synthetic bracket).
         folder: Scene folder (created if needed).
     """
     os.makedirs(folder, exist_ok=True)

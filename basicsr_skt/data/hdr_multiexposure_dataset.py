@@ -1,12 +1,12 @@
-"""Multi-exposure LDR brackets + HDR ground truth in the Kalantari'17 folder layout, cropped on the fly."""
+"""Multi-exposure LDR brackets + HDR ground truth (Kalantari'17 layout, or its LMDB), cropped on the fly."""
 import copy
 import glob
+import json
 import os
 import random
 import re
-from dataclasses import dataclass
 from os import path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -14,7 +14,12 @@ from torch.utils import data
 
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
-from basicsr_skt.utils.hdr_io import exposure_times, ldr_to_linear, read_exposure_values, read_hdr, read_ldr_raw
+from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
+                                         SKB_META_KEY, LmdbSceneReader, RecordValue, SceneReader, SceneRecord, lq_index,
+                                         lq_key)
+from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
+
+__all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
 
 # Keys BasicSR itself puts into or reads from a dataset's option dict (not ours, but expected).
 _BASICSR_KEYS = {
@@ -25,22 +30,12 @@ _OWN_KEYS = {
     'dataroot', 'ldr_glob', 'gt_glob', 'exposure_file', 'num_frames', 'gamma', 'gt_size', 'use_hflip', 'use_rot',
     'cache_images', 'scene_list', 'exclude_scenes', 'io_backend'
 }
+_BACKENDS = ('disk', 'lmdb')
+#: Semantic-prior files of a scene folder (see the SKB storage contract) and the record each one becomes.
+SKB_FILES = {SKB_EMBEDDING_KEY: 'skb_embedding.npy', SKB_LABELS_KEY: 'skb_labels.npy', SKB_META_KEY: 'skb_meta.json'}
 
-
-@dataclass(frozen=True)
-class SceneRecord:
-    """Files of one scene, found at construction.
-
-    Attributes:
-        name: Scene folder name.
-        lq_paths: LDR frames, sorted by file name (natural order: shortest exposure first in Kalantari's data).
-        gt_path: HDR ground truth, aligned with the reference (middle) frame.
-        exposures: float32 exposure times ``t = 2 ** ev``, one per frame, shape (N,).
-    """
-    name: str
-    lq_paths: Tuple[str, ...]
-    gt_path: str
-    exposures: np.ndarray
+#: Decoded scene: (uint8/uint16 H x W x 3 BGR frames, float32 H x W x 3 BGR GT), all read-only.
+SceneImages = Tuple[List[np.ndarray], np.ndarray]
 
 
 def _natural_key(text: str) -> List[object]:
@@ -73,53 +68,212 @@ def _matching_files(folder: str, patterns: Sequence[str]) -> List[str]:
     return sorted(found, key=lambda path: _natural_key(osp.basename(path)))
 
 
+def _size(img: np.ndarray) -> str:
+    """``'W x H'`` of an image array."""
+    return f'{img.shape[1]} x {img.shape[0]}'
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def is_lmdb_folder(path: str) -> bool:
+    """True for a folder holding an LMDB (``data.mdb`` or ``meta_info.txt``)."""
+    return osp.isfile(osp.join(path, 'data.mdb')) or osp.isfile(osp.join(path, META_INFO_NAME))
+
+
+class FolderSceneReader(SceneReader):
+    """Scenes in the Kalantari'17 folder layout: ``dataroot/<scene>/{frames, exposure file, GT[, SKB files]}``.
+
+    Frames are ordered by file name (natural order: shortest exposure first in Kalantari's data); the exposure file
+    holds one EV per frame in the same order. Indexing checks files only; decoding a scene (on its first image read)
+    checks sizes. Decoded scenes are kept in :attr:`cache` when ``cache_images`` (frames at their stored bit depth,
+    GT float32: about 45 MB per 1500 x 1000 scene); otherwise only the most recently read scene is kept, so that
+    reading several windows of one item decodes it once. Cached arrays are read-only.
+
+    Args:
+        dataroot: Folder with one sub-folder per scene.
+        ldr_globs: LDR frame patterns.
+        gt_globs: GT patterns; exactly one file per scene must match.
+        exposure_file: EV file name inside each scene.
+        num_frames: Expected frames per scene.
+        cache_images: Keep every decoded scene in memory.
+    """
+
+    def __init__(self,
+                 dataroot: str,
+                 ldr_globs: Sequence[str] = ('*.tif', ),
+                 gt_globs: Sequence[str] = ('HDRImg.hdr', ),
+                 exposure_file: str = 'exposure.txt',
+                 num_frames: int = 3,
+                 cache_images: bool = True):
+        self.location = self.dataroot = str(dataroot)
+        self.ldr_globs, self.gt_globs = list(ldr_globs), list(gt_globs)
+        self.exposure_file = exposure_file
+        self.num_frames = num_frames
+        self.cache_images = cache_images
+        self.cache: Dict[str, SceneImages] = {}
+        self._recent: Optional[Tuple[str, SceneImages]] = None
+        self._records: Dict[str, SceneRecord] = {}
+
+    # ---------------------------------------------------------------- indexing (cheap checks)
+    def scene_names(self) -> List[str]:
+        return sorted((name for name in os.listdir(self.dataroot)
+                       if not name.startswith('.') and osp.isdir(osp.join(self.dataroot, name))),
+                      key=_natural_key)
+
+    def index_scene(self, scene: str) -> SceneRecord:
+        folder = osp.join(self.dataroot, scene)
+        gt_paths = _matching_files(folder, self.gt_globs)
+        if len(gt_paths) != 1:
+            found = [osp.basename(p) for p in gt_paths] or 'none'
+            raise ValueError(f'Scene {scene!r} ({folder}): expected exactly one GT file matching {self.gt_globs}, '
+                             f'found {found}')
+        exposure_path = osp.join(folder, self.exposure_file)
+        excluded = {gt_paths[0], exposure_path}
+        lq_paths = [path for path in _matching_files(folder, self.ldr_globs) if path not in excluded]
+        if len(lq_paths) != self.num_frames:
+            raise ValueError(f'Scene {scene!r} ({folder}): expected num_frames={self.num_frames} LDR frames matching '
+                             f'{self.ldr_globs}, found {len(lq_paths)}: {[osp.basename(p) for p in lq_paths]}')
+        if not osp.isfile(exposure_path):
+            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} is missing')
+        try:
+            evs = read_exposure_values(exposure_path)
+        except ValueError as err:
+            raise ValueError(f'Scene {scene!r}: {err}') from err
+        if len(evs) != self.num_frames:
+            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} has {len(evs)} values, expected one per '
+                             f'frame ({self.num_frames})')
+        times = _read_only(exposure_times(evs))
+        record = SceneRecord(scene, tuple(lq_paths), gt_paths[0], times)
+        self._records[scene] = record
+        return record
+
+    def record(self, scene: str) -> SceneRecord:
+        """The scene's :class:`SceneRecord` (indexing it on first use)."""
+        return self._records[scene] if scene in self._records else self.index_scene(scene)
+
+    def keys(self, scene: str) -> List[str]:
+        folder = osp.join(self.dataroot, scene)
+        skb = [key for key, name in SKB_FILES.items() if osp.isfile(osp.join(folder, name))]
+        return [lq_key(i) for i in range(len(self.record(scene).lq_paths))] + [GT_KEY, EXPOSURES_KEY] + skb
+
+    # ---------------------------------------------------------------- reading (full checks)
+    def _decode(self, record: SceneRecord) -> SceneImages:
+        """Decode one scene; ValueError naming the scene and file for unreadable images or mismatched sizes."""
+        try:
+            frames = [read_ldr_raw(path)[0] for path in record.lq_paths]
+            gt = read_hdr(record.gt_path)
+        except ValueError as err:
+            raise ValueError(f'Scene {record.name!r}: {err}') from err
+        ref_shape = frames[0].shape[:2]
+        for path, frame in zip(record.lq_paths, frames):
+            if frame.shape[:2] != ref_shape:
+                raise ValueError(f'Scene {record.name!r}: frame {osp.basename(path)} is {_size(frame)} but '
+                                 f'{osp.basename(record.lq_paths[0])} is {_size(frames[0])}; all frames must match')
+        if gt.shape[:2] != ref_shape:
+            raise ValueError(f'Scene {record.name!r}: GT {osp.basename(record.gt_path)} is {_size(gt)} but the frames '
+                             f'are {_size(frames[0])}')
+        return [_read_only(frame) for frame in frames], _read_only(gt)
+
+    def images(self, scene: str) -> SceneImages:
+        """The decoded scene, from the cache when possible."""
+        if scene in self.cache:
+            return self.cache[scene]
+        if self._recent is not None and self._recent[0] == scene:
+            return self._recent[1]
+        images = self._decode(self.record(scene))
+        if self.cache_images:
+            self.cache[scene] = images
+        else:
+            self._recent = (scene, images)
+        return images
+
+    def image_size(self, scene: str) -> Tuple[int, int]:
+        height, width = self.images(scene)[1].shape[:2]
+        return height, width
+
+    def read_full(self, scene: str, key: str) -> RecordValue:
+        index = lq_index(key)
+        if index is not None and index < self.num_frames:
+            return self.images(scene)[0][index]
+        if key == GT_KEY:
+            return self.images(scene)[1]
+        if key == EXPOSURES_KEY:
+            return self.record(scene).exposures
+        if key in SKB_FILES:
+            return self._read_skb_file(scene, key)
+        raise ValueError(f'Scene {scene!r} ({self.dataroot}): unknown record {key!r}')
+
+    def _read_skb_file(self, scene: str, key: str) -> RecordValue:
+        path = osp.join(self.dataroot, scene, SKB_FILES[key])
+        try:
+            if key == SKB_META_KEY:
+                with open(path, 'r', encoding='utf-8') as f:
+                    meta = json.load(f)
+                if not isinstance(meta, dict):
+                    raise ValueError('expected a JSON object')
+                return meta
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f'Scene {scene!r}: cannot read {path}: {err}') from err
+
+
 @DATASET_REGISTRY.register()
 class HDRMultiExposureDataset(data.Dataset):
-    """Multi-exposure HDR dataset in the Kalantari'17 layout (also Tel'23 / SCTNet), read from disk.
+    """Multi-exposure HDR dataset in the Kalantari'17 layout (also Tel'23 / SCTNet), read from disk or from an LMDB.
 
-    Layout: ``dataroot/<scene>/`` holds ``num_frames`` LDR frames (``ldr_glob``), an exposure file with one EV per
-    frame and an HDR ground truth (``gt_glob``, ``.hdr`` or ``.exr``). Frames are ordered by file name (natural
-    order), which in Kalantari's data is shortest to longest exposure; the exposure file follows the same order. The
-    reference frame, to which the GT is aligned, is the middle one: index ``num_frames // 2`` (:attr:`ref_index`).
+    Layout (``io_backend: {type: disk}``): ``dataroot/<scene>/`` holds ``num_frames`` LDR frames (``ldr_glob``), an
+    exposure file with one EV per frame and an HDR ground truth (``gt_glob``, ``.hdr`` or ``.exr``). Frames are ordered
+    by file name (natural order), which in Kalantari's data is shortest to longest exposure; the exposure file follows
+    the same order. The reference frame, to which the GT is aligned, is the middle one: index ``num_frames // 2``
+    (:attr:`ref_index`). With ``io_backend: {type: lmdb}``, ``dataroot`` is an ``.lmdb`` folder made by
+    ``scripts/make_lmdb.py`` from such a folder; scenes, frame counts and sizes come from its ``meta_info.txt``.
 
     Every image stays in OpenCV's **BGR** channel order. In the training phase one random ``gt_size`` crop location
     and one random flip / rot90 are drawn per item (with python's ``random``, seeded by BasicSR's
     ``set_random_seed`` and ``worker_init_fn``, so runs are reproducible) and applied identically to all frames and
-    the GT; the HDR-domain channels ``L ** gamma / t`` are computed after cropping. Other phases return full images.
+    the GT. The crop window is drawn from the image size first and only that window is read from the backend (a view
+    of the cached image for ``disk``; the window's rows of the memory-mapped record for ``lmdb``), so both backends
+    give identical items for the same seed. The HDR-domain channels ``L ** gamma / t`` are computed after cropping.
+    Other phases return full images.
 
     Options (``opt`` is BasicSR's dataset option dict; it is copied, never modified):
-        dataroot (str): Folder with one sub-folder per scene. Required.
+        dataroot (str): Folder with one sub-folder per scene (``disk``), or the ``.lmdb`` folder (``lmdb``). Required.
         phase (str): ``'train'`` crops and augments; anything else returns full images. Set by BasicSR.
-        ldr_glob (str | list[str]): LDR frame pattern(s), e.g. ``['*.tif', '*.png']``. Default ``'*.tif'``.
-        gt_glob (str | list[str]): GT pattern(s); exactly one file must match. Default ``'HDRImg.hdr'``.
-        exposure_file (str): EV file name inside each scene. Default ``'exposure.txt'``.
+        ldr_glob (str | list[str]): LDR frame pattern(s), e.g. ``['*.tif', '*.png']``. Default ``'*.tif'``. Disk only.
+        gt_glob (str | list[str]): GT pattern(s); exactly one file must match. Default ``'HDRImg.hdr'``. Disk only.
+        exposure_file (str): EV file name inside each scene. Default ``'exposure.txt'``. Disk only.
         num_frames (int): Expected frames per scene. Default 3.
         gamma (float): Camera response exponent for ``L ** gamma / t``. Default 2.2.
         gt_size (int): Square training crop size; required when ``phase == 'train'``.
         use_hflip (bool): Random horizontal flip in training. Default True.
         use_rot (bool): Random vertical flip and transpose (rot90) in training. Default True.
-        cache_images (bool): Keep decoded full images in memory after their first read (LDR frames stay uint8 /
-            uint16, GT float32; about 45 MB per 1500 x 1000 Kalantari scene). Each data-loader worker fills its own
-            cache: set ``persistent_workers: true`` to keep it across epochs, or False to bound memory. Default True.
+        cache_images (bool): Disk only: keep decoded full images in memory after their first read (LDR frames stay
+            uint8 / uint16, GT float32; about 45 MB per 1500 x 1000 Kalantari scene). Each data-loader worker fills its
+            own cache: set ``persistent_workers: true`` to keep it across epochs, or False to bound memory. Default
+            True. (An LMDB needs no cache: the OS page cache shares its pages between workers.)
         scene_list (list[str] | str): Scene names, or a text file with one name per line, to use instead of every
-            sub-folder of ``dataroot``.
+            scene of ``dataroot``.
         exclude_scenes (list[str] | str): Scene names (or a text file) to leave out, e.g. the scenes held out for
             validation from the training split. Every name must exist.
-        io_backend (dict): ``{'type': 'disk'}`` (the only backend so far).
+        io_backend (dict): ``{'type': 'disk'}`` (default) or ``{'type': 'lmdb'}``.
 
     Items (dict):
         lq (Tensor): float32 ``(N, 6, H, W)``: per frame ``concat(L ** gamma / t, L)``, both BGR, ``L`` in [0, 1].
         gt (Tensor): float32 ``(3, H, W)`` BGR linear radiance (Kalantari's GT lies mostly in [0, 1]).
         exposures (Tensor): float32 ``(N,)`` exposure times ``t = 2 ** ev``.
-        scene (str): Scene folder name.
-        lq_paths (list[str]): Frame files in frame order.
-        gt_path (str): GT file.
+        scene (str): Scene name.
+        lq_paths (list[str]): Frame files in frame order (LMDB: ``<dataroot>/<scene>/lq_<i>``).
+        gt_path (str): GT file (LMDB: ``<dataroot>/<scene>/gt``).
 
     Raises:
         ValueError: At construction for bad options, a missing/empty ``dataroot``, a scene with the wrong number of
-            frames, a missing/ambiguous GT, or a bad exposure file; when reading an item for unreadable images,
-            frames of different sizes, a GT of another size, NaN/Inf in the GT, or ``gt_size`` larger than the
-            image. Each message names the scene and the file.
+            frames, a missing/ambiguous GT, or a bad exposure file (LMDB: no ``meta_info.txt``, or a scene whose keys
+            are missing from it); when reading an item for unreadable images, frames of different sizes, a GT of
+            another size, NaN/Inf in the GT, ``gt_size`` larger than the image (LMDB: a key missing from the database,
+            a record whose size does not match ``meta_info.txt``). Each message names the scene and the file or key.
     """
 
     def __init__(self, opt: Dict):
@@ -139,10 +293,10 @@ class HDRMultiExposureDataset(data.Dataset):
         self.ldr_globs = _as_list(self.opt.get('ldr_glob', '*.tif'), 'ldr_glob')
         self.gt_globs = _as_list(self.opt.get('gt_glob', 'HDRImg.hdr'), 'gt_glob')
         self.exposure_file = str(self.opt.get('exposure_file', 'exposure.txt'))
-        self._check_io_backend()
+        self.backend = self._read_io_backend()
         self.dataroot = self._read_dataroot()
-        self.scenes = [self._index_scene(name) for name in self._scene_names()]
-        self._cache: Dict[int, Tuple[List[np.ndarray], List[int], np.ndarray]] = {}
+        self.reader = self._make_reader()
+        self.scenes = [self.reader.index_scene(name) for name in self._scene_names()]
 
     # ------------------------------------------------------------------ options
     def _warn_unknown_keys(self) -> None:
@@ -159,11 +313,13 @@ class HDRMultiExposureDataset(data.Dataset):
             return 0
         return _positive_int(gt_size, 'gt_size')
 
-    def _check_io_backend(self) -> None:
+    def _read_io_backend(self) -> str:
         backend = self.opt.get('io_backend') or {'type': 'disk'}
         backend_type = backend.get('type') if isinstance(backend, dict) else None
-        if backend_type != 'disk':
-            raise ValueError(f'HDRMultiExposureDataset supports io_backend type "disk" only, got {backend!r}')
+        if backend_type not in _BACKENDS or set(backend) != {'type'}:
+            raise ValueError(f'HDRMultiExposureDataset: io_backend must be {{type: disk}} (scene folders) or '
+                             f'{{type: lmdb}} (dataroot is the .lmdb folder), got {backend!r}')
+        return backend_type
 
     def _read_dataroot(self) -> str:
         dataroot = self.opt.get('dataroot')
@@ -172,13 +328,24 @@ class HDRMultiExposureDataset(data.Dataset):
         dataroot = osp.expanduser(str(dataroot))
         if not osp.isdir(dataroot):
             raise ValueError(f'HDRMultiExposureDataset: dataroot {dataroot} is not a folder')
+        if self.backend == 'disk' and is_lmdb_folder(dataroot):
+            raise ValueError(f'HDRMultiExposureDataset: dataroot {dataroot} is an LMDB database: set '
+                             "io_backend: {type: lmdb} to read it (type 'disk' reads scene folders)")
+        if self.backend == 'lmdb' and not is_lmdb_folder(dataroot):
+            raise ValueError(f'HDRMultiExposureDataset: io_backend type lmdb needs dataroot to be an .lmdb folder made '
+                             f'by scripts/make_lmdb.py, but {dataroot} has no data.mdb / {META_INFO_NAME}; use '
+                             "io_backend: {type: disk} for a folder of scene folders")
         return dataroot
 
-    # ------------------------------------------------------------------ indexing (cheap checks)
+    def _make_reader(self) -> SceneReader:
+        if self.backend == 'lmdb':
+            return LmdbSceneReader(self.dataroot, num_frames=self.num_frames)
+        return FolderSceneReader(self.dataroot, self.ldr_globs, self.gt_globs, self.exposure_file, self.num_frames,
+                                 self.cache_images)
+
+    # ------------------------------------------------------------------ scene selection
     def _scene_names(self) -> List[str]:
-        available = sorted((name for name in os.listdir(self.dataroot)
-                            if not name.startswith('.') and osp.isdir(osp.join(self.dataroot, name))),
-                           key=_natural_key)
+        available = sorted(self.reader.scene_names(), key=_natural_key)
         scene_list = self.opt.get('scene_list')
         if scene_list is None:
             names = available
@@ -213,70 +380,20 @@ class HDRMultiExposureDataset(data.Dataset):
             return list(scene_list)
         raise ValueError(f'Option scene_list must be a list of scene names or a text file, got {scene_list!r}')
 
-    def _index_scene(self, name: str) -> SceneRecord:
-        folder = osp.join(self.dataroot, name)
-        gt_paths = _matching_files(folder, self.gt_globs)
-        if len(gt_paths) != 1:
-            found = [osp.basename(p) for p in gt_paths] or 'none'
-            raise ValueError(f'Scene {name!r} ({folder}): expected exactly one GT file matching {self.gt_globs}, '
-                             f'found {found}')
-        exposure_path = osp.join(folder, self.exposure_file)
-        excluded = {gt_paths[0], exposure_path}
-        lq_paths = [path for path in _matching_files(folder, self.ldr_globs) if path not in excluded]
-        if len(lq_paths) != self.num_frames:
-            raise ValueError(f'Scene {name!r} ({folder}): expected num_frames={self.num_frames} LDR frames matching '
-                             f'{self.ldr_globs}, found {len(lq_paths)}: {[osp.basename(p) for p in lq_paths]}')
-        if not osp.isfile(exposure_path):
-            raise ValueError(f'Scene {name!r}: exposure file {exposure_path} is missing')
-        try:
-            evs = read_exposure_values(exposure_path)
-        except ValueError as err:
-            raise ValueError(f'Scene {name!r}: {err}') from err
-        if len(evs) != self.num_frames:
-            raise ValueError(f'Scene {name!r}: exposure file {exposure_path} has {len(evs)} values, expected one per '
-                             f'frame ({self.num_frames})')
-        return SceneRecord(name, tuple(lq_paths), gt_paths[0], exposure_times(evs))
-
-    # ------------------------------------------------------------------ reading (full checks)
-    def _read_scene_images(self, record: SceneRecord) -> Tuple[List[np.ndarray], List[int], np.ndarray]:
-        """Decode one scene: (uint8/uint16 BGR frames, their white levels, float32 BGR GT).
-
-        Raises ``ValueError`` naming the scene and file for unreadable images or mismatched sizes. A future io backend
-        (e.g. LMDB) overrides only this method.
-        """
-        try:
-            raw = [read_ldr_raw(path) for path in record.lq_paths]
-            gt = read_hdr(record.gt_path)
-        except ValueError as err:
-            raise ValueError(f'Scene {record.name!r}: {err}') from err
-        frames, white_levels = [img for img, _ in raw], [white for _, white in raw]
-        ref_shape = frames[0].shape[:2]
-        for path, frame in zip(record.lq_paths, frames):
-            if frame.shape[:2] != ref_shape:
-                raise ValueError(f'Scene {record.name!r}: frame {osp.basename(path)} is {_size(frame)} but '
-                                 f'{osp.basename(record.lq_paths[0])} is {_size(frames[0])}; all frames must match')
-        if gt.shape[:2] != ref_shape:
-            raise ValueError(f'Scene {record.name!r}: GT {osp.basename(record.gt_path)} is {_size(gt)} but the frames '
-                             f'are {_size(frames[0])}')
-        return frames, white_levels, gt
-
-    def _scene_images(self, index: int) -> Tuple[List[np.ndarray], List[int], np.ndarray]:
-        if index in self._cache:
-            return self._cache[index]
-        images = self._read_scene_images(self.scenes[index])
-        if self.cache_images:
-            self._cache[index] = images
-        return images
-
     # ------------------------------------------------------------------ crop / augment
-    def _random_crop(self, record: SceneRecord, images: List[np.ndarray]) -> List[np.ndarray]:
-        height, width = images[0].shape[:2]
+    def _image_keys(self) -> List[str]:
+        """Records read per item: the frames, then the GT."""
+        return [lq_key(i) for i in range(self.num_frames)] + [GT_KEY]
+
+    def _read_random_crop(self, record: SceneRecord, keys: Sequence[str]) -> List[np.ndarray]:
+        """Draw the crop window from the image size, then read only that window of every record."""
+        height, width = self.reader.image_size(record.name)
         if self.gt_size > height or self.gt_size > width:
             raise ValueError(f'Scene {record.name!r}: gt_size={self.gt_size} is larger than the images '
                              f'({width} x {height}, {record.gt_path})')
         top = random.randint(0, height - self.gt_size)
         left = random.randint(0, width - self.gt_size)
-        return [img[top:top + self.gt_size, left:left + self.gt_size] for img in images]
+        return self.reader.read_windows(record.name, keys, top, left, self.gt_size, self.gt_size)
 
     def _augment(self, images: List[np.ndarray]) -> List[np.ndarray]:
         """Same hflip / vflip / transpose for every image, drawn like BasicSR's ``augment``; returns views."""
@@ -292,26 +409,31 @@ class HDRMultiExposureDataset(data.Dataset):
         return images
 
     # ------------------------------------------------------------------ items
-    def _network_input(self, frames: List[np.ndarray], white_levels: List[int], times: np.ndarray) -> torch.Tensor:
-        """Per frame ``concat(L ** gamma / t, L)`` -> float32 tensor (N, 6, H, W)."""
-        stacked = []
-        for frame, white, t in zip(frames, white_levels, times):
-            ldr = frame.astype(np.float32) / np.float32(white)
-            stacked.append(np.concatenate([ldr_to_linear(ldr, np.float32(t), self.gamma), ldr], axis=2))
-        return torch.from_numpy(np.ascontiguousarray(np.stack(stacked).transpose(0, 3, 1, 2)))
+    def _network_input(self, frames: List[np.ndarray], times: np.ndarray) -> torch.Tensor:
+        """Per frame ``concat(L ** gamma / t, L)`` -> float32 tensor (N, 6, H, W), written in place channels-first."""
+        height, width = frames[0].shape[:2]
+        stacked = np.empty((len(frames), 6, height, width), np.float32)
+        for index, (frame, t) in enumerate(zip(frames, times)):
+            ldr, linear = stacked[index, 3:], stacked[index, :3]
+            np.divide(frame.transpose(2, 0, 1), np.float32(LDR_WHITE_LEVELS[frame.dtype]), out=ldr)
+            np.power(ldr, np.float32(self.gamma), out=linear)  # ldr_to_linear (L ** gamma / t), without temporaries
+            np.divide(linear, np.float32(t), out=linear)
+        return torch.from_numpy(stacked)
 
     def __getitem__(self, index: int) -> Dict[str, object]:
         record = self.scenes[index]
-        frames, white_levels, gt = self._scene_images(index)
-        images = list(frames) + [gt]
+        keys = self._image_keys()
         if self.is_train:
-            images = self._augment(self._random_crop(record, images))
-        lq = self._network_input(images[:-1], white_levels, record.exposures)
-        gt_tensor = torch.from_numpy(np.ascontiguousarray(images[-1].transpose(2, 0, 1), dtype=np.float32))
+            images = self._augment(self._read_random_crop(record, keys))
+        else:
+            images = [self.reader.read_full(record.name, key) for key in keys]
+        exposures = np.asarray(self.reader.read_full(record.name, EXPOSURES_KEY), dtype=np.float32)
+        lq = self._network_input(images[:-1], exposures)
+        gt_tensor = torch.from_numpy(np.array(images[-1].transpose(2, 0, 1), dtype=np.float32, order='C'))
         return {
             'lq': lq,
             'gt': gt_tensor,
-            'exposures': torch.from_numpy(record.exposures.copy()),
+            'exposures': torch.from_numpy(exposures.copy()),
             'scene': record.name,
             'lq_paths': list(record.lq_paths),
             'gt_path': record.gt_path,
@@ -319,8 +441,3 @@ class HDRMultiExposureDataset(data.Dataset):
 
     def __len__(self) -> int:
         return len(self.scenes)
-
-
-def _size(img: np.ndarray) -> str:
-    """``'W x H'`` of an image array."""
-    return f'{img.shape[1]} x {img.shape[0]}'

@@ -1,0 +1,466 @@
+"""Multi-exposure brackets simulated from real HDR photographs, written in the Kalantari'17 layout.
+
+A radiance map (``.hdr`` / ``.exr``, relative scale) becomes one scene by simulating a hand-held capture:
+
+1. **Size**: an image whose long side exceeds ``max_size`` is rescaled (area interpolation) or cropped (random window)
+   to it, plus a margin of ``margin`` pixels on every side that the camera motion may bring into view.
+2. **Exposure normalisation**: radiance is scaled so that the ``percentile``-th percentile of the brightest channel
+   of the reference exposure ``H * t_ref`` lands at ``target`` (the shared photographs span 7-31 stops with highlights
+   up to 10^4 x their 99th percentile: a fixed scale would leave most of them black or white). The fraction of GT
+   pixels above 1 (what a sigmoid-ended network cannot reach) is reported per scene.
+3. **Misalignment**: every non-reference frame sees the scene through a random homography (each image corner moved by
+   up to ``max_shift`` pixels: translation, rotation, zoom and perspective), and an elliptical region moves by
+   ``object_speed`` pixels per frame step (local motion; the background it uncovers is filled smoothly from its
+   surroundings). The reference frame (the middle one) has neither; the GT is the reference view's radiance.
+4. **Camera**: exposure ``t = 2 ** ev``, Poisson-Gaussian noise, saturation at 1, a response curve (gamma, or a
+   measured-style S-curve on top of it, see :class:`CameraResponse`) and 16-bit quantisation — the steps of
+   :func:`basicsr_skt.data.demo_scenes.capture_frame`.
+
+Files per scene (``<out>/<image stem>/``): ``input_1.tif`` ... ``input_N.tif`` (uint16 BGR, shortest exposure first),
+``exposure.txt``, ``HDRImg.hdr`` (GT, aligned with the reference), ``bracket_info.json`` (every parameter drawn, the
+homographies, the normalisation scale and the clipping statistics) and ``bracket_preview.png`` (the frames and the
+μ-law tone-mapped GT side by side). Everything is deterministic given the seed and the image's file name.
+"""
+import glob
+import json
+import os
+import shutil
+import zlib
+from dataclasses import asdict, dataclass, field
+from os import path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from basicsr_skt.data.demo_scenes import capture_frame, scene_rng, write_scene
+from basicsr_skt.utils.hdr_io import EXR_SUFFIXES, RGBE_SUFFIXES, read_hdr
+from basicsr_skt.utils.tonemap import mu_law
+
+SEED_STREAM = 2  # seed stream of synthetic brackets (the demo scenes use 0 and 1)
+RESPONSES = ('gamma', 's_curve')
+RESIZE_MODES = ('rescale', 'crop')
+INFO_NAME = 'bracket_info.json'
+PREVIEW_NAME = 'bracket_preview.png'
+
+
+class CameraResponse:
+    """Camera response curve: linear sensor signal ``s`` in [0, 1] -> LDR value ``L`` in [0, 1], and its inverse.
+
+    ``'gamma'``: ``L = s ** (1 / gamma)`` (what the HDR networks assume). ``'s_curve'``: the gamma curve followed by
+    a contrast S-curve ``L = g ** a / (g ** a + (1 - g) ** a)`` with ``g = s ** (1 / gamma)`` and ``a = strength``:
+    darker shadows and compressed highlights like measured camera curves (e.g. DoRF), so a network that linearises
+    with ``L ** 2.2`` sees a realistic response mismatch. Both are monotonic with closed-form inverses.
+
+    Args:
+        kind: ``'gamma'`` or ``'s_curve'``.
+        gamma: Gamma exponent.
+        strength: S-curve exponent ``a`` (> 0; 1 gives back the gamma curve).
+    """
+
+    def __init__(self, kind: str = 'gamma', gamma: float = 2.2, strength: float = 1.4):
+        if kind not in RESPONSES:
+            raise ValueError(f'Camera response must be one of {RESPONSES}, got {kind!r}')
+        if gamma <= 0 or strength <= 0:
+            raise ValueError(f'Camera response needs gamma > 0 and strength > 0, got {gamma}, {strength}')
+        self.kind, self.gamma, self.strength = kind, float(gamma), float(strength)
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        encoded = np.clip(signal, 0.0, 1.0)**(1.0 / self.gamma)
+        if self.kind == 'gamma':
+            return encoded
+        high, low = encoded**self.strength, (1.0 - encoded)**self.strength
+        return high / (high + low)
+
+    def inverse(self, ldr: np.ndarray) -> np.ndarray:
+        """LDR values in [0, 1] (any float array) -> linear signal in [0, 1] (float64)."""
+        ldr = np.clip(np.asarray(ldr, dtype=np.float64), 0.0, 1.0)
+        if self.kind == 's_curve':
+            high, low = ldr**(1.0 / self.strength), (1.0 - ldr)**(1.0 / self.strength)
+            ldr = high / (high + low)
+        return ldr**self.gamma
+
+
+@dataclass(frozen=True)
+class BracketConfig:
+    """Capture simulation parameters.
+
+    Attributes:
+        evs: EV stop per frame, shortest first; ``t = 2 ** ev``; reference = middle frame.
+        response: ``'gamma'`` or ``'s_curve'`` (see :class:`CameraResponse`).
+        gamma: Gamma exponent of the response.
+        s_curve_strength: S-curve exponent (``response='s_curve'`` only).
+        percentile: Percentile of the reference exposure's brightest channel used for normalisation.
+        target: Linear level (1 = saturation) that this percentile is scaled to.
+        shot_noise: Poisson part of the sensor noise (variance per unit of signal).
+        read_noise: Gaussian part of the sensor noise (standard deviation).
+        max_size: Longest side of the output images; larger photographs are rescaled or cropped.
+        resize: ``'rescale'`` (whole photograph, area interpolation) or ``'crop'`` (random window at full resolution).
+        max_shift: Camera motion: largest displacement of an image corner in a non-reference frame (pixels).
+        object_size: Local motion: range of the moving ellipse's semi-axes as a fraction of the shorter image side.
+        object_speed: Range of the moving region's displacement per frame step (pixels); (0, 0) disables it.
+    """
+    evs: Tuple[float, ...] = (-2.0, 0.0, 2.0)
+    response: str = 'gamma'
+    gamma: float = 2.2
+    s_curve_strength: float = 1.4
+    percentile: float = 97.0
+    target: float = 0.8
+    shot_noise: float = 1e-4
+    read_noise: float = 5e-4
+    max_size: int = 1500
+    resize: str = 'rescale'
+    max_shift: float = 8.0
+    object_size: Tuple[float, float] = (0.06, 0.14)
+    object_speed: Tuple[float, float] = (4.0, 12.0)
+
+    def __post_init__(self):
+        if len(self.evs) < 1 or list(self.evs) != sorted(self.evs):
+            raise ValueError(f'evs must be sorted from the shortest to the longest exposure, got {list(self.evs)}')
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f'resize must be one of {RESIZE_MODES}, got {self.resize!r}')
+        if not 0 < self.percentile <= 100 or not self.target > 0:
+            raise ValueError(f'Need 0 < percentile <= 100 and target > 0, got {self.percentile}, {self.target}')
+        if self.max_size < 32 or self.max_shift < 0 or min(self.object_speed) < 0:
+            raise ValueError('max_size must be >= 32, max_shift and object_speed >= 0')
+        CameraResponse(self.response, self.gamma, self.s_curve_strength)
+
+    @property
+    def ref_index(self) -> int:
+        return len(self.evs) // 2
+
+    @property
+    def margin(self) -> int:
+        """Pixels around the output that camera motion can bring into view."""
+        return int(np.ceil(self.max_shift)) + 2
+
+    def camera_response(self) -> CameraResponse:
+        return CameraResponse(self.response, self.gamma, self.s_curve_strength)
+
+
+@dataclass
+class SyntheticBracket:
+    """One simulated capture.
+
+    Attributes:
+        gt: float32 ``H x W x 3`` BGR linear radiance seen by the reference frame (normalised scale).
+        frames: uint16 ``H x W x 3`` BGR frames, shortest exposure first.
+        evs: EV per frame.
+        homographies: Per frame, a 3 x 3 matrix mapping frame pixel coordinates ``(x, y, 1)`` to the reference pixel
+            they show (identity for the reference): ``frame_i(p) ~ gt(H_i p)`` outside the moving region.
+        object_offsets: ``(dy, dx)`` displacement of the moving region per frame (reference coordinates).
+        motion_mask: bool ``H x W``: reference pixels covered by the moving region in any frame.
+        scale: Factor applied to the photograph's radiance (exposure normalisation).
+        info: Everything drawn and measured, as written to ``bracket_info.json``.
+    """
+    gt: np.ndarray
+    frames: List[np.ndarray]
+    evs: Tuple[float, ...]
+    homographies: List[np.ndarray]
+    object_offsets: List[Tuple[int, int]]
+    motion_mask: np.ndarray
+    scale: float
+    info: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def fraction_above_one(self) -> float:
+        """Fraction of GT pixels whose largest channel exceeds 1."""
+        return float(np.mean(self.gt.max(axis=2) > 1.0))
+
+
+# ------------------------------------------------------------------------------------------------------ steps
+def fit_to_size(radiance: np.ndarray, max_size: int, margin: int, resize: str, rng: np.random.Generator) -> np.ndarray:
+    """The canvas: the photograph limited to ``max_size + 2 * margin`` on its long side (rescaled or cropped)."""
+    height, width = radiance.shape[:2]
+    limit = max_size + 2 * margin
+    if max(height, width) <= limit:
+        return radiance
+    if resize == 'crop':
+        new_h, new_w = min(height, limit), min(width, limit)
+        top, left = int(rng.integers(0, height - new_h + 1)), int(rng.integers(0, width - new_w + 1))
+        return radiance[top:top + new_h, left:left + new_w]
+    factor = limit / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(radiance, size, interpolation=cv2.INTER_AREA)
+
+
+def exposure_scale(radiance: np.ndarray, exposure_time: float, percentile: float, target: float) -> float:
+    """Scale ``k`` such that the ``percentile`` of the brightest channel of ``k * radiance * exposure_time`` is
+    ``target`` (the brightest channel, not luminance: sensors saturate per channel, and a blue sky has a low
+    luminance but a high blue value).
+
+    Raises:
+        ValueError: The image is black (no positive value).
+    """
+    brightest = radiance.max(axis=2)
+    level = float(np.percentile(brightest, percentile))
+    if level <= 0:  # mostly black (e.g. a star field): use the positive pixels
+        positive = brightest[brightest > 0]
+        if positive.size == 0:
+            raise ValueError('The HDR image is black: nothing to normalise')
+        level = float(np.percentile(positive, percentile))
+    return target / (level * exposure_time)
+
+
+def random_homography(rng: np.random.Generator, height: int, width: int, max_shift: float) -> np.ndarray:
+    """A homography near the identity: the four image corners move by at most ``max_shift`` pixels per axis
+    (a common translation plus independent corner jitter: rotation, zoom, perspective).
+
+    Returns:
+        float64 3 x 3 matrix mapping frame pixel coordinates to reference pixel coordinates.
+    """
+    corners = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
+    shift = rng.uniform(-0.6, 0.6, size=2) * max_shift
+    jitter = rng.uniform(-0.4, 0.4, size=(4, 2)) * max_shift
+    moved = (corners + shift + jitter).astype(np.float32)
+    return cv2.getPerspectiveTransform(corners, moved).astype(np.float64)
+
+
+def _ellipse_mask(height: int, width: int, centre: Tuple[float, float], axes: Tuple[float, float],
+                  angle: float) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    cv2.ellipse(
+        mask, (int(round(centre[1])), int(round(centre[0]))), (int(round(axes[1])), int(round(axes[0]))),
+        angle,
+        0,
+        360,
+        1,
+        thickness=-1)
+    return mask.astype(bool)
+
+
+def _fill_smoothly(radiance: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
+    """Copy of ``radiance`` whose ``hole`` pixels are a normalised Gaussian average of the pixels around it."""
+    ys, xs = np.nonzero(hole)
+    pad = int(np.ceil(3 * sigma))
+    top, left = max(0, ys.min() - pad), max(0, xs.min() - pad)
+    bottom, right = min(hole.shape[0], ys.max() + pad + 1), min(hole.shape[1], xs.max() + pad + 1)
+    keep = (~hole[top:bottom, left:right]).astype(np.float32)
+    window = radiance[top:bottom, left:right]
+    blurred = cv2.GaussianBlur(window * keep[:, :, None], (0, 0), sigma)
+    weight = cv2.GaussianBlur(keep, (0, 0), sigma)[:, :, None]
+    filled = radiance.copy()
+    region = filled[top:bottom, left:right]
+    inside = hole[top:bottom, left:right]
+    region[inside] = (blurred / np.maximum(weight, 1e-6))[inside]
+    return filled
+
+
+@dataclass
+class _MovingRegion:
+    mask: np.ndarray  # canvas coordinates, reference position
+    offsets: List[Tuple[int, int]]
+    params: Dict[str, object]
+
+
+def _moving_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], margin: int,
+                   config: BracketConfig) -> Optional[_MovingRegion]:
+    """An ellipse inside the output area and its integer displacement per frame (None when disabled)."""
+    if max(config.object_speed) <= 0:
+        return None
+    height, width = canvas_shape[0] - 2 * margin, canvas_shape[1] - 2 * margin
+    num, ref = len(config.evs), config.ref_index
+    semi = rng.uniform(*config.object_size, size=2) * min(height, width)
+    angle = float(rng.uniform(0.0, 180.0))
+    direction = rng.uniform(0.0, 2.0 * np.pi)
+    speed = rng.uniform(*config.object_speed)
+    offsets = [(int(round((i - ref) * speed * np.sin(direction))), int(round((i - ref) * speed * np.cos(direction))))
+               for i in range(num)]
+    reach = max(semi) + max(max(abs(dy), abs(dx)) for dy, dx in offsets) + 1
+    if 2 * reach >= min(height, width):
+        return None  # image too small for local motion
+    centre = (margin + rng.uniform(reach, height - reach), margin + rng.uniform(reach, width - reach))
+    mask = _ellipse_mask(canvas_shape[0], canvas_shape[1], centre, (semi[0], semi[1]), angle)
+    params = {
+        'centre_yx': [centre[0] - margin, centre[1] - margin],
+        'semi_axes_yx': semi.tolist(),
+        'angle': angle,
+        'speed': speed,
+        'direction': direction
+    }
+    return _MovingRegion(mask, offsets, params)
+
+
+def _scene_with_region_at(radiance: np.ndarray, background: np.ndarray, region: _MovingRegion,
+                          offset: Tuple[int, int]) -> np.ndarray:
+    """The canvas with the moving region displaced by ``offset`` over the filled background."""
+    if offset == (0, 0):
+        return radiance
+    dy, dx = offset
+    scene = background.copy()
+    ys, xs = np.nonzero(region.mask)
+    scene[ys + dy, xs + dx] = radiance[ys, xs]
+    return scene
+
+
+# ------------------------------------------------------------------------------------------------------ scene
+def simulate_bracket(radiance: np.ndarray, config: BracketConfig, rng: np.random.Generator) -> SyntheticBracket:
+    """Simulate a hand-held multi-exposure capture of a radiance map.
+
+    Args:
+        radiance: float32 ``H x W x 3`` BGR linear radiance (any scale), e.g. from :func:`read_hdr`.
+        config: Capture parameters.
+        rng: Source of all randomness (see :func:`bracket_rng`).
+
+    Returns:
+        The frames, the GT aligned with the reference frame, and every parameter drawn.
+    """
+    margin = config.margin
+    canvas = fit_to_size(np.asarray(radiance, np.float32), config.max_size, margin, config.resize, rng)
+    if min(canvas.shape[:2]) <= 2 * margin + 16:
+        raise ValueError(f'Image of {canvas.shape[1]} x {canvas.shape[0]} pixels is too small for a margin of '
+                         f'{margin} pixels (max_shift={config.max_shift})')
+    height, width = canvas.shape[0] - 2 * margin, canvas.shape[1] - 2 * margin
+    times = [2.0**ev for ev in config.evs]
+    ref = config.ref_index
+    scale = exposure_scale(canvas[margin:margin + height, margin:margin + width], times[ref], config.percentile,
+                           config.target)
+    canvas = canvas * np.float32(scale)
+    homographies = [
+        np.eye(3) if i == ref or config.max_shift == 0 else random_homography(rng, height, width, config.max_shift)
+        for i in range(len(config.evs))
+    ]
+    region = _moving_region(rng, canvas.shape[:2], margin, config)
+    background = None
+    if region is not None:
+        background = _fill_smoothly(
+            canvas, region.mask, sigma=max(2.0, 0.5 * float(min(region.params['semi_axes_yx']))))
+    to_canvas = np.array([[1.0, 0.0, margin], [0.0, 1.0, margin], [0.0, 0.0, 1.0]])
+    response = config.camera_response()
+    frames, views = [], []
+    for i, t in enumerate(times):
+        scene = canvas if region is None else _scene_with_region_at(canvas, background, region, region.offsets[i])
+        if i == ref or config.max_shift == 0:
+            view = scene[margin:margin + height, margin:margin + width]
+        else:
+            view = cv2.warpPerspective(
+                scene,
+                to_canvas @ homographies[i], (width, height),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REFLECT)
+        views.append(view)
+        frames.append(capture_frame(rng, view, t, response, config.shot_noise, config.read_noise))
+    gt = np.ascontiguousarray(views[ref], dtype=np.float32)
+    motion_mask = np.zeros((height, width), bool)
+    offsets = [(0, 0)] * len(times) if region is None else region.offsets
+    if region is not None:
+        inner = region.mask[margin:margin + height, margin:margin + width]
+        for dy, dx in offsets:
+            motion_mask |= np.roll(inner, (dy, dx), axis=(0, 1))
+    bracket = SyntheticBracket(gt, frames, tuple(float(ev) for ev in config.evs), homographies, offsets, motion_mask,
+                               float(scale))
+    bracket.info = _describe(bracket, config, region)
+    return bracket
+
+
+def _describe(bracket: SyntheticBracket, config: BracketConfig, region: Optional[_MovingRegion]) -> Dict[str, object]:
+    saturated = [float(np.mean(frame.max(axis=2) == 65535)) for frame in bracket.frames]
+    return {
+        'format': 1,
+        'config': asdict(config),
+        'image_size': list(bracket.gt.shape[:2]),
+        'scale': bracket.scale,
+        'fraction_gt_above_one': bracket.fraction_above_one,
+        'gt_max': float(bracket.gt.max()),
+        'fraction_saturated': saturated,
+        'homographies_frame_to_reference': [np.round(h, 9).tolist() for h in bracket.homographies],
+        'object_offsets_yx': [list(o) for o in bracket.object_offsets],
+        'moving_region': None if region is None else region.params,
+    }
+
+
+def bracket_rng(seed: int, name: str) -> np.random.Generator:
+    """Generator of one scene, from the seed and the photograph's name (adding photographs changes no scene)."""
+    return scene_rng(seed, SEED_STREAM, zlib.crc32(name.encode('utf-8')))
+
+
+def preview_image(bracket: SyntheticBracket, width: int = 320) -> np.ndarray:
+    """8-bit BGR preview: the frames, then the μ-law tone-mapped GT (clipped to [0, 1]), side by side."""
+    height = max(1, round(bracket.gt.shape[0] * width / bracket.gt.shape[1]))
+    tiles = [(frame // 257).astype(np.uint8) for frame in bracket.frames]
+    tiles.append(np.round(mu_law(np.clip(bracket.gt, 0.0, 1.0)) * 255).astype(np.uint8))
+    tiles = [cv2.resize(tile, (width, height), interpolation=cv2.INTER_AREA) for tile in tiles]
+    return np.concatenate(tiles, axis=1)
+
+
+def write_bracket(bracket: SyntheticBracket, folder: str) -> None:
+    """Write the scene (Kalantari layout), ``bracket_info.json`` and ``bracket_preview.png``."""
+    write_scene(bracket, folder)
+    with open(osp.join(folder, INFO_NAME), 'w', encoding='utf-8') as f:
+        json.dump(bracket.info, f, indent=1)
+    ok, encoded = cv2.imencode('.png', preview_image(bracket))
+    if not ok:
+        raise ValueError(f'OpenCV failed to encode {osp.join(folder, PREVIEW_NAME)}')
+    with open(osp.join(folder, PREVIEW_NAME), 'wb') as f:
+        f.write(encoded.tobytes())
+
+
+def list_hdr_images(input_dir: str, names: Optional[Sequence[str]] = None) -> List[str]:
+    """``.hdr`` / ``.pic`` / ``.exr`` files of a folder, sorted; ``names`` selects by file stem."""
+    if not osp.isdir(input_dir):
+        raise ValueError(f'Input {input_dir} is not a folder of HDR images')
+    paths = sorted(
+        p for p in glob.glob(osp.join(glob.escape(input_dir), '*'))
+        if osp.splitext(p)[1].lower() in RGBE_SUFFIXES + EXR_SUFFIXES)
+    if names:
+        by_stem = {osp.splitext(osp.basename(p))[0]: p for p in paths}
+        missing = [name for name in names if name not in by_stem]
+        if missing:
+            raise ValueError(f'HDR image(s) {missing} not found in {input_dir} (have {sorted(by_stem)})')
+        paths = [by_stem[name] for name in names]
+    if not paths:
+        raise ValueError(f'No .hdr / .exr images in {input_dir}')
+    return paths
+
+
+def make_synthetic_dataset(input_dir: str,
+                           out_dir: str,
+                           config: BracketConfig = BracketConfig(),
+                           seed: int = 0,
+                           names: Optional[Sequence[str]] = None,
+                           force: bool = False,
+                           progress: bool = False) -> Dict[str, object]:
+    """Simulate one scene per HDR photograph of ``input_dir`` into ``out_dir/<stem>/``.
+
+    Args:
+        input_dir: Folder of ``.hdr`` / ``.exr`` radiance maps.
+        out_dir: Output split folder (one sub-folder per scene), e.g. ``datasets/synthetic/Training``.
+        config: Capture parameters.
+        seed: Base seed; each scene's generator also depends on its file name.
+        names: File stems to use (default: every image).
+        force: Replace existing scene folders of the same names. Without it, an existing one raises before anything
+            is written.
+        progress: Show a tqdm progress bar.
+
+    Returns:
+        ``{'scenes': [folders], 'fraction_gt_above_one': {scene: fraction}, 'mean_fraction_gt_above_one': float}``.
+
+    Raises:
+        FileExistsError: A scene folder exists and ``force`` is False.
+        ValueError: No images, unknown names, unreadable or black images.
+    """
+    paths = list_hdr_images(input_dir, names)
+    folders = [osp.join(out_dir, osp.splitext(osp.basename(p))[0]) for p in paths]
+    existing = [folder for folder in folders if osp.exists(folder)]
+    if existing and not force:
+        raise FileExistsError(f'{len(existing)} scene folder(s) already exist (e.g. {existing[0]}); use force=True '
+                              '(--force) to replace them')
+    jobs = list(zip(paths, folders))
+    if progress:
+        from tqdm import tqdm
+        jobs = tqdm(jobs, desc='synthetic brackets', unit='scene')
+    fractions = {}
+    for path, folder in jobs:
+        name = osp.basename(folder)
+        bracket = simulate_bracket(read_hdr(path), config, bracket_rng(seed, name))
+        bracket.info.update(source=osp.basename(path), seed=seed)
+        if osp.exists(folder):
+            shutil.rmtree(folder)
+        os.makedirs(folder)
+        write_bracket(bracket, folder)
+        fractions[name] = bracket.fraction_above_one
+    return {
+        'scenes': folders,
+        'fraction_gt_above_one': fractions,
+        'mean_fraction_gt_above_one': float(np.mean(list(fractions.values()))),
+    }

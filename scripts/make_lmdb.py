@@ -1,0 +1,94 @@
+"""Pack multi-exposure HDR scenes (Kalantari'17 / Tel'23 / demo / synthetic layout) into one LMDB per split.
+
+Lossless: LDR frames at their stored bit depth (uint16 for 16-bit TIFFs), GT float32 as decoded, exposure times and,
+when a scene has them, its semantic priors (``skb_embedding.npy``, ``skb_labels.npy``, ``skb_meta.json``). Train from
+the result with ``io_backend: {type: lmdb}`` and ``dataroot: <the .lmdb folder>``.
+
+Examples:
+    python scripts/make_lmdb.py --input datasets/Kalantari17/Training --output datasets/Kalantari17/Training.lmdb
+    python scripts/make_lmdb.py --input datasets/Kalantari17 --splits Training Test   # -> <input>/<split>.lmdb
+    python scripts/make_lmdb.py --input datasets/demo --splits Training Test --force
+    python scripts/make_lmdb.py --input datasets/Kalantari17/Training --output datasets/Kalantari17/Training.lmdb \
+        --verify                                                      # re-read every record, compare with the input
+"""
+import argparse
+import sys
+from os import path as osp
+from typing import List, Optional, Tuple
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, REPO_ROOT)
+
+from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader  # noqa: E402
+from basicsr_skt.data.lmdb_store import pack_lmdb, verify_lmdb  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Pack scene folders (<scene>/{frames, exposure file, GT[, skb_*]}) into an LMDB with raw arrays '
+        'and a meta_info.txt (key, shape, dtype, sha256). The database is built beside the target and renamed into '
+        'place when complete.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument(
+        '--input', required=True, help='folder of scene folders (one split), or a dataset root with --splits')
+    parser.add_argument(
+        '--output',
+        help='the .lmdb folder to write (one split); with --splits, the folder receiving <split>.lmdb '
+        '(default: --input)')
+    parser.add_argument(
+        '--splits', nargs='+', help='split sub-folders of --input to pack, one LMDB each (e.g. Training Test)')
+    parser.add_argument('--ldr-glob', nargs='+', default=['*.tif'], help='LDR frame pattern(s) inside a scene')
+    parser.add_argument('--gt-glob', nargs='+', default=['HDRImg.hdr'], help='GT pattern(s) inside a scene')
+    parser.add_argument('--exposure-file', default='exposure.txt', help='EV file inside a scene')
+    parser.add_argument('--num-frames', type=int, default=3, help='LDR frames per scene')
+    parser.add_argument('--force', action='store_true', help='replace an existing database')
+    parser.add_argument(
+        '--verify',
+        action='store_true',
+        help='do not build: re-read every record of the existing database(s), check sizes and checksums against '
+        'meta_info.txt and compare shapes and checksums with the scenes under --input')
+    return parser.parse_args(argv)
+
+
+def split_jobs(args: argparse.Namespace) -> List[Tuple[str, str]]:
+    """(scene folder, .lmdb path) per split."""
+    if not args.splits:
+        if not args.output:
+            raise ValueError('--output (the .lmdb folder to write) is required without --splits')
+        return [(args.input, args.output)]
+    out_dir = args.output or args.input
+    return [(osp.join(args.input, split), osp.join(out_dir, f'{split}.lmdb')) for split in args.splits]
+
+
+def _count(number: int, noun: str) -> str:
+    return f'{number} {noun}' + ('' if number == 1 else 's')
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        jobs = split_jobs(args)
+        for scene_dir, db_path in jobs:
+            if not db_path.rstrip('/').endswith('.lmdb'):
+                raise ValueError(f'Output {db_path} must end in .lmdb (as BasicSR expects of LMDB dataroots)')
+            if not osp.isdir(scene_dir):
+                raise ValueError(f'Input {scene_dir} is not a folder of scene folders')
+            source = FolderSceneReader(
+                scene_dir, args.ldr_glob, args.gt_glob, args.exposure_file, args.num_frames, cache_images=False)
+            if args.verify:
+                summary = verify_lmdb(db_path, source, progress=True)
+                print(f'OK: {db_path}: {_count(summary["scenes"], "scene")}, {summary["records"]} records '
+                      f'({summary["bytes"] / 2**20:.1f} MiB) match meta_info.txt and {scene_dir}')
+            else:
+                summary = pack_lmdb(source, db_path, force=args.force, progress=True)
+                print(f'Wrote {db_path}: {_count(len(summary["scenes"]), "scene")}, {summary["records"]} records '
+                      f'({summary["bytes"] / 2**20:.1f} MiB)')
+    except (FileExistsError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
