@@ -15,8 +15,8 @@ from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path
 
 OPTION_FILES = sorted(OPTIONS_DIR.rglob('*.yml'))
 SECTION_ORDER = [
-    'name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'path', 'train', 'val', 'logger',
-    'dist_params'
+    'name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'network_t', 'path', 'train', 'skt', 'val',
+    'logger', 'dist_params'
 ]
 OFFICIAL_HDRT_PARAMS = 1_222_113
 
@@ -96,4 +96,4 @@ def test_option_file_builds(path, demo_root, tmp_path):
     model = build_model(model_opt)
     assert type(model).__name__ == opt['model_type']
     if is_train:
-        assert model.optimizer_g.defaults['lr'] == opt['train']['optim_g']['lr']
+        assert model.optimizers[0].defaults['lr'] == opt['train']['optim_g']['lr']
