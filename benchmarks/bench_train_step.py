@@ -26,19 +26,59 @@ from basicsr.models import build_model
 ORM = {'type': 'HDRTransformer'}  # official configuration, 1,222,113 parameters
 SPGRM = {'type': 'SPGRM', 'embed_channels': 256}
 SKT = {
-    'mode': 'joint', 'orm_tap': 'conv_after_body', 'skam': {'type': 'SKAM', 'orm_channels': 60, 'teacher_channels': 64},
-    'warmup_iter': 0, 'content_opt': {'type': 'ContentDistillLoss', 'loss_weight': 0.5},
-    'colour_opt': {'type': 'ColourDistillLoss', 'loss_weight': 0.1}, 'skam_opt': {'type': 'SKAMLoss', 'loss_weight': 0.1}
+    'mode': 'joint',
+    'orm_tap': 'conv_after_body',
+    'skam': {
+        'type': 'SKAM',
+        'orm_channels': 60,
+        'teacher_channels': 64
+    },
+    'warmup_iter': 0,
+    'content_opt': {
+        'type': 'ContentDistillLoss',
+        'loss_weight': 0.5
+    },
+    'colour_opt': {
+        'type': 'ColourDistillLoss',
+        'loss_weight': 0.1
+    },
+    'skam_opt': {
+        'type': 'SKAMLoss',
+        'loss_weight': 0.1
+    }
 }
 
 
 def options(kind: str, root: str) -> Dict:
     opt = {
-        'name': f'bench_{kind}', 'model_type': 'HDRModel', 'num_gpu': 0, 'is_train': True, 'dist': False, 'rank': 0,
-        'world_size': 1, 'network_g': dict(ORM), 'path': {'models': root, 'training_states': root},
-        'train': {'optim_g': {'type': 'Adam', 'lr': 2e-4}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [10**6],
-                                                                         'gamma': 0.5},
-                  'pixel_opt': {'type': 'MuLawL1Loss', 'loss_weight': 1.0}, 'total_iter': 1000},
+        'name': f'bench_{kind}',
+        'model_type': 'HDRModel',
+        'num_gpu': 0,
+        'is_train': True,
+        'dist': False,
+        'rank': 0,
+        'world_size': 1,
+        'network_g': dict(ORM),
+        'path': {
+            'models': root,
+            'training_states': root
+        },
+        'train': {
+            'optim_g': {
+                'type': 'Adam',
+                'lr': 2e-4
+            },
+            'scheduler': {
+                'type': 'MultiStepLR',
+                'milestones': [10**6],
+                'gamma': 0.5
+            },
+            'pixel_opt': {
+                'type': 'MuLawL1Loss',
+                'loss_weight': 1.0
+            },
+            'total_iter': 1000
+        },
         'val': {}
     }
     if kind == 'skt':
@@ -50,10 +90,11 @@ def batch(batch_size: int, size: int) -> Dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 12, (batch_size, size // 16, size // 16), generator=gen)
     return {
-        'lq': torch.rand(batch_size, 3, 6, size, size, generator=gen), 'gt': torch.rand(batch_size, 3, size, size,
-                                                                                       generator=gen),
+        'lq': torch.rand(batch_size, 3, 6, size, size, generator=gen),
+        'gt': torch.rand(batch_size, 3, size, size, generator=gen),
         'skb_embedding': torch.randn(batch_size, 256, size, size, generator=gen),
-        'skb_labels': labels.repeat_interleave(16, 1).repeat_interleave(16, 2), 'scene': ['a'] * batch_size
+        'skb_labels': labels.repeat_interleave(16, 1).repeat_interleave(16, 2),
+        'scene': ['a'] * batch_size
     }
 
 
@@ -118,8 +159,15 @@ def main() -> None:
     per_step = {kind: total / args.iters for kind, total in totals.items()}
     memory = {}
     for kind in ('orm', 'skt'):
-        out = subprocess.run([sys.executable, __file__, '--memory-of', kind, '--batch', str(args.batch), '--size',
-                              str(args.size), '--threads', str(args.threads)], capture_output=True, text=True, check=True)
+        out = subprocess.run([
+            sys.executable, __file__, '--memory-of', kind, '--batch',
+            str(args.batch), '--size',
+            str(args.size), '--threads',
+            str(args.threads)
+        ],
+                             capture_output=True,
+                             text=True,
+                             check=True)
         memory[kind] = json.loads(out.stdout.strip().splitlines()[-1])['peak_rss_mib']
 
     print(f'HDR-Transformer (official size) training step, batch {args.batch}, {args.size}² crops, CPU, '
