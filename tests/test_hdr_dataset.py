@@ -324,3 +324,28 @@ def test_gt_size_larger_than_image(scene_copy):
 def test_bad_options(demo_root, kwargs, message):
     with pytest.raises(ValueError, match=message):
         HDRMultiExposureDataset(_opt(demo_root / 'Training', **kwargs))
+
+
+def test_skb_crop_lands_where_the_frames_land(tmp_path):
+    """Labels and a coordinate-encoding embedding (cell size 1: cell (i, j) = pixel (y, x)) follow crop and flips."""
+    from basicsr_skt.skb.format import save_scene_priors
+    _coordinate_scene(tmp_path / 'scene_a')
+    yy, xx = np.mgrid[0:20, 0:28]
+    embedding = np.stack([yy, xx]).astype(np.float16)
+    labels = (yy * 28 + xx).astype(np.uint16)
+    save_scene_priors(
+        str(tmp_path / 'scene_a'), embedding, labels, {
+            'backend': 'vgg16',
+            'source': 'gt',
+            'cell_size': [1.0, 1.0]
+        })
+    dataset = HDRMultiExposureDataset(_opt(tmp_path, skb=True, gt_glob='HDRImg.exr'))
+    random.seed(3)
+    for _ in range(20):
+        item = dataset[0]
+        gt_y, gt_x = item['gt'][0].numpy(), item['gt'][1].numpy()
+        np.testing.assert_array_equal(item['skb_embedding'][0].numpy(), gt_y)
+        np.testing.assert_array_equal(item['skb_embedding'][1].numpy(), gt_x)
+        np.testing.assert_array_equal(item['skb_labels'].numpy(), gt_y * 28 + gt_x)
+        assert item['skb_labels'].dtype == torch.int64 and item['skb_embedding'].shape == (2, 8, 8)
+    assert 'skb_labels' not in HDRMultiExposureDataset(_opt(tmp_path, phase='val', skb=True, gt_glob='HDRImg.exr'))[0]

@@ -17,6 +17,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
                                          SKB_META_KEY, LmdbSceneReader, RecordValue, SceneReader, SceneRecord, lq_index,
                                          lq_key)
+from basicsr_skt.skb.geometry import resample_embedding
 from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
 
 __all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
@@ -28,7 +29,7 @@ _BASICSR_KEYS = {
 }
 _OWN_KEYS = {
     'dataroot', 'ldr_glob', 'gt_glob', 'exposure_file', 'num_frames', 'gamma', 'gt_size', 'use_hflip', 'use_rot',
-    'cache_images', 'scene_list', 'exclude_scenes', 'io_backend'
+    'cache_images', 'scene_list', 'exclude_scenes', 'io_backend', 'skb'
 }
 _BACKENDS = ('disk', 'lmdb')
 #: Semantic-prior files of a scene folder (see the SKB storage contract) and the record each one becomes.
@@ -290,6 +291,8 @@ class HDRMultiExposureDataset(data.Dataset):
         self.use_hflip = self.is_train and bool(self.opt.get('use_hflip', True))
         self.use_rot = self.is_train and bool(self.opt.get('use_rot', True))
         self.cache_images = bool(self.opt.get('cache_images', True))
+        # Semantic priors are only needed to train the SKT teacher; validation/test run the ORM alone.
+        self.use_skb = self.is_train and bool(self.opt.get('skb', False))
         self.ldr_globs = _as_list(self.opt.get('ldr_glob', '*.tif'), 'ldr_glob')
         self.gt_globs = _as_list(self.opt.get('gt_glob', 'HDRImg.hdr'), 'gt_glob')
         self.exposure_file = str(self.opt.get('exposure_file', 'exposure.txt'))
@@ -386,14 +389,26 @@ class HDRMultiExposureDataset(data.Dataset):
         return [lq_key(i) for i in range(self.num_frames)] + [GT_KEY]
 
     def _read_random_crop(self, record: SceneRecord, keys: Sequence[str]) -> List[np.ndarray]:
-        """Draw the crop window from the image size, then read only that window of every record."""
+        """Draw the crop window from the image size, then read only that window of every record (and, with
+        ``skb: true``, the SKB crop appended as two H x W x C arrays: embedding resampled to the pixel grid, labels)."""
         height, width = self.reader.image_size(record.name)
         if self.gt_size > height or self.gt_size > width:
             raise ValueError(f'Scene {record.name!r}: gt_size={self.gt_size} is larger than the images '
                              f'({width} x {height}, {record.gt_path})')
         top = random.randint(0, height - self.gt_size)
         left = random.randint(0, width - self.gt_size)
-        return self.reader.read_windows(record.name, keys, top, left, self.gt_size, self.gt_size)
+        images = self.reader.read_windows(record.name, keys, top, left, self.gt_size, self.gt_size)
+        if self.use_skb:
+            images = list(images) + self._read_skb_crop(record, top, left)
+        return images
+
+    def _read_skb_crop(self, record: SceneRecord, top: int, left: int) -> List[np.ndarray]:
+        meta = self.reader.read_full(record.name, SKB_META_KEY)
+        embedding = self.reader.read_full(record.name, SKB_EMBEDDING_KEY)
+        labels = self.reader.read_full(record.name, SKB_LABELS_KEY)
+        size = self.gt_size
+        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, size, size)
+        return [np.ascontiguousarray(crop.transpose(1, 2, 0)), labels[top:top + size, left:left + size, None]]
 
     def _augment(self, images: List[np.ndarray]) -> List[np.ndarray]:
         """Same hflip / vflip / transpose for every image, drawn like BasicSR's ``augment``; returns views."""
@@ -428,6 +443,14 @@ class HDRMultiExposureDataset(data.Dataset):
         else:
             images = [self.reader.read_full(record.name, key) for key in keys]
         exposures = np.asarray(self.reader.read_full(record.name, EXPOSURES_KEY), dtype=np.float32)
+        skb = {}
+        if self.use_skb:
+            embedding, labels = images[-2:]
+            images = images[:-2]
+            skb = {
+                'skb_embedding': torch.from_numpy(np.array(embedding.transpose(2, 0, 1), np.float32, order='C')),
+                'skb_labels': torch.from_numpy(np.array(labels[..., 0], np.int64, order='C'))
+            }
         lq = self._network_input(images[:-1], exposures)
         gt_tensor = torch.from_numpy(np.array(images[-1].transpose(2, 0, 1), dtype=np.float32, order='C'))
         return {
@@ -437,6 +460,7 @@ class HDRMultiExposureDataset(data.Dataset):
             'scene': record.name,
             'lq_paths': list(record.lq_paths),
             'gt_path': record.gt_path,
+            **skb,
         }
 
     def __len__(self) -> int:
