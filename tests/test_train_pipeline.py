@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_HDRT, dump_yaml, make_tiny_demo, tiny_test_options, tiny_train_options
+from helpers import OPTIONS_DIR, TINY_HDRT, dump_yaml, load_yaml, make_tiny_demo, tiny_test_options, tiny_train_options
 
 import basicsr
 from basicsr.archs import build_network
@@ -117,3 +117,44 @@ def test_stock_basicsr_entry_finds_the_plugin_and_writes_under_cwd(demo_root, tm
     check_two_iteration_run(tmp_path, name)
     site = osp.dirname(osp.dirname(basicsr.__file__))
     assert not osp.exists(osp.join(site, 'experiments', name)) and not osp.exists(osp.join(site, 'tb_logger', name))
+
+
+def add_fake_priors(root, channels):
+    """Priors of the documented format (random embedding, two-segment label map) for every generated scene."""
+    from basicsr_skt.skb.format import save_scene_priors
+    rng = np.random.default_rng(0)
+    for split in ('Training', 'Test'):
+        for scene in sorted(os.listdir(osp.join(root, split))):
+            labels = np.zeros((48, 72), np.uint16)
+            labels[:, 36:] = 1
+            save_scene_priors(
+                osp.join(root, split, scene),
+                rng.standard_normal((channels, 6, 9)).astype(np.float16), labels, {
+                    'backend': 'vgg16',
+                    'source': 'gt',
+                    'cell_size': [8.0, 8.0]
+                })
+
+
+@pytest.mark.parametrize('mode', ['joint', 'staged_teacher'])
+def test_skt_trains_through_the_plugin_entry(tmp_path, mode):
+    demo = make_tiny_demo(tmp_path / 'demo')
+    add_fake_priors(demo, channels=512)
+    opt = load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml')
+    tiny = tiny_train_options(demo, f'tiny_skt_{mode}')
+    for key in ('name', 'network_g', 'logger', 'val'):
+        opt[key] = tiny[key]
+    opt['datasets']['train'].update(tiny['datasets']['train'], skb=True)
+    opt['datasets']['val'] = tiny['datasets']['val']
+    opt['train'].update(total_iter=2)
+    opt['skt'].update(mode=mode, warmup_iter=1)
+    opt['skt']['skam']['orm_channels'] = TINY_HDRT['embed_dim']
+    config = dump_yaml(opt, tmp_path / 'train.yml')
+    log = run(['-m', 'basicsr_skt.train', '-opt', str(config)], cwd=tmp_path)
+    models = osp.join(tmp_path, 'experiments', f'tiny_skt_{mode}', 'models')
+    assert {'net_g_2.pth', 'net_t_2.pth'} <= set(os.listdir(models))
+    net = build_network(dict(TINY_HDRT))
+    net.load_state_dict(torch.load(osp.join(models, 'net_g_2.pth'), weights_only=True)['params'], strict=True)
+    assert 'l_t_rec:' in log
+    if mode == 'joint':
+        assert 'l_content:' in log and 'l_skam:' in log and 'net_skam_2.pth' in os.listdir(models)
