@@ -9,17 +9,11 @@ from typing import Dict, Optional, Union
 import torch
 from torch import nn
 
-from basicsr.losses.loss_util import weight_reduce_loss, weighted_loss
+from basicsr.losses.loss_util import weight_reduce_loss
 from basicsr.utils.registry import LOSS_REGISTRY
+from basicsr_skt.losses.hdr_loss import MuLawL1Loss, _check_reduction
 from basicsr_skt.utils.masks import segment_means
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
-
-REDUCTIONS = ('none', 'mean', 'sum')
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f'Unsupported reduction mode: {reduction}. Supported ones are: {list(REDUCTIONS)}')
 
 
 def _check_same_shape(student: torch.Tensor, teacher: torch.Tensor) -> None:
@@ -35,13 +29,8 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     return values
 
 
-@weighted_loss
-def _mu_law_l1(pred: torch.Tensor, target: torch.Tensor, mu: float = DEFAULT_MU) -> torch.Tensor:
-    return (mu_law(pred, mu) - mu_law(target, mu)).abs()
-
-
 @LOSS_REGISTRY.register()
-class ContentDistillLoss(nn.Module):
+class ContentDistillLoss(MuLawL1Loss):
     """Content self-distillation ``|T(f_O) - sg[T(f_S)]|_1``.
 
     Args:
@@ -49,13 +38,6 @@ class ContentDistillLoss(nn.Module):
         reduction: ``'none'`` (element-wise, (B, C, H, W)), ``'mean'`` or ``'sum'``.
         mu: μ of the tone mapping.
     """
-
-    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', mu: float = DEFAULT_MU) -> None:
-        super().__init__()
-        _check_reduction(reduction)
-        self.loss_weight = loss_weight
-        self.reduction = reduction
-        self.mu = mu
 
     def forward(self,
                 student: torch.Tensor,
@@ -73,7 +55,7 @@ class ContentDistillLoss(nn.Module):
             A scalar, or (B, C, H, W) for ``reduction='none'``.
         """
         _check_same_shape(student, teacher)
-        return self.loss_weight * _mu_law_l1(student, teacher.detach(), weight, reduction=self.reduction, mu=self.mu)
+        return super().forward(student, teacher.detach(), weight)
 
 
 def angular_error_map(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
