@@ -137,6 +137,16 @@ def test_staged_student_without_teacher_checkpoint_is_an_error(tmp_path):
         SKTModel(skt_opt(tmp_path, mode='staged_student'))
 
 
+def test_mismatched_teacher_checkpoint_names_the_differing_keys(tmp_path):
+    """A teacher saved with other settings (here 2× the features) fails at load, naming the mismatched tensors."""
+    teacher_file = tmp_path / 'net_t.pth'
+    torch.save({'params': build_network(dict(TINY_SPGRM, num_feat=32)).state_dict()}, teacher_file)
+    opt = skt_opt(tmp_path, mode='staged_student')
+    opt['path']['pretrain_network_t'] = str(teacher_file)
+    with pytest.raises(RuntimeError, match=r'SPGRM[\s\S]*size mismatch'):
+        SKTModel(opt)
+
+
 def test_staged_teacher_keeps_the_orm_frozen(tmp_path):
     model = SKTModel(skt_opt(tmp_path, mode='staged_teacher'))
     orm_before, teacher_before = snapshot(model.net_g), snapshot(model.net_t)

@@ -136,10 +136,8 @@ def add_fake_priors(root, channels):
                 })
 
 
-@pytest.mark.parametrize('mode', ['joint', 'staged_teacher'])
-def test_skt_trains_through_the_plugin_entry(tmp_path, mode):
-    demo = make_tiny_demo(tmp_path / 'demo')
-    add_fake_priors(demo, channels=512)
+def skt_config(tmp_path, demo, mode, **path):
+    """The SKT demo config shrunk to the tiny ORM, 2 iterations, ``skt.mode = mode``; written to tmp_path."""
     opt = load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml')
     tiny = tiny_train_options(demo, f'tiny_skt_{mode}')
     for key in ('name', 'network_g', 'logger', 'val'):
@@ -149,12 +147,45 @@ def test_skt_trains_through_the_plugin_entry(tmp_path, mode):
     opt['train'].update(total_iter=2)
     opt['skt'].update(mode=mode, warmup_iter=1)
     opt['skt']['skam']['orm_channels'] = TINY_HDRT['embed_dim']
-    config = dump_yaml(opt, tmp_path / 'train.yml')
-    log = run(['-m', 'basicsr_skt.train', '-opt', str(config)], cwd=tmp_path)
+    opt['path'].update(path)
+    return dump_yaml(opt, tmp_path / f'train_{mode}.yml')
+
+
+def train_skt(tmp_path, demo, mode, **path):
+    """2 iterations through ``python -m basicsr_skt.train``; returns (log, models folder)."""
+    log = run(['-m', 'basicsr_skt.train', '-opt', str(skt_config(tmp_path, demo, mode, **path))], cwd=tmp_path)
     models = osp.join(tmp_path, 'experiments', f'tiny_skt_{mode}', 'models')
     assert {'net_g_2.pth', 'net_t_2.pth'} <= set(os.listdir(models))
     net = build_network(dict(TINY_HDRT))
     net.load_state_dict(torch.load(osp.join(models, 'net_g_2.pth'), weights_only=True)['params'], strict=True)
-    assert 'l_t_rec:' in log
-    if mode == 'joint':
-        assert 'l_content:' in log and 'l_skam:' in log and 'net_skam_2.pth' in os.listdir(models)
+    return log, models
+
+
+def load_params(path):
+    return torch.load(path, weights_only=True)['params']
+
+
+def test_skt_joint_trains_through_the_plugin_entry(tmp_path):
+    demo = make_tiny_demo(tmp_path / 'demo')
+    add_fake_priors(demo, channels=512)
+    log, models = train_skt(tmp_path, demo, 'joint')
+    assert 'l_t_rec:' in log and 'l_content:' in log and 'l_skam:' in log and 'gap_psnr_mu:' in log
+    assert 'net_skam_2.pth' in os.listdir(models)
+
+
+def test_skt_staged_teacher_then_student_through_the_plugin_entry(tmp_path):
+    """Stage 1 trains SPGRM on a frozen ORM; stage 2 loads that teacher, keeps it frozen and distils into the ORM."""
+    demo = make_tiny_demo(tmp_path / 'demo')
+    add_fake_priors(demo, channels=512)
+    log, teacher_models = train_skt(tmp_path, demo, 'staged_teacher')
+    assert 'l_t_rec:' in log and 'l_content:' not in log
+    initial_orm = load_params(osp.join(teacher_models, 'net_g_2.pth'))
+    teacher_path = osp.join(teacher_models, 'net_t_2.pth')
+    log, models = train_skt(
+        tmp_path, demo, 'staged_student', pretrain_network_t=teacher_path, pretrain_network_g=osp.join(
+            teacher_models, 'net_g_2.pth'))
+    assert 'l_content:' in log and 'l_t_rec:' not in log
+    teacher_before, teacher_after = load_params(teacher_path), load_params(osp.join(models, 'net_t_2.pth'))
+    assert all(torch.equal(teacher_before[k], teacher_after[k]) for k in teacher_before)
+    student = load_params(osp.join(models, 'net_g_2.pth'))
+    assert any(not torch.equal(initial_orm[k], student[k]) for k in initial_orm)

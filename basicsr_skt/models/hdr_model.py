@@ -15,9 +15,10 @@ from basicsr.metrics import calculate_metric
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-from basicsr_skt.utils.checkpoint import unwrap_state_dict
+from basicsr_skt.utils.checkpoint import atomic_save, unwrap_state_dict
 from basicsr_skt.utils.hdr_io import write_hdr
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
+from basicsr_skt.utils.rng import capture_rng_state, restore_rng_state
 from basicsr_skt.utils.tonemap import mu_law
 
 #: Optimisers selectable with ``train.optim_g.type`` (basicsr 1.4.2 itself only knows Adam).
@@ -144,6 +145,42 @@ class HDRModel(BaseModel):
         else:
             self.save_network(self.net_g, 'net_g', current_iter)
         self.save_training_state(epoch, current_iter)
+
+    def save_network(self, net, net_label: str, current_iter: int, param_key='params') -> None:
+        """BasicSR's ``save_network`` (bare models, ``module.`` stripped, CPU tensors), written atomically."""
+        nets = net if isinstance(net, list) else [net]
+        keys = param_key if isinstance(param_key, list) else [param_key]
+        if len(nets) != len(keys):
+            raise ValueError(f'save_network: {len(nets)} networks but {len(keys)} param keys')
+        state = {key: unwrap_state_dict({k: v.cpu() for k, v in self.get_bare_model(n).state_dict().items()})
+                 for n, key in zip(nets, keys)}
+        label = 'latest' if current_iter == -1 else current_iter
+        atomic_save(state, osp.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+
+    def save_training_state(self, epoch: int, current_iter: int) -> None:
+        """Optimisers, schedulers, the global RNGs and :meth:`extra_training_state`, written atomically, so that a
+        resumed run continues exactly where this one was (see ``basicsr_skt.compat`` for the data order)."""
+        if current_iter == -1:
+            return
+        state = {
+            'epoch': epoch,
+            'iter': current_iter,
+            'optimizers': [o.state_dict() for o in self.optimizers],
+            'schedulers': [s.state_dict() for s in self.schedulers],
+            'rng': capture_rng_state(),
+            **self.extra_training_state(),
+        }
+        atomic_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
+
+    def extra_training_state(self) -> Dict[str, Any]:
+        """Model-specific entries of the training state (subclasses add theirs)."""
+        return {}
+
+    def resume_training(self, resume_state: Dict[str, Any]) -> None:
+        """Optimisers and schedulers (BasicSR), then the RNG states saved with them (older states have none)."""
+        super().resume_training(resume_state)
+        if 'rng' in resume_state:
+            restore_rng_state(resume_state['rng'])
 
     # ------------------------------------------------------------------------------------------------------------
     # Inference

@@ -1,4 +1,8 @@
-"""Reading network weights saved by BasicSR, by official HDR code, or wrapped by (Distributed)DataParallel."""
+"""Reading network weights saved by BasicSR, by official HDR code, or wrapped by (Distributed)DataParallel; writing
+checkpoints atomically."""
+import os
+import os.path as osp
+import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, Optional
 
@@ -34,3 +38,23 @@ def load_state_dict_file(path: str, param_key: Optional[str] = None) -> 'Ordered
     """Load a checkpoint file on the CPU and unwrap it with :func:`unwrap_state_dict`."""
     checkpoint = torch.load(path, map_location='cpu', weights_only=False)
     return unwrap_state_dict(checkpoint, param_key)
+
+
+def atomic_save(obj: Any, path: str) -> None:
+    """``torch.save`` to a temporary file beside ``path``, flushed to disk, then renamed over ``path``.
+
+    A run killed mid-write leaves the previous file (or none) and a stray ``.tmp`` file, never a truncated ``path``.
+    The temporary file is removed when saving fails.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
