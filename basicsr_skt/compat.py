@@ -8,28 +8,41 @@ BasicSR function                 what goes wrong / what the patch does
 ===============================  ===========================================================================
 ``Registry.get``                 silent ``<name>_basicsr`` fallback with a ``print``; unknown names give a bare
                                  ``KeyError``. Patched: the error lists the registered names and the closest ones.
-``train.load_resume_state``      maps the state to the current CUDA device (fails without a GPU).
-                                 Patched: maps to the CPU when ``num_gpu`` is 0 or CUDA is absent.
-``dist_util.init_dist``          hard-codes NCCL and ``rank % cuda.device_count()`` (ZeroDivisionError on CPU).
-                                 Patched: gloo without CUDA, NCCL with it; device from ``LOCAL_RANK``.
+``train.load_resume_state``      maps the state to the current CUDA device (fails without a GPU); a truncated
+                                 newest state (or network file) stops the run. Patched: maps to the CPU when
+                                 ``num_gpu`` is 0 or CUDA is absent; with ``--auto_resume`` an unreadable newest
+                                 checkpoint is reported and the previous complete one is used.
+``dist_util.init_dist``          hard-codes NCCL and ``rank % cuda.device_count()`` (ZeroDivisionError on CPU);
+                                 ignores ``dist_params`` with ``--launcher pytorch``. Patched: the YAML's
+                                 ``dist_params.backend``, else NCCL with CUDA and gloo without (NCCL without CUDA
+                                 falls back to gloo); device from ``LOCAL_RANK``.
 ``BaseModel.model_to_device``    wraps DDP with CUDA ``device_ids`` even on CPU. Patched: no ``device_ids`` on CPU.
+``EnlargedSampler`` (resume)     a resumed run restarts its epoch from the first batch and with fresh random
+                                 draws. Patched: after :func:`schedule_data_resume` the resumed epoch skips the
+                                 batches the interrupted run consumed, and the saved RNG states are restored right
+                                 before its first sample is read (``set_epoch`` arms it, ``__iter__`` applies it).
 ``options.parse_options``        ``python -m basicsr.train`` uses the *installed* package's parent (site-packages)
                                  as root, so experiments/ and tb_logger/ land inside the environment. Patched: such
                                  a root is replaced by the current directory (a source checkout keeps its root).
 ===============================  ===========================================================================
 """
+import argparse
 import difflib
 import inspect
 import os
 import os.path as osp
+import sys
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
+import yaml
 
+from basicsr.data import data_sampler
 from basicsr.models import base_model
-from basicsr.utils import dist_util, options, registry
+from basicsr.utils import dist_util, get_root_logger, options, registry
 from basicsr.utils.misc import scandir
+from basicsr_skt.utils.rng import restore_rng_state
 
 _PATCHED_MARK = '_basicsr_skt_patched'
 
@@ -71,42 +84,161 @@ def resume_map_location(opt: Dict[str, Any]) -> torch.device:
     return torch.device('cpu')
 
 
+def state_files(state_dir: str) -> List[str]:
+    """Paths of the ``<iter>.state`` files in ``state_dir``, newest iteration first (empty if there are none)."""
+    if not osp.isdir(state_dir):
+        return []
+    iters = sorted((int(float(name[:-len('.state')])) for name in scandir(state_dir, suffix='.state', recursive=False)),
+                   reverse=True)
+    return [osp.join(state_dir, f'{it}.state') for it in iters]
+
+
 def find_latest_state(state_dir: str) -> Optional[str]:
     """Path of the ``<iter>.state`` file with the largest iteration in ``state_dir`` (None if there is none)."""
-    if not osp.isdir(state_dir):
-        return None
-    iters = [int(float(name[:-len('.state')])) for name in scandir(state_dir, suffix='.state', recursive=False)]
-    return osp.join(state_dir, f'{max(iters)}.state') if iters else None
+    files = state_files(state_dir)
+    return files[0] if files else None
+
+
+def network_files(opt: Dict[str, Any], resume_iter: int) -> List[str]:
+    """The network checkpoints a resume from ``resume_iter`` reloads: ``models/net_<x>_<iter>.pth`` for every
+    ``network_<x>`` section (BasicSR's ``check_resume`` convention) that exists or must exist."""
+    labels = [key[len('network_'):] for key in opt if key.startswith('network_')]
+    return [osp.join(opt['path']['models'], f'net_{label}_{resume_iter}.pth') for label in labels]
+
+
+def read_training_state(state_path: str, opt: Dict[str, Any]) -> Dict[str, Any]:
+    """Load a training state and check that the network files it resumes from are complete.
+
+    Raises:
+        RuntimeError: The state or one of its network files is missing, truncated or not a checkpoint; the message
+            names the file.
+    """
+    try:
+        # Training states hold optimiser and scheduler objects (e.g. a Counter), so weights_only=False: they are files
+        # this run (or the user) wrote, never downloaded ones.
+        state = torch.load(state_path, map_location=resume_map_location(opt), weights_only=False)
+        if not isinstance(state, dict) or 'iter' not in state:
+            raise ValueError('not a BasicSR training state (no "iter" entry)')
+    except Exception as err:  # truncated zip, unpickling error, EOF ...: all mean "unusable file"
+        raise RuntimeError(f'Training state {state_path} is unreadable (truncated or corrupt?): {err}') from err
+    for path in network_files(opt, state['iter']):
+        try:
+            torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as err:
+            raise RuntimeError(f'Network file {path} of training state {state_path} is missing or unreadable '
+                               f'(truncated or corrupt?): {err}') from err
+    return state
 
 
 def load_resume_state(opt: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """Device-agnostic replacement of ``basicsr.train.load_resume_state`` (same behaviour otherwise).
+    """Device-agnostic replacement of ``basicsr.train.load_resume_state`` that survives a killed run.
 
-    With ``--auto_resume`` the newest state under ``<experiments_root>/training_states`` is used (BasicSR looks
-    relative to the current directory instead, which breaks when the root is elsewhere).
+    With ``--auto_resume`` the newest *complete* state under ``<experiments_root>/training_states`` is used (BasicSR
+    looks relative to the current directory instead, which breaks when the root is elsewhere): a state or network
+    file left truncated by a crash is reported with a warning and the previous checkpoint is taken. An explicit
+    ``path.resume_state`` that is unreadable is an error naming the file.
     """
     from basicsr.utils import check_resume
 
-    state_path = None
     if opt.get('auto_resume'):
         state_dir = osp.join(opt['path']['experiments_root'], 'training_states')
-        state_path = find_latest_state(state_dir)
-        if state_path is not None:
-            opt['path']['resume_state'] = state_path
+        state_path, state = None, None
+        for candidate in state_files(state_dir):
+            try:
+                state = read_training_state(candidate, opt)
+            except RuntimeError as err:
+                get_root_logger().warning(f'{err} -- trying the previous checkpoint.')
+                continue
+            state_path = candidate
+            break
+        if state_path is None:
+            return None
+        opt['path']['resume_state'] = state_path
     elif opt['path'].get('resume_state'):
-        state_path = opt['path']['resume_state']
-    if state_path is None:
+        state = read_training_state(opt['path']['resume_state'], opt)
+    else:
         return None
-    # Training states hold optimiser and scheduler objects (e.g. a Counter), so weights_only=False: they are files
-    # this run (or the user) wrote, never downloaded ones.
-    state = torch.load(state_path, map_location=resume_map_location(opt), weights_only=False)
     check_resume(opt, state['iter'])
     return state
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# Exact resume of the data order
+# ----------------------------------------------------------------------------------------------------------------------
+#: Set by :func:`schedule_data_resume`, armed by the matching ``set_epoch``, consumed by the next ``__iter__``.
+_pending_data_resume: Dict[str, Any] = {}
+
+
+def schedule_data_resume(epoch: int, current_iter: int, batch_size: int, rng_state: Optional[Dict[str, Any]]) -> None:
+    """Make the next training epoch continue where an interrupted run stopped.
+
+    BasicSR's loop restarts the saved epoch from its first batch. With this call, the training sampler's next pass
+    over ``epoch`` skips the ``current_iter - epoch * batches_per_epoch`` batches already trained on (epochs have a
+    fixed number of batches: the train loader drops the last incomplete one), and ``rng_state`` (from
+    :func:`basicsr_skt.utils.rng.capture_rng_state`) is restored just before the first sample of that pass is read,
+    i.e. after the data loader iterator has drawn its seed, exactly as in the uninterrupted run.
+
+    Args:
+        epoch: Epoch of the saved state (BasicSR's ``resume_state['epoch']``).
+        current_iter: Iterations done (``resume_state['iter']``).
+        batch_size: Per-process batch size of the training loader.
+        rng_state: Generator states saved with the training state, or None.
+    """
+    _pending_data_resume.clear()
+    _pending_data_resume.update(epoch=epoch, iter=current_iter, batch_size=batch_size, rng=rng_state, armed=False)
+
+
+def sampler_set_epoch(self: data_sampler.EnlargedSampler, epoch: int) -> None:
+    """``EnlargedSampler.set_epoch`` that arms a scheduled resume for its epoch."""
+    self.epoch = epoch
+    if _pending_data_resume and _pending_data_resume['epoch'] == epoch:
+        _pending_data_resume['armed'] = True
+
+
+def sampler_iter(self: data_sampler.EnlargedSampler):
+    """BasicSR's shuffled, enlarged, rank-split indices; the resumed epoch's consumed batches are skipped."""
+    indices = list(sampler_iter.original(self))
+    if not _pending_data_resume.get('armed'):
+        return iter(indices)
+    pending = dict(_pending_data_resume)
+    _pending_data_resume.clear()
+    batches_per_epoch = self.num_samples // pending['batch_size']
+    done = pending['iter'] - pending['epoch'] * batches_per_epoch
+    if not 0 <= done <= batches_per_epoch:
+        get_root_logger().warning(
+            f'Resume at iteration {pending["iter"]} (epoch {pending["epoch"]}) does not match {batches_per_epoch} '
+            'batches per epoch (was the batch size or dataset changed?): the resumed epoch starts from its first '
+            'batch and the run is not an exact continuation.')
+        done = 0
+    if pending['rng'] is not None:
+        restore_rng_state(pending['rng'])
+    return iter(indices[done * pending['batch_size']:])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # Distributed
 # ----------------------------------------------------------------------------------------------------------------------
+#: ``dist_params.backend`` of the YAML being parsed (read by :func:`wrap_parse_options` before BasicSR's
+#: ``parse_options`` calls ``init_dist`` without it for the pytorch launcher).
+_config_dist_backend: Dict[str, Optional[str]] = {}
+
+
+def config_dist_backend(argv: List[str]) -> Optional[str]:
+    """``dist_params.backend`` of the YAML named by ``-opt`` in ``argv`` (None when absent or unreadable)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt')
+    known, _ = parser.parse_known_args(argv)
+    if not known.opt or not osp.isfile(known.opt):
+        return None
+    try:
+        with open(known.opt, 'r', encoding='utf-8') as f:
+            opt = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return None  # BasicSR's own parser reports the problem
+    params = opt.get('dist_params') if isinstance(opt, dict) else None
+    return params.get('backend') if isinstance(params, dict) else None
+
+
 def default_dist_backend() -> str:
     """NCCL when CUDA is available, gloo otherwise."""
     return 'nccl' if torch.cuda.is_available() else 'gloo'
@@ -117,12 +249,15 @@ def init_dist(launcher: str, backend: Optional[str] = None, **kwargs) -> None:
 
     Args:
         launcher: ``'pytorch'`` (torchrun sets RANK, LOCAL_RANK, WORLD_SIZE, MASTER_*) or ``'slurm'``.
-        backend: ``'nccl'``/``'gloo'``; None picks :func:`default_dist_backend`. NCCL without CUDA falls back to gloo.
+        backend: ``'nccl'``/``'gloo'``; None takes ``dist_params.backend`` of the run's YAML (BasicSR passes it only
+            to slurm), else :func:`default_dist_backend`. NCCL without CUDA falls back to gloo.
         **kwargs: Passed to ``torch.distributed.init_process_group`` (pytorch) or ``port`` (slurm).
     """
     import torch.distributed as dist
     import torch.multiprocessing as mp
 
+    if backend is None:
+        backend = _config_dist_backend.get('backend')
     if backend is None or (backend == 'nccl' and not torch.cuda.is_available()):
         backend = default_dist_backend()
     if mp.get_start_method(allow_none=True) is None:
@@ -183,9 +318,10 @@ class _RootPinnedOptions(OrderedDict):
 
 def wrap_parse_options(parse: Callable) -> Callable:
     """Wrap ``parse_options`` so stock pipelines run from an installed BasicSR write under the current directory,
-    and so the calling pipeline resumes device-agnostically."""
+    the calling pipeline resumes device-agnostically, and ``--launcher pytorch`` uses ``dist_params.backend``."""
 
     def parse_options(root_path: str, is_train: bool = True):
+        _config_dist_backend['backend'] = config_dist_backend(sys.argv[1:])
         caller = inspect.currentframe().f_back.f_globals
         if 'load_resume_state' in caller and caller.get('__name__') in ('__main__', 'basicsr.train'):
             caller['load_resume_state'] = load_resume_state
@@ -209,6 +345,10 @@ def apply_patches() -> None:
     for module in (dist_util, options):
         if not _is_patched(module.init_dist):
             module.init_dist = _mark(init_dist)
+    if not _is_patched(data_sampler.EnlargedSampler.__iter__):
+        sampler_iter.original = data_sampler.EnlargedSampler.__iter__
+        data_sampler.EnlargedSampler.__iter__ = _mark(sampler_iter)
+        data_sampler.EnlargedSampler.set_epoch = _mark(sampler_set_epoch)
     if not _is_patched(options.parse_options):
         options.parse_options = wrap_parse_options(options.parse_options)
     _patch_loaded_pipelines()
@@ -216,7 +356,6 @@ def apply_patches() -> None:
 
 def _patch_loaded_pipelines() -> None:
     """Rebind names that ``basicsr.train`` / ``basicsr.test`` imported before the patches existed."""
-    import sys
 
     for name in ('basicsr.train', 'basicsr.test', '__main__'):
         module = sys.modules.get(name)

@@ -159,15 +159,8 @@ def main() -> None:
     per_step = {kind: total / args.iters for kind, total in totals.items()}
     memory = {}
     for kind in ('orm', 'skt'):
-        out = subprocess.run([
-            sys.executable, __file__, '--memory-of', kind, '--batch',
-            str(args.batch), '--size',
-            str(args.size), '--threads',
-            str(args.threads)
-        ],
-                             capture_output=True,
-                             text=True,
-                             check=True)
+        command = [sys.executable, __file__, '--memory-of', kind, '--batch', str(args.batch), '--size', str(args.size)]
+        out = subprocess.run(command + ['--threads', str(args.threads)], capture_output=True, text=True, check=True)
         memory[kind] = json.loads(out.stdout.strip().splitlines()[-1])['peak_rss_mib']
 
     print(f'HDR-Transformer (official size) training step, batch {args.batch}, {args.size}² crops, CPU, '

@@ -84,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 summary = pack_lmdb(source, db_path, force=args.force, progress=True)
                 print(f'Wrote {db_path}: {_count(len(summary["scenes"]), "scene")}, {summary["records"]} records '
                       f'({summary["bytes"] / 2**20:.1f} MiB)')
-    except (FileExistsError, ValueError) as err:
+    except (OSError, ValueError) as err:  # FileExistsError, PermissionError, LmdbDiskFullError (ENOSPC), bad scenes
         print(f'error: {err}', file=sys.stderr)
         return 1
     return 0

@@ -39,8 +39,9 @@ from basicsr_skt.skb import extractors as skb_extractors  # noqa: E402
 from basicsr_skt.skb import format as skb_format  # noqa: E402
 from basicsr_skt.skb.preview import make_preview  # noqa: E402
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb  # noqa: E402
-from basicsr_skt.utils.checkpoint import load_state_dict_file  # noqa: E402
+from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw  # noqa: E402
+from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple  # noqa: E402
 
 SKB_FILES = (skb_format.EMBEDDING_FILE, skb_format.LABELS_FILE, skb_format.META_FILE, skb_format.PREVIEW_FILE)
@@ -174,8 +175,20 @@ def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module
         raise ValueError('--source orm needs --orm-checkpoint')
     if not osp.isfile(args.orm_checkpoint):
         raise FileNotFoundError(f'ORM checkpoint not found: {args.orm_checkpoint}')
-    net = ARCH_REGISTRY.get(args.orm_arch)(**parse_orm_opts(args.orm_opt))
-    net.load_state_dict(load_state_dict_file(args.orm_checkpoint, args.orm_param_key), strict=True)
+    try:
+        arch = ARCH_REGISTRY.get(args.orm_arch)
+    except KeyError as err:
+        raise ValueError(f'Unknown --orm-arch {args.orm_arch!r}: {err.args[0]}') from None
+    net = arch(**parse_orm_opts(args.orm_opt))
+    try:
+        state = load_state_dict_file(args.orm_checkpoint, args.orm_param_key)
+    except KeyError as err:
+        raise ValueError(f'--orm-checkpoint {args.orm_checkpoint}: {err.args[0]}') from None
+    try:
+        check_state_dict_fits(net, state, strict=True, what=f'--orm-checkpoint {args.orm_checkpoint}')
+    except RuntimeError as err:
+        raise ValueError(f'{err} (--orm-arch / --orm-opt)') from None
+    net.load_state_dict(state, strict=True)
     return net.to(device).eval()
 
 
@@ -227,11 +240,21 @@ def previous_run(folder: str) -> Optional[str]:
     return f'{meta["backend"]}/{meta["source"]}'
 
 
+def check_outputs_writable(scenes: List[Scene], args: argparse.Namespace) -> None:
+    """Before any model is loaded: every folder that will receive SKB files must be writable."""
+    if args.skb_root:
+        check_writable_dir(args.skb_root, 'SKB output folder (--skb-root)')
+        return
+    for scene in scenes:
+        check_writable_dir(scene.folder, f'SKB output folder of scene {scene.name!r} (or use --skb-root)')
+
+
 def run_extraction(args: argparse.Namespace) -> Dict[str, Any]:
     """Extract every scene not yet done; returns the summary (also printed)."""
     device = resolve_device(args.device)
     dataset = build_dataset(args)
     scenes = discover_scenes(dataset, args.dataroot, args.skb_root)
+    check_outputs_writable(scenes, args)
     backend = build_backend(args, device)
     orm = build_orm(args, device) if args.source == 'orm' else None
     done, skipped, seconds, sizes = [], [], [], []
@@ -297,7 +320,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.check:
             return 1 if check_scenes(args) else 0
         run_extraction(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:  # FileNotFoundError (weights), PermissionError (output), bad scenes
         print(f'error: {err}', file=sys.stderr)
         return 1
     return 0

@@ -20,6 +20,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
 from basicsr_skt.data.synthetic_brackets import RESIZE_MODES, RESPONSES, BracketConfig, make_synthetic_dataset  # noqa
+from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
 
 DEFAULTS = BracketConfig()
 
@@ -64,6 +65,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
+        check_writable_dir(args.out, 'output folder (--out)')  # before any photograph is read
         config = BracketConfig(
             evs=tuple(args.evs),
             response=args.response,
@@ -79,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             object_speed=tuple(args.object_speed))
         summary = make_synthetic_dataset(
             args.input, args.out, config, seed=args.seed, names=args.images, force=args.force, progress=True)
-    except (FileExistsError, ValueError) as err:
+    except (OSError, ValueError) as err:  # FileExistsError, PermissionError, bad input images
         print(f'error: {err}', file=sys.stderr)
         return 1
     for name, fraction in summary['fraction_gt_above_one'].items():

@@ -20,13 +20,14 @@ The demo data are small generated scenes, so the numbers say the pipeline works,
 (README "Results").
 """
 import argparse
-import csv
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
 from typing import Dict, List
+
+from basicsr_skt.utils.compare import comparison_table, read_metrics_csv
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 OPTIONS = osp.join(REPO, 'options', 'demo')
@@ -61,21 +62,14 @@ def test_name(label: str) -> str:
 
 
 def read_metrics(label: str) -> Dict[str, Dict[str, float]]:
-    """Per-scene metrics of a test run (``results/<name>/demo_test_metrics.csv``), ``mean`` row included."""
-    with open(osp.join('results', test_name(label), f'{TEST_DATASET}_metrics.csv')) as f:
-        return {row.pop('scene'): {k: float(v) for k, v in row.items()} for row in csv.DictReader(f)}
+    """Per-scene metrics of a test run (``results/<name>/demo_test_metrics.csv``), without the ``mean`` row."""
+    return read_metrics_csv(osp.join('results', test_name(label), f'{TEST_DATASET}_metrics.csv'))
 
 
 def side_by_side_table(baseline: Dict[str, Dict[str, float]], skt: Dict[str, Dict[str, float]]) -> str:
-    """Markdown table: per scene (and mean) each metric for baseline, SKT and SKT − baseline."""
-    metrics = list(next(iter(baseline.values())))
-    header = ['scene'] + [f'{m} {col}' for m in metrics for col in ('base', 'SKT', 'Δ')]
-    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
-    for scene in baseline:
-        cells = [f'{baseline[scene][m]:.4f} | {skt[scene][m]:.4f} | {skt[scene][m] - baseline[scene][m]:+.4f}'
-                 for m in metrics]
-        lines.append(f'| {scene} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+    """Markdown table: per scene and the mean, each metric for baseline, SKT and SKT − baseline
+    (:func:`basicsr_skt.utils.compare.comparison_table`, the same table as ``scripts/compare_results.py``)."""
+    return comparison_table({'base': baseline, 'SKT': skt})
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,9 +1,13 @@
 """Shared helpers of the model/pipeline/options tests: tiny configs and generated demo data."""
 import copy
+import os
 import os.path as osp
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
+import numpy as np
 import yaml
 
 from basicsr.utils.options import ordered_yaml
@@ -21,6 +25,22 @@ TINY_HDRT = {
     'window_size': 8,
     'drop_path_rate': 0.0
 }
+#: A narrow AHDRNet (all official modules, 8 features, 2 dense layers of growth 4 per block).
+TINY_AHDRNET = {'type': 'AHDRNet', 'num_feat': 8, 'num_dense_layers': 2, 'growth_rate': 4}
+#: A 1-stage SCTNet (a window and a shifted-window layer, both SCABs) with 12 features (4 per frame).
+TINY_SCTNET = {
+    'type': 'SCTNet',
+    'img_size': 32,
+    'embed_dim': 12,
+    'depths': [2],
+    'num_heads': [2],
+    'scab_heads': 2,
+    'mlp_ratio': 2,
+    'window_size': 8,
+    'drop_path_rate': 0.0
+}
+#: Tiny stand-in of every shipped ORM, by registry name.
+TINY_NETWORKS = {'HDRTransformer': TINY_HDRT, 'AHDRNet': TINY_AHDRNET, 'SCTNet': TINY_SCTNET}
 #: Small generated scenes (48 x 72: not a multiple of the 8-pixel window in width, so padding is exercised).
 TINY_SCENES = DemoSceneConfig(height=48, width=72)
 
@@ -63,3 +83,44 @@ def tiny_test_options(demo_root: Path, name: str, checkpoint: str) -> Dict[str, 
     opt['network_g'] = dict(TINY_HDRT)
     opt['path']['pretrain_network_g'] = checkpoint
     return opt
+
+
+def tiny_skt_options(demo_root: Path, name: str, mode: str = 'joint', total_iter: int = 2) -> Dict[str, Any]:
+    """The SKT demo config shrunk like :func:`tiny_train_options` (tiny ORM, priors on), ``skt.mode = mode``."""
+    opt = load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml')
+    tiny = tiny_train_options(demo_root, name, total_iter)
+    for key in ('name', 'network_g', 'logger', 'val'):
+        opt[key] = tiny[key]
+    opt['datasets']['train'].update(tiny['datasets']['train'], skb=True)
+    opt['datasets']['val'] = tiny['datasets']['val']
+    opt['train'].update(total_iter=total_iter)
+    opt['skt'].update(mode=mode, warmup_iter=1)
+    opt['skt']['skam']['orm_channels'] = TINY_HDRT['embed_dim']
+    return opt
+
+
+def add_fake_priors(root: Path, channels: int, image_size: Tuple[int, int] = (48, 72)) -> None:
+    """Priors of the documented format (random embedding on 8-pixel cells, two-segment label map) for every scene
+    of ``root/Training`` and ``root/Test``."""
+    from basicsr_skt.skb.format import save_scene_priors
+    rng = np.random.default_rng(0)
+    height, width = image_size
+    for split in ('Training', 'Test'):
+        for scene in sorted(os.listdir(osp.join(root, split))):
+            labels = np.zeros((height, width), np.uint16)
+            labels[:, width // 2:] = 1
+            embedding = rng.standard_normal((channels, -(-height // 8), -(-width // 8))).astype(np.float16)
+            save_scene_priors(
+                osp.join(root, split, scene), embedding, labels, {
+                    'backend': 'vgg16',
+                    'source': 'gt',
+                    'cell_size': [8.0, 8.0]
+                })
+
+
+def run_python(args: List[str], cwd: Path, timeout: int = 300) -> str:
+    """``python ARGS`` in ``cwd`` on the CPU; asserts success and returns stdout + stderr."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='')
+    out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f'{args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}'
+    return out.stdout + out.stderr

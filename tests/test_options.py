@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
-from helpers import OPTIONS_DIR, TINY_HDRT, load_yaml, make_tiny_demo
+from helpers import OPTIONS_DIR, TINY_NETWORKS, load_yaml, make_tiny_demo
 
 from basicsr.archs import build_network
 from basicsr.data import build_dataset
@@ -18,7 +18,7 @@ SECTION_ORDER = [
     'name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'network_t', 'path', 'train', 'skt', 'val',
     'logger', 'dist_params'
 ]
-OFFICIAL_HDRT_PARAMS = 1_222_113
+OFFICIAL_PARAMS = {'HDRTransformer': 1_222_113, 'AHDRNet': 1_515_139, 'SCTNet': 994_555}
 
 
 @pytest.fixture(scope='module')
@@ -66,7 +66,7 @@ def test_option_file_builds(path, demo_root, tmp_path):
     opt = load_yaml(path)
     full_network = build_network(copy.deepcopy(opt['network_g']))
     if 'demo' not in path.parts:
-        assert sum(p.numel() for p in full_network.parameters()) == OFFICIAL_HDRT_PARAMS
+        assert sum(p.numel() for p in full_network.parameters()) == OFFICIAL_PARAMS[opt['network_g']['type']]
 
     for name, dataset_opt in opt['datasets'].items():
         dataset = build_dataset(tiny_dataset_options(dataset_opt, name.split('_')[0], demo_root))
@@ -87,7 +87,8 @@ def test_option_file_builds(path, demo_root, tmp_path):
             build_loss(copy.deepcopy(loss_opt))
 
     model_opt = copy.deepcopy(opt)
-    model_opt.update(num_gpu=0, is_train=is_train, dist=False, rank=0, world_size=1, network_g=dict(TINY_HDRT))
+    tiny_network = dict(TINY_NETWORKS[opt['network_g']['type']])  # same arch, so the file's skt.orm_tap exists
+    model_opt.update(num_gpu=0, is_train=is_train, dist=False, rank=0, world_size=1, network_g=tiny_network)
     model_opt['path'] = {'pretrain_network_g': None, 'visualization': str(tmp_path), 'results_root': str(tmp_path)}
     if 'network_t' in opt:  # a teacher checkpoint for staged_student (its pretrain path points at a stage-1 run)
         teacher_file = tmp_path / 'net_t.pth'

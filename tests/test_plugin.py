@@ -163,7 +163,9 @@ def test_autoload_install_uninstall_roundtrip(tmp_path):
 def test_resume_state_loads_on_cpu_and_auto_resume_picks_latest(tmp_path):
     state_dir = tmp_path / 'exp' / 'training_states'
     state_dir.mkdir(parents=True)
+    (tmp_path / 'exp' / 'models').mkdir()
     for it in (2, 10, 4):
+        torch.save({'params': {'w': torch.ones(1)}}, tmp_path / 'exp' / 'models' / f'net_g_{it}.pth')
         torch.save({
             'iter': it,
             'epoch': 0,

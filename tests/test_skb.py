@@ -188,6 +188,10 @@ def test_resample_hits_cell_values_exactly_and_matches_interpolate():
     reference = F.interpolate(
         torch.from_numpy(embedding).float()[None], size=(18, 27), mode='bilinear', align_corners=False)[0].numpy()
     np.testing.assert_allclose(sampled, reference, rtol=0, atol=1e-5)
+    # channels_last (the dataset's layout) gives the same numbers
+    np.testing.assert_allclose(
+        resample_embedding(embedding, (3.7, 2.2), 4, 5, 11, 13, channels_last=True),
+        resample_embedding(embedding, (3.7, 2.2), 4, 5, 11, 13).transpose(1, 2, 0), rtol=0, atol=1e-6)
     # the tensor path gives the same numbers and keeps the device
     as_tensor = resample_embedding(torch.from_numpy(embedding), (3.7, 2.2), 4, 5, 11, 13)
     assert isinstance(as_tensor, torch.Tensor) and as_tensor.dtype == torch.float32

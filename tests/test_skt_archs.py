@@ -198,6 +198,7 @@ def test_skam_shapes_detached_target_and_complementary_filling():
     (out['pred'] + out['pred_complement']).abs().mean().backward()
     assert teacher_feat.grad is None and orm_feat.grad is not None
     assert all(p.grad is None for p in skam.proj_teacher.parameters())
+    assert not any(p.requires_grad for p in skam.proj_teacher.parameters())  # frozen: no optimiser, no DDP wait
     assert skam.mask_token.grad.abs().sum() > 0 and skam.proj_orm[0].weight.grad.abs().sum() > 0
 
 

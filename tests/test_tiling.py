@@ -1,4 +1,4 @@
-"""Overlapped tiled inference (basicsr_skt.utils.tiling): tile placement, blend weights, equivalence with whole-image."""
+"""Overlapped tiled inference (basicsr_skt.utils.tiling): tile placement, blend weights, tiled == whole image."""
 import numpy as np
 import pytest
 import torch

@@ -2,13 +2,12 @@
 import csv
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import OPTIONS_DIR, TINY_HDRT, dump_yaml, load_yaml, make_tiny_demo, tiny_test_options, tiny_train_options
+from helpers import (TINY_HDRT, add_fake_priors, dump_yaml, make_tiny_demo, run_python, tiny_skt_options,
+                     tiny_test_options, tiny_train_options)
 
 import basicsr
 from basicsr.archs import build_network
@@ -22,11 +21,7 @@ def demo_root(tmp_path_factory):
     return make_tiny_demo(tmp_path_factory.mktemp('demo'))
 
 
-def run(args, cwd, timeout=300):
-    env = dict(os.environ, PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='')
-    out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, f'{args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}'
-    return out.stdout + out.stderr
+run = run_python
 
 
 def check_two_iteration_run(root, name):
@@ -119,34 +114,9 @@ def test_stock_basicsr_entry_finds_the_plugin_and_writes_under_cwd(demo_root, tm
     assert not osp.exists(osp.join(site, 'experiments', name)) and not osp.exists(osp.join(site, 'tb_logger', name))
 
 
-def add_fake_priors(root, channels):
-    """Priors of the documented format (random embedding, two-segment label map) for every generated scene."""
-    from basicsr_skt.skb.format import save_scene_priors
-    rng = np.random.default_rng(0)
-    for split in ('Training', 'Test'):
-        for scene in sorted(os.listdir(osp.join(root, split))):
-            labels = np.zeros((48, 72), np.uint16)
-            labels[:, 36:] = 1
-            save_scene_priors(
-                osp.join(root, split, scene),
-                rng.standard_normal((channels, 6, 9)).astype(np.float16), labels, {
-                    'backend': 'vgg16',
-                    'source': 'gt',
-                    'cell_size': [8.0, 8.0]
-                })
-
-
 def skt_config(tmp_path, demo, mode, **path):
     """The SKT demo config shrunk to the tiny ORM, 2 iterations, ``skt.mode = mode``; written to tmp_path."""
-    opt = load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml')
-    tiny = tiny_train_options(demo, f'tiny_skt_{mode}')
-    for key in ('name', 'network_g', 'logger', 'val'):
-        opt[key] = tiny[key]
-    opt['datasets']['train'].update(tiny['datasets']['train'], skb=True)
-    opt['datasets']['val'] = tiny['datasets']['val']
-    opt['train'].update(total_iter=2)
-    opt['skt'].update(mode=mode, warmup_iter=1)
-    opt['skt']['skam']['orm_channels'] = TINY_HDRT['embed_dim']
+    opt = tiny_skt_options(demo, f'tiny_skt_{mode}', mode)
     opt['path'].update(path)
     return dump_yaml(opt, tmp_path / f'train_{mode}.yml')
 

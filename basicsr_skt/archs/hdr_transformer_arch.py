@@ -281,7 +281,9 @@ class HDRTLocalContext(nn.Module):
 class HDRTContextAwareLayer(nn.Module):
     """One CA-ViT layer: (shifted-)window attention and MLP residual branches plus a local context branch.
 
-    ``x = x + attn(norm1(x)); x = x + mlp(norm2(x)); x = x + lce(norm1(x) as an image)``.
+    ``x = x + attn(norm1(x)); x = x + mlp(norm2(x)); x = x + lce(norm1(x) as an image)``. With
+    ``local_context=False`` the last branch (and the ``lce`` module) is absent: a plain Swin Transformer layer, as in
+    SwinIR-derived networks (SCTNet).
 
     Args:
         dim: Channels C.
@@ -299,6 +301,7 @@ class HDRTContextAwareLayer(nn.Module):
         drop_path: Stochastic depth probability of the two transformer branches.
         norm_layer: Normalisation class for tokens.
         mask_cache: Shared mask cache; a private one is made when ``None``.
+        local_context: Add the local context extractor branch (HDR-Transformer); ``False`` gives a Swin layer.
     """
 
     def __init__(self,
@@ -314,7 +317,8 @@ class HDRTContextAwareLayer(nn.Module):
                  attn_drop: float = 0.,
                  drop_path: float = 0.,
                  norm_layer: Type[nn.Module] = nn.LayerNorm,
-                 mask_cache: Optional[HDRTShiftMaskCache] = None) -> None:
+                 mask_cache: Optional[HDRTShiftMaskCache] = None,
+                 local_context: bool = True) -> None:
         super().__init__()
         self.dim = dim
         self.input_resolution = tuple(input_resolution)
@@ -333,7 +337,7 @@ class HDRTContextAwareLayer(nn.Module):
         self.mlp = HDRTMlp(dim, int(dim * mlp_ratio), drop)
         if shift_size > 0:  # kept only so state dicts match the official module key-for-key
             self.register_buffer('attn_mask', shifted_window_mask(*self.input_resolution, window_size, shift_size))
-        self.lce = HDRTLocalContext(dim)
+        self.lce = HDRTLocalContext(dim) if local_context else None
         self.register_load_state_dict_pre_hook(_HDRTDerivedMaskHook())
 
     def _attention(self, x: torch.Tensor) -> torch.Tensor:
@@ -362,10 +366,10 @@ class HDRTContextAwareLayer(nn.Module):
         h, w = x_size
         b, length, c = x.shape
         normed = self.norm1(x).view(b, h, w, c)
-        local = self.lce(normed.permute(0, 3, 1, 2))
+        local = self.lce(normed.permute(0, 3, 1, 2)) if self.lce is not None else None
         x = x + self.drop_path(self._attention(normed).reshape(b, length, c))
         x = x + self.drop_path(self.mlp(self.norm2(x)))
-        return x + local.flatten(2).transpose(1, 2)
+        return x if local is None else x + local.flatten(2).transpose(1, 2)
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, input_resolution={self.input_resolution}, window_size={self.window_size}, '
@@ -424,7 +428,7 @@ class HDRTResidualGroup(nn.Module):
         return x
 
 
-def _residual_conv(dim: int, resi_connection: str, dilation: int) -> nn.Module:
+def residual_conv(dim: int, resi_connection: str, dilation: int) -> nn.Module:
     """3x3 conv (or the cheaper '3conv' bottleneck) closing a residual group, with the given dilation."""
     if resi_connection == '1conv':
         return nn.Conv2d(dim, dim, 3, padding=dilation, dilation=dilation)
@@ -442,11 +446,11 @@ class HDRTContextAwareBlock(nn.Module):
     def __init__(self, dim: int, resi_connection: str = '1conv', **group_kwargs) -> None:
         super().__init__()
         self.residual_group = HDRTResidualGroup(dim=dim, **group_kwargs)
-        self.dilated_conv = _residual_conv(dim, resi_connection, dilation=2)
+        self.dilated_conv = residual_conv(dim, resi_connection, dilation=2)
 
     def forward(self, x: torch.Tensor, x_size: Tuple[int, int]) -> torch.Tensor:
         """(B, H*W, C) -> (B, H*W, C)."""
-        res = _tokens_to_map(self.residual_group(x, x_size), x_size)
+        res = tokens_to_map(self.residual_group(x, x_size), x_size)
         return self.dilated_conv(res).flatten(2).transpose(1, 2) + x
 
 
@@ -462,7 +466,7 @@ class HDRTTokenEmbed(nn.Module):
         return self.norm(x) if self.norm is not None else x
 
 
-def _tokens_to_map(x: torch.Tensor, x_size: Tuple[int, int]) -> torch.Tensor:
+def tokens_to_map(x: torch.Tensor, x_size: Tuple[int, int]) -> torch.Tensor:
     """(B, H*W, C) tokens -> (B, C, H, W) map."""
     return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], x_size[0], x_size[1])
 
@@ -567,7 +571,7 @@ class HDRTransformer(nn.Module):
         self.layers = self._build_blocks(depths, num_heads, window_size, mlp_ratio, qkv_bias, qk_scale, drop_rate,
                                          attn_drop_rate, drop_path_rate, norm_layer, use_checkpoint, resi_connection)
         self.norm = norm_layer(embed_dim)
-        self.conv_after_body = _residual_conv(embed_dim, resi_connection, dilation=1)
+        self.conv_after_body = residual_conv(embed_dim, resi_connection, dilation=1)
         self.conv_last = nn.Conv2d(embed_dim, 3, 3, padding=1)
         self.apply(self._init_weights)
 
@@ -630,7 +634,7 @@ class HDRTransformer(nn.Module):
         x = self.pos_drop(x)
         for layer in self.layers:
             x = layer(x, x_size)
-        return _tokens_to_map(self.norm(x), x_size)
+        return tokens_to_map(self.norm(x), x_size)
 
     def forward_aligned(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor) -> torch.Tensor:
         """The official forward pass, for frames whose H and W are multiples of :attr:`window_size`.

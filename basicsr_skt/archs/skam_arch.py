@@ -10,7 +10,9 @@ token, G = conv3x3 -> ReLU -> conv3x3. M (B, 1, h, w) is a {0, 1} mask with **1 
 to it bilinearly (``align_corners=False``) when the sizes differ.
 
 Z_S is detached, so P_S gets no gradient from L_SKAM: it is a fixed (randomly initialised) projection of the
-teacher's features, which keeps the target from collapsing; P_O, e and G are trained through the ORM's loss.
+teacher's features, which keeps the target from collapsing; its parameters have ``requires_grad=False`` (so that no
+optimiser holds them and DDP does not wait for their gradients) and are saved with the state dict. P_O, e and G are
+trained through the ORM's loss.
 """
 from typing import Dict
 
@@ -47,6 +49,7 @@ class SKAM(nn.Module):
         self.latent_dim = latent_dim
         self.proj_orm = nn.Sequential(nn.Conv2d(orm_channels, latent_dim, 1), SKAMChannelLayerNorm(latent_dim))
         self.proj_teacher = nn.Sequential(nn.Conv2d(teacher_channels, latent_dim, 1), SKAMChannelLayerNorm(latent_dim))
+        self.proj_teacher.requires_grad_(False)  # sg[Z_S]: a fixed projection (saved with the state dict)
         self.mask_token = nn.Parameter(torch.zeros(latent_dim))
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         self.generator = nn.Sequential(

@@ -12,13 +12,14 @@ import numpy as np
 import torch
 from torch.utils import data
 
-from basicsr.utils import get_root_logger
 from basicsr.utils.registry import DATASET_REGISTRY
 from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
                                          SKB_META_KEY, LmdbSceneReader, RecordValue, SceneReader, SceneRecord, lq_index,
                                          lq_key)
-from basicsr_skt.skb.geometry import resample_embedding
+from basicsr_skt.skb.format import validate_meta
+from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
 from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
+from basicsr_skt.utils.input_checks import warn_unknown_keys
 
 __all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
 
@@ -74,6 +75,22 @@ def _size(img: np.ndarray) -> str:
     return f'{img.shape[1]} x {img.shape[0]}'
 
 
+def check_same_bit_depth(scene: str, names: Sequence[str], dtypes: Sequence[object]) -> None:
+    """All frames of a scene must share one bit depth (a documented decision, see ``docs/bad-inputs.md``).
+
+    Mixed 8-/16-bit frames would each be normalised by their own white level and still run, but such a scene is
+    almost always a mistake (one frame re-exported through an 8-bit tool, losing the precision that HDR merging needs).
+
+    Raises:
+        ValueError: Naming the scene and each frame's bit depth.
+    """
+    depths = [8 * np.dtype(dtype).itemsize for dtype in dtypes]
+    if len(set(depths)) > 1:
+        listing = ', '.join(f'{name} {depth}-bit' for name, depth in zip(names, depths))
+        raise ValueError(f'Scene {scene!r}: frames mix bit depths ({listing}); all frames of a scene must have the '
+                         'same bit depth: re-export the odd frame(s) from the originals (e.g. all 16-bit TIFF)')
+
+
 def _read_only(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
@@ -90,8 +107,9 @@ class FolderSceneReader(SceneReader):
     Frames are ordered by file name (natural order: shortest exposure first in Kalantari's data); the exposure file
     holds one EV per frame in the same order. Indexing checks files only; decoding a scene (on its first image read)
     checks sizes. Decoded scenes are kept in :attr:`cache` when ``cache_images`` (frames at their stored bit depth,
-    GT float32: about 45 MB per 1500 x 1000 scene); otherwise only the most recently read scene is kept, so that
-    reading several windows of one item decodes it once. Cached arrays are read-only.
+    GT float32: about 45 MB per 1500 x 1000 scene; semantic priors in :attr:`skb_cache`); otherwise only the most
+    recently read scene is kept, so that reading several windows of one item decodes it once.
+    Cached arrays are read-only.
 
     Args:
         dataroot: Folder with one sub-folder per scene.
@@ -115,6 +133,7 @@ class FolderSceneReader(SceneReader):
         self.num_frames = num_frames
         self.cache_images = cache_images
         self.cache: Dict[str, SceneImages] = {}
+        self.skb_cache: Dict[Tuple[str, str], RecordValue] = {}  # (scene, SKB key) -> array / meta, with cache_images
         self._recent: Optional[Tuple[str, SceneImages]] = None
         self._records: Dict[str, SceneRecord] = {}
 
@@ -130,7 +149,7 @@ class FolderSceneReader(SceneReader):
         if len(gt_paths) != 1:
             found = [osp.basename(p) for p in gt_paths] or 'none'
             raise ValueError(f'Scene {scene!r} ({folder}): expected exactly one GT file matching {self.gt_globs}, '
-                             f'found {found}')
+                             f'found {found}{self._nested_hint(folder)}')
         exposure_path = osp.join(folder, self.exposure_file)
         excluded = {gt_paths[0], exposure_path}
         lq_paths = [path for path in _matching_files(folder, self.ldr_globs) if path not in excluded]
@@ -147,9 +166,25 @@ class FolderSceneReader(SceneReader):
             raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} has {len(evs)} values, expected one per '
                              f'frame ({self.num_frames})')
         times = _read_only(exposure_times(evs))
+        if not np.all(np.isfinite(times)) or not np.all(times > 0):
+            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} gives exposure times 2 ** ev = '
+                             f'{times.tolist()}; EVs must lie within about [-120, 120] (one EV stop per line)')
         record = SceneRecord(scene, tuple(lq_paths), gt_paths[0], times)
         self._records[scene] = record
         return record
+
+    @staticmethod
+    def _nested_hint(folder: str) -> str:
+        """A hint for a scene folder that holds only folders: ``dataroot`` is probably one level too high."""
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            return ''
+        subdirs = sorted(name for name in entries if osp.isdir(osp.join(folder, name)) and not name.startswith('.'))
+        if not subdirs or any(osp.isfile(osp.join(folder, name)) for name in entries):
+            return ''
+        return (f'; it holds only folders ({", ".join(subdirs[:3])}{", ..." if len(subdirs) > 3 else ""}): is '
+                'dataroot one level too high? Point it at the folder of scene folders (e.g. .../Training)')
 
     def record(self, scene: str) -> SceneRecord:
         """The scene's :class:`SceneRecord` (indexing it on first use)."""
@@ -168,6 +203,8 @@ class FolderSceneReader(SceneReader):
             gt = read_hdr(record.gt_path)
         except ValueError as err:
             raise ValueError(f'Scene {record.name!r}: {err}') from err
+        check_same_bit_depth(record.name, [osp.basename(path) for path in record.lq_paths],
+                             [frame.dtype for frame in frames])
         ref_shape = frames[0].shape[:2]
         for path, frame in zip(record.lq_paths, frames):
             if frame.shape[:2] != ref_shape:
@@ -204,7 +241,11 @@ class FolderSceneReader(SceneReader):
         if key == EXPOSURES_KEY:
             return self.record(scene).exposures
         if key in SKB_FILES:
-            return self._read_skb_file(scene, key)
+            if not self.cache_images:
+                return self._read_skb_file(scene, key)
+            if (scene, key) not in self.skb_cache:
+                self.skb_cache[scene, key] = self._read_skb_file(scene, key)
+            return self.skb_cache[scene, key]
         raise ValueError(f'Scene {scene!r} ({self.dataroot}): unknown record {key!r}')
 
     def _read_skb_file(self, scene: str, key: str) -> RecordValue:
@@ -216,7 +257,7 @@ class FolderSceneReader(SceneReader):
                 if not isinstance(meta, dict):
                     raise ValueError('expected a JSON object')
                 return meta
-            return np.load(path, allow_pickle=False)
+            return _read_only(np.load(path, allow_pickle=False))
         except (OSError, ValueError) as err:
             raise ValueError(f'Scene {scene!r}: cannot read {path}: {err}') from err
 
@@ -273,8 +314,10 @@ class HDRMultiExposureDataset(data.Dataset):
         ValueError: At construction for bad options, a missing/empty ``dataroot``, a scene with the wrong number of
             frames, a missing/ambiguous GT, or a bad exposure file (LMDB: no ``meta_info.txt``, or a scene whose keys
             are missing from it); when reading an item for unreadable images, frames of different sizes, a GT of
-            another size, NaN/Inf in the GT, ``gt_size`` larger than the image (LMDB: a key missing from the database,
-            a record whose size does not match ``meta_info.txt``). Each message names the scene and the file or key.
+            another size, frames of different bit depths, NaN/Inf/negative GT values, ``gt_size`` larger than the image,
+            semantic priors that do not fit the scene (LMDB: a key missing from the database, a record whose size
+            does not match ``meta_info.txt``). Each message names the scene and the file or key; see
+            ``docs/bad-inputs.md``. Unknown option keys are logged as warnings with a "did you mean" suggestion.
     """
 
     def __init__(self, opt: Dict):
@@ -300,12 +343,15 @@ class HDRMultiExposureDataset(data.Dataset):
         self.dataroot = self._read_dataroot()
         self.reader = self._make_reader()
         self.scenes = [self.reader.index_scene(name) for name in self._scene_names()]
+        self._skb_checked: set = set()
+        if self.use_skb:
+            self._check_priors_present()
 
     # ------------------------------------------------------------------ options
     def _warn_unknown_keys(self) -> None:
-        unknown = sorted(set(self.opt) - _BASICSR_KEYS - _OWN_KEYS)
-        if unknown:
-            get_root_logger().warning(f'HDRMultiExposureDataset ignores unknown option(s): {unknown}')
+        """Warn (BasicSR's logger) about option keys nothing reads, suggesting the closest known key."""
+        warn_unknown_keys(f'dataset {self.opt.get("name", "")!r} (HDRMultiExposureDataset)', self.opt,
+                          _BASICSR_KEYS | _OWN_KEYS)
 
     def _read_gt_size(self) -> int:
         gt_size = self.opt.get('gt_size')
@@ -402,13 +448,55 @@ class HDRMultiExposureDataset(data.Dataset):
             images = list(images) + self._read_skb_crop(record, top, left)
         return images
 
+    # ------------------------------------------------------------------ semantic priors
+    def _check_priors_present(self) -> None:
+        """With ``skb: true`` every scene needs its semantic-prior records; name the scenes that lack them."""
+        missing = [record.name for record in self.scenes if not set(SKB_FILES) <= set(self.reader.keys(record.name))]
+        if missing:
+            files = ', '.join(SKB_FILES.values())
+            raise ValueError(f'HDRMultiExposureDataset: skb is true but {len(missing)} scene(s) of {self.dataroot} '
+                             f'have no semantic priors ({files}): {missing[:5]}{" ..." if len(missing) > 5 else ""}. '
+                             'Run scripts/make_semantic_priors.py --dataroot on the scene folders (then re-pack an '
+                             'LMDB), or set skb: false')
+
+    def _skb_name(self, scene: str, key: str) -> str:
+        if self.backend == 'lmdb':
+            return f'LMDB {self.dataroot} record {scene}/{key}'
+        return osp.join(self.dataroot, scene, SKB_FILES[key])
+
+    def _check_scene_priors(self, scene: str, meta: object, embedding: np.ndarray, labels: np.ndarray) -> None:
+        """The priors of one scene fit its images (checked once per scene and process): meta keys, label map size,
+        embedding shape and grid geometry. A mismatch would otherwise misplace the priors silently."""
+        if scene in self._skb_checked:
+            return
+        height, width = self.reader.image_size(scene)
+        meta_name = self._skb_name(scene, SKB_META_KEY)
+        validate_meta(meta, meta_name)
+        if tuple(meta['image_size']) != (height, width):
+            raise ValueError(f'Scene {scene!r}: {meta_name} says image_size {list(meta["image_size"])} but the images '
+                             f'are {height} x {width} (H x W): the priors were made for another image; remake them '
+                             'with scripts/make_semantic_priors.py --force')
+        if labels.shape != (height, width):
+            raise ValueError(f'Scene {scene!r}: label map {self._skb_name(scene, SKB_LABELS_KEY)} is '
+                             f'{"x".join(str(n) for n in labels.shape)} but the images are {height} x {width} (H x W); '
+                             'remake the priors with scripts/make_semantic_priors.py --force')
+        embedding_name = self._skb_name(scene, SKB_EMBEDDING_KEY)
+        if embedding.ndim != 3 or list(embedding.shape) != list(meta['embedding_shape']):
+            raise ValueError(f'Scene {scene!r}: embedding {embedding_name} has shape {list(embedding.shape)}, '
+                             f'{meta_name} says {list(meta["embedding_shape"])}; remake the priors with '
+                             'scripts/make_semantic_priors.py --force')
+        check_embedding_geometry(embedding.shape, meta['cell_size'], (height, width),
+                                 f'Scene {scene!r}: {embedding_name}')
+        self._skb_checked.add(scene)
+
     def _read_skb_crop(self, record: SceneRecord, top: int, left: int) -> List[np.ndarray]:
         meta = self.reader.read_full(record.name, SKB_META_KEY)
         embedding = self.reader.read_full(record.name, SKB_EMBEDDING_KEY)
         labels = self.reader.read_full(record.name, SKB_LABELS_KEY)
+        self._check_scene_priors(record.name, meta, embedding, labels)
         size = self.gt_size
-        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, size, size)
-        return [np.ascontiguousarray(crop.transpose(1, 2, 0)), labels[top:top + size, left:left + size, None]]
+        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, size, size, channels_last=True)
+        return [crop, labels[top:top + size, left:left + size, None]]
 
     def _augment(self, images: List[np.ndarray]) -> List[np.ndarray]:
         """Same hflip / vflip / transpose for every image, drawn like BasicSR's ``augment``; returns views."""
@@ -451,6 +539,8 @@ class HDRMultiExposureDataset(data.Dataset):
                 'skb_embedding': torch.from_numpy(np.array(embedding.transpose(2, 0, 1), np.float32, order='C')),
                 'skb_labels': torch.from_numpy(np.array(labels[..., 0], np.int64, order='C'))
             }
+        if self.backend == 'lmdb':
+            self._check_gt_values(record, images[-1])  # files are checked by read_hdr; LMDB bytes are not
         lq = self._network_input(images[:-1], exposures)
         gt_tensor = torch.from_numpy(np.array(images[-1].transpose(2, 0, 1), dtype=np.float32, order='C'))
         return {
@@ -462,6 +552,16 @@ class HDRMultiExposureDataset(data.Dataset):
             'gt_path': record.gt_path,
             **skb,
         }
+
+    @staticmethod
+    def _check_gt_values(record: SceneRecord, gt: np.ndarray) -> None:
+        """NaN/Inf/negative GT values from an LMDB (a corrupt record) would silently poison the loss."""
+        num_bad = int(gt.size - np.count_nonzero(np.isfinite(gt)))
+        num_negative = int(np.count_nonzero(gt < 0))
+        if num_bad or num_negative:
+            raise ValueError(f'Scene {record.name!r}: GT {record.gt_path} holds {num_bad} NaN/Inf and {num_negative} '
+                             'negative values: the database is corrupt. Check it with scripts/make_lmdb.py --verify '
+                             'and rebuild it with --force')
 
     def __len__(self) -> int:
         return len(self.scenes)

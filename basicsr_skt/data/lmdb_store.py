@@ -20,6 +20,7 @@ Beside ``data.mdb`` / ``lock.mdb``, ``meta_info.txt`` (in the spirit of BasicSR'
 is incomplete. Databases are built in a hidden folder beside the target and renamed into place when complete, so an
 interrupted build never leaves a database that looks complete.
 """
+import errno
 import hashlib
 import json
 import os
@@ -32,6 +33,9 @@ from os import path as osp
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from basicsr_skt.skb.geometry import check_embedding_geometry
+from basicsr_skt.utils.input_checks import check_writable_dir
 
 FORMAT_VERSION = 1
 META_INFO_NAME = 'meta_info.txt'
@@ -428,6 +432,10 @@ class LmdbSceneReader(SceneReader):
             if lq.dtype not in LQ_DTYPES or lq.shape != gt.shape:
                 raise ValueError(f'{where}: {lq.key} is {lq.dtype} {lq.shape}; frames must be uint8/uint16 with the '
                                  f'GT\'s shape {gt.shape}')
+        if len({records[lq_key(index)].dtype for index in frames}) > 1:
+            listing = ', '.join(f'{lq_key(i)} {records[lq_key(i)].dtype}' for i in frames)
+            raise ValueError(f'{where}: frames mix bit depths ({listing}); all frames of a scene must have the same '
+                             'bit depth (rebuild from consistent frames)')
         return SceneRecord(scene, tuple(osp.join(self.db_path, scene, lq_key(i)) for i in frames),
                            osp.join(self.db_path, scene, GT_KEY))
 
@@ -438,7 +446,14 @@ class LmdbSceneReader(SceneReader):
     # ---------------------------------------------------------------- reading
     def _lookup(self, txn, info: RecordInfo) -> RecordValue:
         """Value of one record in a ``buffers=True`` transaction (an array view valid only while it is open)."""
-        buffer = txn.get(info.key.encode('utf-8'))
+        import lmdb
+
+        try:
+            buffer = txn.get(info.key.encode('utf-8'))
+        except lmdb.Error as err:
+            raise ValueError(f'LMDB {self.db_path}: cannot read key {info.key} ({type(err).__name__}: {err}): the '
+                             'database is corrupt; check it with scripts/make_lmdb.py --verify and rebuild it with '
+                             '--force') from err
         if buffer is None:
             raise ValueError(f'LMDB {self.db_path}: key {info.key} is listed in {META_INFO_NAME} but missing from the '
                              'database (corrupt or incomplete; rebuild with scripts/make_lmdb.py --force)')
@@ -493,18 +508,24 @@ class LmdbWriter:
             ``data.mdb`` or is empty), after the new one is complete.
         size_hint: Expected total bytes of all records (sets the initial map size).
 
+    A full disk (``ENOSPC`` from LMDB or from writing ``meta_info.txt``) raises :class:`LmdbDiskFullError`, after
+    the partial build has been removed.
+
     Raises:
         FileExistsError: ``db_path`` exists and ``force`` is False, or it exists but is not an LMDB folder.
+        PermissionError: The folder that would receive ``db_path`` is not writable (checked here, before any work).
     """
 
     def __init__(self, db_path: str, force: bool = False, size_hint: Optional[int] = None):
         self.db_path = osp.abspath(str(db_path)).rstrip(os.sep)
         self.force = force
         self.map_size = max(64 << 20, int(1.25 * size_hint) + (16 << 20)) if size_hint else 1 << 30
+        self.size_hint = size_hint
         self.records: List[RecordInfo] = []
         self._tmp_dir: Optional[str] = None
         self._env = None
         check_output_path(self.db_path, force)
+        check_writable_dir(osp.dirname(self.db_path), 'LMDB output folder')
 
     def __enter__(self) -> 'LmdbWriter':
         import lmdb
@@ -523,32 +544,62 @@ class LmdbWriter:
         encoded = [encode_record(record_key(scene, name), value) for name, value in values.items()]
         while True:
             try:
-                with self._env.begin(write=True) as txn:
-                    for data, info in encoded:
-                        txn.put(info.key.encode('utf-8'), data)
+                self._put_records(encoded)
                 break
             except lmdb.MapFullError:
                 self.map_size *= 2
                 self._env.set_mapsize(self.map_size)
+            except (lmdb.Error, OSError) as err:
+                if _is_disk_full(err):
+                    raise self._disk_full(err, f'scene {scene!r}') from err
+                raise
         infos = [info for _, info in encoded]
         self.records.extend(infos)
         return infos
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self._commit()
-        else:
-            self._abort()
+    def _put_records(self, encoded: List[Tuple[bytes, RecordInfo]]) -> None:
+        """Write encoded records in one transaction (a separate method so tests can simulate a full disk)."""
+        with self._env.begin(write=True) as txn:
+            for data, info in encoded:
+                txn.put(info.key.encode('utf-8'), data)
 
-    def _commit(self) -> None:
-        self._env.sync(True)
-        self._env.close()
-        self._env = None
+    def _disk_full(self, err: BaseException, during: str) -> 'LmdbDiskFullError':
+        parent = osp.dirname(self.db_path)
+        try:
+            free = f'{shutil.disk_usage(parent).free / 2**30:.2f} GiB free'
+        except OSError:
+            free = 'free space unknown'
+        need = f'about {self.size_hint / 2**30:.2f} GiB' if self.size_hint else 'an unknown amount'
+        kept = ' (the existing database there is untouched)' if osp.lexists(self.db_path) else ''
+        return LmdbDiskFullError(
+            f'Disk full while writing LMDB {self.db_path} ({during}): {err}. The partial build was removed and '
+            f'{self.db_path} was not written{kept}. The records need {need}; {parent} has {free}: free some space '
+            'or choose another --output')
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            self._abort()
+            return
+        try:
+            self._commit()
+        except BaseException as err:
+            self._abort()  # a failed commit (e.g. a full disk while writing meta_info.txt) leaves nothing behind
+            if isinstance(err, OSError) and _is_disk_full(err):
+                raise self._disk_full(err, f'writing {META_INFO_NAME}') from err
+            raise
+
+    def _write_meta_info(self) -> None:
         meta_path = osp.join(self._tmp_dir, META_INFO_NAME)
         with open(meta_path, 'w', encoding='utf-8') as f:
             f.write(_HEADER + ''.join(info.to_line() + '\n' for info in self.records))
             f.flush()
             os.fsync(f.fileno())
+
+    def _commit(self) -> None:
+        self._env.sync(True)
+        self._env.close()
+        self._env = None
+        self._write_meta_info()
         old = None
         if osp.lexists(self.db_path):
             check_output_path(self.db_path, self.force)  # re-check: it may have appeared meanwhile
@@ -567,6 +618,24 @@ class LmdbWriter:
         if self._tmp_dir is not None:
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
             self._tmp_dir = None
+
+
+class LmdbDiskFullError(OSError):
+    """The disk filled up while building an LMDB; the partial build has been removed (``errno`` is ENOSPC)."""
+
+    def __init__(self, message: str):
+        super().__init__(errno.ENOSPC, message)
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def _is_disk_full(err: BaseException) -> bool:
+    """ENOSPC (or EDQUOT) from the OS, or an LMDB error reporting it."""
+    if getattr(err, 'errno', None) in (errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC)):
+        return True
+    text = str(err).lower()
+    return 'no space left' in text or 'disk quota' in text
 
 
 def check_output_path(db_path: str, force: bool) -> None:
@@ -593,6 +662,10 @@ def check_scene_values(scene: str, values: Dict[str, RecordValue], location: str
         if index is not None and (values[name].dtype.name not in LQ_DTYPES or values[name].shape != gt.shape):
             raise ValueError(f'{where}: {name} is {values[name].dtype} {values[name].shape}, expected uint8/uint16 '
                              f'{gt.shape} like the GT')
+    if len({frame.dtype for frame in frames}) > 1:
+        listing = ', '.join(f'{name} {values[name].dtype}' for name in values if lq_index(name) is not None)
+        raise ValueError(f'{where}: frames mix bit depths ({listing}); all frames of a scene must have the same bit '
+                         'depth: re-export the odd frame(s) from the originals (e.g. all 16-bit TIFF)')
     exposures = values.get(EXPOSURES_KEY)
     if not isinstance(exposures, np.ndarray) or exposures.dtype != np.float32 or exposures.shape != (len(frames), ):
         raise ValueError(f'{where}: exposures must be float32 with one value per frame ({len(frames)})')
@@ -607,8 +680,11 @@ def check_scene_values(scene: str, values: Dict[str, RecordValue], location: str
         if labels.dtype != np.uint16 or labels.shape != gt.shape[:2]:
             raise ValueError(f'{where}: skb_labels must be uint16 {gt.shape[:2]} (the image size), got '
                              f'{labels.dtype} {labels.shape}')
-        if not isinstance(values[SKB_META_KEY], dict):
+        meta = values[SKB_META_KEY]
+        if not isinstance(meta, dict):
             raise ValueError(f'{where}: skb_meta must be a JSON object')
+        if 'cell_size' in meta:
+            check_embedding_geometry(embedding.shape, meta['cell_size'], gt.shape[:2], f'{where}: skb_embedding')
 
 
 def _progress(items: Sequence, enabled: bool, desc: str):
@@ -641,12 +717,17 @@ def pack_lmdb(source: SceneReader,
 
     Raises:
         FileExistsError: The output exists and ``force`` is False (nothing is written).
+        PermissionError: The output folder is not writable (checked before any scene is read).
+        LmdbDiskFullError: The disk filled up (an ``OSError`` with errno ENOSPC); the partial build is removed.
         ValueError: A scene with missing/mismatched files, sizes or dtypes (message names the scene and file); the
             partial build is removed and an existing database stays as it was.
     """
+    target = osp.abspath(str(db_path)).rstrip(os.sep)
+    check_output_path(target, force)  # output problems first, before any scene is read
+    check_writable_dir(osp.dirname(target), 'LMDB output folder')
     names = list(source.scene_names() if scenes is None else scenes)
     if not names:
-        raise ValueError(f'No scenes to pack from {source.location}')
+        raise ValueError(f'No scenes to pack from {source.location} (expected one folder per scene)')
     for name in names:
         check_scene_name(name)
         source.index_scene(name)  # cheap checks of every scene before writing anything

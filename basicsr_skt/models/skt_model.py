@@ -70,11 +70,15 @@ class SKTModel(HDRModel):
     def trains_student(self) -> bool:
         return self.mode in ('joint', 'staged_student')
 
+    @property
+    def trains_orm(self) -> bool:
+        return self.trains_student or not self.opt['is_train']
+
     # ------------------------------------------------------------------------------------------------------------
     # Set-up
     # ------------------------------------------------------------------------------------------------------------
     def init_training_settings(self) -> None:
-        self.net_t = self.model_to_device(build_network(self.opt['network_t']))
+        self.net_t = self.place_network(build_network(self.opt['network_t']), trainable=self.trains_teacher)
         self.load_pretrained('t', self.net_t)
         self.distill_losses = self.build_distill_losses() if self.trains_student else OrderedDict()
         if 'l_skam' in self.distill_losses:
@@ -99,7 +103,7 @@ class SKTModel(HDRModel):
             raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and skt.skam (SKAM options) '
                              'are required')
         self.orm_tap = FeatureTap(self.get_bare_model(self.net_g), self.skt_opt['orm_tap'])
-        self.net_skam = self.model_to_device(build_network(self.skt_opt['skam']))
+        self.net_skam = self.place_network(build_network(self.skt_opt['skam']))
         self.load_pretrained('skam', self.net_skam)
 
     def setup_optimizers(self) -> None:
@@ -107,7 +111,7 @@ class SKTModel(HDRModel):
         if self.trains_student:
             params = [p for p in self.net_g.parameters() if p.requires_grad]
             if hasattr(self, 'net_skam'):
-                params += list(self.net_skam.parameters())
+                params += [p for p in self.net_skam.parameters() if p.requires_grad]
             self.optimizer_g = self.build_optimizer(train_opt['optim_g'], params)
         if self.trains_teacher:
             self.optimizer_t = self.build_optimizer(

@@ -41,6 +41,39 @@ def cell_coordinates(start: int, length: int, cell: float, num_cells: int) -> np
     return np.clip((pixels + 0.5) / float(cell) - 0.5, 0.0, num_cells - 1.0)
 
 
+def check_embedding_geometry(embedding_shape: Sequence[int],
+                             cell_size: Sequence[float],
+                             image_size: Sequence[int],
+                             name: str = 'embedding') -> None:
+    """Check that an embedding grid fits an image: its cells must cover the image along each axis.
+
+    Backends give grids that cover the image to within one cell (VGG16: ``floor(h' / stride)`` cells of
+    ``stride * H / h'`` pixels) and at most the long side plus one cell (SAM pads the image to a square). A grid
+    outside these bounds was made for another image size or with another ``cell_size``; sampling it would silently
+    misplace the priors.
+
+    Args:
+        embedding_shape: ``(C, He, We)`` (or ``(He, We)``).
+        cell_size: ``(cy, cx)`` in image pixels.
+        image_size: ``(H, W)`` of the scene's images.
+        name: What to call the priors in the message (e.g. the scene and file).
+
+    Raises:
+        ValueError: Naming the grid size in pixels and the image size, and how to remake the priors.
+    """
+    rows, cols = (int(v) for v in tuple(embedding_shape)[-2:])
+    cy, cx = (float(v) for v in cell_size)
+    height, width = (int(v) for v in image_size)
+    long_side = max(height, width)
+    for axis, cells, cell, size in (('rows', rows, cy, height), ('columns', cols, cx, width)):
+        covered = cells * cell
+        if covered < size - cell - 1 or covered > long_side + cell + 1:
+            raise ValueError(f'{name}: the embedding grid ({rows} x {cols} cells of {cy:g} x {cx:g} pixels = '
+                             f'{rows * cy:g} x {cols * cx:g} pixels) does not fit the {height} x {width} image along '
+                             f'its {axis}: the priors were made for another image size or with another cell_size; '
+                             'remake them with scripts/make_semantic_priors.py --force')
+
+
 def _interpolation_indices(coords: np.ndarray, num_cells: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lower index, upper index, float32 weight of the upper cell) for fractional coordinates in [0, n - 1]."""
     lower = np.minimum(np.floor(coords).astype(np.int64), num_cells - 1)
@@ -56,8 +89,13 @@ def _check_region(height: int, width: int, cell_size: Sequence[float]) -> Tuple[
     return float(cell_size[0]), float(cell_size[1])
 
 
-def resample_embedding(embedding: ArrayOrTensor, cell_size: Sequence[float], top: int, left: int, height: int,
-                       width: int) -> ArrayOrTensor:
+def resample_embedding(embedding: ArrayOrTensor,
+                       cell_size: Sequence[float],
+                       top: int,
+                       left: int,
+                       height: int,
+                       width: int,
+                       channels_last: bool = False) -> ArrayOrTensor:
     """Bilinearly sample an embedding at the centres of image pixels ``[top, top+height) x [left, left+width)``.
 
     Uses the cell-centre convention of the module docstring (edge replicate beyond the outermost cell centres).
@@ -70,6 +108,7 @@ def resample_embedding(embedding: ArrayOrTensor, cell_size: Sequence[float], top
         left: First image column of the region.
         height: Number of rows (>= 1).
         width: Number of columns (>= 1).
+        channels_last: Return (height, width, C) instead (numpy input only), computed in that layout directly.
 
     Returns:
         float32 (C, height, width): numpy for numpy input, a tensor on the input's device for tensor input.
@@ -84,13 +123,30 @@ def resample_embedding(embedding: ArrayOrTensor, cell_size: Sequence[float], top
     r0, r1, wy = _interpolation_indices(cell_coordinates(top, height, cy, num_rows), num_rows)
     c0, c1, wx = _interpolation_indices(cell_coordinates(left, width, cx, num_cols), num_cols)
     if isinstance(embedding, torch.Tensor):
+        if channels_last:
+            raise ValueError('channels_last is only supported for numpy embeddings')
         return _resample_torch(embedding, (r0, r1, wy), (c0, c1, wx))
-    emb = np.asarray(embedding)
-    rows = emb[:, r0, :].astype(np.float32)
-    rows += wy[None, :, None] * (emb[:, r1, :].astype(np.float32) - rows)
-    out = rows[:, :, c0]
-    out += wx[None, None, :] * (rows[:, :, c1] - out)
-    return out
+    # Only the cells under the region are converted to float32; the two 1-D interpolations are matrix products.
+    window = np.asarray(embedding)[:, r0.min():r1.max() + 1, c0.min():c1.max() + 1].astype(np.float32)
+    row_matrix = _interpolation_matrix(r0 - r0.min(), r1 - r0.min(), wy, window.shape[1])
+    col_matrix = _interpolation_matrix(c0 - c0.min(), c1 - c0.min(), wx, window.shape[2])
+    if not channels_last:
+        return np.matmul(np.matmul(row_matrix, window), col_matrix.T)
+    channels, num_rows, num_cols = window.shape
+    rows = np.matmul(row_matrix, window.transpose(1, 2, 0).reshape(num_rows, num_cols * channels))
+    return np.matmul(col_matrix, rows.reshape(height, num_cols, channels))
+
+
+def _interpolation_matrix(lower: np.ndarray, upper: np.ndarray, weight: np.ndarray, num_cells: int) -> np.ndarray:
+    """(len(lower), num_cells) float32 matrix with ``1 - weight`` at ``lower`` and ``weight`` at ``upper`` per row.
+
+    A weight of 0 (a pixel on a cell centre, or beyond the edge cells) gives a row selecting one cell exactly.
+    """
+    matrix = np.zeros((len(lower), num_cells), np.float32)
+    rows = np.arange(len(lower))
+    np.add.at(matrix, (rows, lower), 1 - weight)
+    np.add.at(matrix, (rows, upper), weight)
+    return matrix
 
 
 def _resample_torch(embedding: torch.Tensor, rows: tuple, cols: tuple) -> torch.Tensor:

@@ -2,11 +2,13 @@
 checkpoints atomically."""
 import os
 import os.path as osp
+import pickle
 import tempfile
 from collections import OrderedDict
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
+from torch import nn
 
 WRAPPER_KEYS = ('params_ema', 'params', 'state_dict', 'model', 'net')
 
@@ -35,9 +37,77 @@ def unwrap_state_dict(checkpoint: Dict[str, Any], param_key: Optional[str] = Non
 
 
 def load_state_dict_file(path: str, param_key: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
-    """Load a checkpoint file on the CPU and unwrap it with :func:`unwrap_state_dict`."""
-    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    """Load a weights file on the CPU (``torch.load(weights_only=True)``) and unwrap it with :func:`unwrap_state_dict`.
+
+    Network files hold tensors (and, in official checkpoints, plain numbers and optimiser state), so no arbitrary
+    Python object is unpickled.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: The file is not a torch checkpoint, is truncated, or holds Python objects other than tensors
+            (e.g. a BasicSR training state ``*.state``: pass the ``net_g_*.pth`` file instead).
+        KeyError: See :func:`unwrap_state_dict`.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Network weights file not found: {path}')
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f'{path} holds Python objects besides tensors, so it is not loaded with weights_only=True '
+                         '(a training state? pass a net_*.pth weights file; a checkpoint you trust can be re-saved '
+                         f'as a plain state dict): {str(err).splitlines()[0]}') from err
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(f'Cannot read weights file {path} (truncated, or not a torch checkpoint): {err}') from err
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'{path} holds a {type(checkpoint).__name__}, not a state dict')
     return unwrap_state_dict(checkpoint, param_key)
+
+
+def _shape(value: object) -> Tuple[int, ...]:
+    return tuple(getattr(value, 'shape', ()))
+
+
+def check_state_dict_fits(net: nn.Module,
+                          state_dict: Mapping[str, torch.Tensor],
+                          strict: bool = True,
+                          what: str = 'checkpoint') -> Tuple[List[str], List[str]]:
+    """Check that ``state_dict`` fits ``net`` before loading it, with an error naming the first key that does not.
+
+    ``nn.Module.load_state_dict`` lists every mismatching key (hundreds for a wrong ``embed_dim``); this names the
+    first one, in the network's order then the checkpoint's, with the counts of each kind.
+
+    Args:
+        net: The bare network (not DDP-wrapped).
+        state_dict: The bare state dict (see :func:`unwrap_state_dict`).
+        strict: Missing and unexpected keys are errors (as ``load_state_dict(strict=True)``); shape mismatches are
+            errors either way.
+        what: The checkpoint, for the message (e.g. ``'pretrain_network_g experiments/x/net_g_5000.pth'``).
+
+    Returns:
+        ``(missing, unexpected)`` key lists (both empty when ``strict``).
+
+    Raises:
+        RuntimeError: ``"<what> does not fit <Net>: first mismatching key 'k' (shape (60, 6, 3, 3) in the checkpoint,
+            (12, 6, 3, 3) in the network); 0 missing, 0 unexpected, 52 of another shape. ..."``.
+    """
+    own = net.state_dict()
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    shapes = [key for key in own if key in state_dict and _shape(state_dict[key]) != tuple(own[key].shape)]
+    bad = set(shapes) | (set(missing) | set(unexpected) if strict else set())
+    if bad:
+        first = next(key for key in list(own) + list(state_dict) if key in bad)
+        if first in shapes:
+            detail = f'shape {_shape(state_dict[first])} in the checkpoint, {tuple(own[first].shape)} in the network'
+        elif first in missing:
+            detail = 'in the network, missing from the checkpoint'
+        else:
+            detail = 'in the checkpoint, not a parameter of the network'
+        raise RuntimeError(f'{what} does not fit {type(net).__name__}: first mismatching key {first!r} ({detail}); '
+                           f'{len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} of another shape. '
+                           'Check the network options (type, embed_dim, depths, num_heads, ...) against those the '
+                           'checkpoint was trained with, and param_key (params / params_ema)')
+    return missing, unexpected
 
 
 def atomic_save(obj: Any, path: str) -> None:

@@ -1,4 +1,5 @@
 """Read intermediate features of a network by module name with a forward hook, leaving its code untouched."""
+import difflib
 from typing import List, Optional
 
 import torch
@@ -13,7 +14,8 @@ class FeatureTap:
         module_name: Name as in ``net.named_modules()``, e.g. ``'conv_after_body'`` of ``HDRTransformer``.
 
     Raises:
-        KeyError: ``module_name`` is not a sub-module of ``net``; the message lists the available names.
+        KeyError: ``module_name`` is not a sub-module of ``net``; the message suggests close names ("Did you mean
+            'conv_after_body'?") and lists the available ones.
 
     Example:
         >>> tap = FeatureTap(orm, 'conv_after_body')
@@ -25,8 +27,10 @@ class FeatureTap:
     def __init__(self, net: nn.Module, module_name: str):
         modules = dict(net.named_modules())
         if module_name not in modules or module_name == '':
-            raise KeyError(f'Tap {module_name!r} is not a module of {type(net).__name__}. Available module names: '
-                           f'{", ".join(available_module_names(net))}')
+            close = difflib.get_close_matches(str(module_name), [name for name in modules if name], n=3)
+            hint = f' Did you mean {" or ".join(repr(name) for name in close)}?' if close else ''
+            raise KeyError(f'Tap {module_name!r} is not a module of {type(net).__name__}.{hint} Available module '
+                           f'names: {", ".join(available_module_names(net))}')
         self.module_name = module_name
         self.features: Optional[torch.Tensor] = None
         self._enabled = False

@@ -44,8 +44,9 @@ GRID_COLOUR = (220, 220, 220)
 # Small drawing helpers
 # ----------------------------------------------------------------------------------------------------------------
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] (values outside are clipped) -> ``uint8`` by rounding ``img * 255``."""
-    return np.round(np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    """Float image in [0, 1] (values outside are clipped) -> C-contiguous ``uint8`` by rounding ``img * 255``
+    (OpenCV drawing needs C order; numpy keeps the memory layout of a transposed view otherwise)."""
+    return np.ascontiguousarray(np.round(np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0) * 255.0), np.uint8)
 
 
 def _put_text(canvas: np.ndarray, text: str, origin: Tuple[int, int], scale: float = 0.5) -> None:
@@ -237,8 +238,10 @@ def comparison_figure(ldrs: Sequence[np.ndarray],
     error = error_map(pred, gt, mu)
     heatmap = error_heatmap(error, error_scale)
     y, x, size = _resolve_crop(crop, error, crop_size)
-    zooms = [cv2.resize(img[y:y + size, x:x + size], (height, height), interpolation=cv2.INTER_NEAREST)
-             for img in (pred_mu, gt_mu)]
+    zooms = [
+        cv2.resize(img[y:y + size, x:x + size], (height, height), interpolation=cv2.INTER_NEAREST)
+        for img in (pred_mu, gt_mu)
+    ]
     thickness = rectangle_thickness(height, width)
     for full_view in (pred_mu, gt_mu, heatmap):
         cv2.rectangle(full_view, (x, y), (x + size - 1, y + size - 1), CROP_COLOUR, thickness)

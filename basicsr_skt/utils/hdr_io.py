@@ -123,8 +123,11 @@ def _read_exr(path: str) -> np.ndarray:
                 return np.stack([_exr_channel(channels, name, path) for name in 'BGR'], axis=2)
             if 'Y' in channels and not ({'RY', 'BY'} & set(channels)):
                 return np.repeat(_exr_channel(channels, 'Y', path)[:, :, None], 3, axis=2)
-    except ValueError:
-        raise
+    except ValueError as err:
+        if path in str(err):  # ours (subsampled channel): already names the file
+            raise
+        # OpenEXR reports a truncated file as "Invalid part index '0': file has 0 parts", without the file name.
+        raise ValueError(f'Cannot decode EXR file {path} (truncated or corrupt): {err}') from err
     except Exception as err:  # OpenEXR raises RuntimeError / its own errors for corrupt files
         raise ValueError(f'Cannot decode EXR file {path}: {err}') from err
     raise ValueError(f'EXR file {path} has channels {sorted(channels)}; expected R, G, B (or luminance-only Y). '
@@ -135,12 +138,13 @@ def _check_radiance(img: np.ndarray, path: str, allow_negative: bool) -> None:
     """Raise ``ValueError`` naming the file and the count of NaN/Inf (or negative) values."""
     num_bad = int(img.size - np.count_nonzero(np.isfinite(img)))
     if num_bad:
-        raise ValueError(f'HDR image {path} has {num_bad} NaN/Inf values')
+        raise ValueError(f'HDR image {path} has {num_bad} NaN/Inf values: fix or replace the file (a GT must be '
+                         'finite radiance)')
     if not allow_negative:
         num_negative = int(np.count_nonzero(img < 0))
         if num_negative:
-            raise ValueError(f'HDR image {path} has {num_negative} negative values (radiance must be >= 0; '
-                             'pass allow_negative=True to accept them)')
+            raise ValueError(f'HDR image {path} has {num_negative} negative values (radiance must be >= 0): clip '
+                             'them to 0 and save the file again, or read it with read_hdr(..., allow_negative=True)')
 
 
 def read_hdr(path: str, allow_negative: bool = False) -> np.ndarray:
@@ -265,7 +269,8 @@ def exposure_times(evs: Sequence[float]) -> np.ndarray:
     Returns:
         float32 array of shape ``(len(evs),)``.
     """
-    return np.power(2.0, np.asarray(evs, dtype=np.float64)).astype(np.float32)
+    with np.errstate(over='ignore'):  # an absurd EV becomes inf, which callers report with the file name
+        return np.power(2.0, np.asarray(evs, dtype=np.float64)).astype(np.float32)
 
 
 def ldr_to_linear(ldr: ArrayOrTensor, exposure_time: Union[float, ArrayOrTensor], gamma: float = 2.2) -> ArrayOrTensor:

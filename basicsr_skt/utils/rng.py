@@ -1,6 +1,7 @@
 """Capture and restore the global random number generators (python, numpy, torch CPU and CUDA) for exact resume."""
+import contextlib
 import random
-from typing import Any, Dict
+from typing import Any, Dict, Iterator
 
 import numpy as np
 import torch
@@ -33,3 +34,17 @@ def restore_rng_state(state: Dict[str, Any]) -> None:
     cuda_states = state.get('cuda') or []
     if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
+
+
+@contextlib.contextmanager
+def preserved_rng_state() -> Iterator[None]:
+    """Run a block (e.g. a validation pass) without changing the state of any global generator afterwards.
+
+    Creating a data loader iterator draws from torch's generator, so without this a validation run would shift every
+    random draw of the training that follows it, and the result of a run would depend on ``val_freq``.
+    """
+    state = capture_rng_state()
+    try:
+        yield
+    finally:
+        restore_rng_state(state)

@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""Compare two or more test runs: one Markdown table (per scene, mean, deltas vs the first run) and a bar chart.
+
+    python scripts/compare_results.py results/test_HDRT_baseline results/test_HDRT_SKT --labels baseline SKT
+    python scripts/compare_results.py results/a results/b results/c --metrics psnr_mu ssim_mu --out cmp.md
+
+Each folder is a ``python -m basicsr_skt.test`` results folder holding ``<dataset>_metrics.csv`` (or the path of such
+a CSV). The first run is the baseline: deltas are ``run - baseline``, and the mean row is recomputed over the scenes
+every run has. The table is printed and written to ``--out``; the figure (``--figure``, default: ``--out`` with
+``.png``) stacks one grouped bar chart per metric (one group per scene plus the mean, one bar per run).
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from basicsr_skt.utils.compare import comparison_figure_values, comparison_rows, comparison_table, read_metrics_csv
+from basicsr_skt.utils.figures import bar_chart
+
+
+def find_metrics_csv(path: str, dataset: Optional[str]) -> str:
+    """The metrics CSV of a results folder (``<dataset>_metrics.csv``; the only one when ``dataset`` is None)."""
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{path}: neither a results folder nor a CSV file')
+    if dataset is not None:
+        csv_path = osp.join(path, f'{dataset}_metrics.csv')
+        if not osp.isfile(csv_path):
+            raise FileNotFoundError(f'{csv_path} does not exist')
+        return csv_path
+    found = sorted(glob.glob(osp.join(path, '*_metrics.csv')))
+    if len(found) != 1:
+        raise FileNotFoundError(f'{path}: expected one *_metrics.csv, found {[osp.basename(f) for f in found]}; '
+                                'pass --dataset')
+    return found[0]
+
+
+def default_labels(paths: List[str]) -> List[str]:
+    """Folder names (for CSV paths: the containing folder's name)."""
+    return [osp.basename(osp.normpath(p if osp.isdir(p) else osp.dirname(osp.abspath(p)))) for p in paths]
+
+
+def comparison_chart(runs: Dict[str, Dict[str, Dict[str, float]]], metrics: List[str]) -> np.ndarray:
+    """One bar chart per metric (groups: common scenes and the mean), stacked top to bottom; uint8 BGR."""
+    charts = [bar_chart(comparison_figure_values(runs, m), m) for m in metrics]
+    return np.concatenate(charts, axis=0)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('results', nargs='+', help='two or more results folders (or metrics CSV files); first = base')
+    parser.add_argument('--labels', nargs='+', default=None, help='one label per run (default: folder names)')
+    parser.add_argument('--dataset', default=None, help='dataset name of <dataset>_metrics.csv (default: the only one)')
+    parser.add_argument('--metrics', nargs='+', default=None, help='metrics to compare (default: all shared ones)')
+    parser.add_argument('--digits', type=int, default=4, help='decimals in the table')
+    parser.add_argument('--out', default='comparison.md', help='Markdown file for the table')
+    parser.add_argument('--figure', default=None, help='PNG of the bar charts (default: --out with .png)')
+    parser.add_argument('--no-figure', action='store_true', help='write no figure')
+    args = parser.parse_args(argv)
+    if len(args.results) < 2:
+        parser.error('give at least two results folders')
+    if args.labels is not None and len(args.labels) != len(args.results):
+        parser.error(f'--labels needs {len(args.results)} labels, got {len(args.labels)}')
+    if args.labels is not None and len(set(args.labels)) != len(args.labels):
+        parser.error('--labels must be distinct')
+    return args
+
+
+def main(argv=None) -> str:
+    """Run the comparison; returns the table."""
+    args = parse_args(argv)
+    labels = args.labels or default_labels(args.results)
+    if len(set(labels)) != len(labels):
+        sys.exit(f'Run labels {labels} are not distinct; pass --labels')
+    runs = {label: read_metrics_csv(find_metrics_csv(path, args.dataset)) for label, path in zip(labels, args.results)}
+    table = comparison_table(runs, args.metrics, args.digits)
+    if osp.dirname(args.out):
+        os.makedirs(osp.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as f:
+        f.write(table + '\n')
+    print(table)
+    print(f'\nTable written to {args.out}')
+    if not args.no_figure:
+        figure_path = args.figure or osp.splitext(args.out)[0] + '.png'
+        metrics, _ = comparison_rows(runs, args.metrics)
+        if osp.dirname(figure_path):
+            os.makedirs(osp.dirname(figure_path), exist_ok=True)
+        if not cv2.imwrite(figure_path, comparison_chart(runs, metrics)):
+            sys.exit(f'Cannot write {figure_path}')
+        print(f'Figure written to {figure_path}')
+    return table
+
+
+if __name__ == '__main__':
+    main()
