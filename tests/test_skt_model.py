@@ -143,7 +143,7 @@ def test_mismatched_teacher_checkpoint_names_the_differing_keys(tmp_path):
     torch.save({'params': build_network(dict(TINY_SPGRM, num_feat=32)).state_dict()}, teacher_file)
     opt = skt_opt(tmp_path, mode='staged_student')
     opt['path']['pretrain_network_t'] = str(teacher_file)
-    with pytest.raises(RuntimeError, match=r'SPGRM[\s\S]*size mismatch'):
+    with pytest.raises(RuntimeError, match=r'does not fit SPGRM[\s\S]*of another shape'):
         SKTModel(opt)
 
 

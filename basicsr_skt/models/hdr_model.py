@@ -19,9 +19,10 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.compat import schedule_data_resume
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
-from basicsr_skt.utils.checkpoint import atomic_save, unwrap_state_dict
+from basicsr_skt.utils.checkpoint import atomic_save, check_state_dict_fits, unwrap_state_dict
 from basicsr_skt.utils.figures import comparison_figure
 from basicsr_skt.utils.hdr_io import write_hdr
+from basicsr_skt.utils.input_checks import warn_unknown_keys
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.rng import capture_rng_state, preserved_rng_state, restore_rng_state
 from basicsr_skt.utils.tiling import tiled_forward
@@ -102,9 +103,7 @@ class HDRModel(BaseModel):
 
     def warn_unknown_val_keys(self) -> None:
         """Warn (BasicSR's logger) about ``val`` keys that nothing reads, e.g. a misspelt ``tile_overlap``."""
-        unknown = sorted(set(self.opt.get('val') or {}) - set(VAL_KEYS))
-        if unknown:
-            get_root_logger().warning(f'val: unknown keys {unknown} are ignored; known keys: {list(VAL_KEYS)}')
+        warn_unknown_keys('val', self.opt.get('val'), VAL_KEYS)
 
     def load_pretrained(self, label: str, net: nn.Module) -> None:
         """Load ``path.pretrain_network_<label>`` (honouring ``strict_load_<label>``, ``param_key_<label>``)."""
@@ -120,12 +119,12 @@ class HDRModel(BaseModel):
         """
         if not osp.isfile(load_path):
             raise FileNotFoundError(f'Pretrained network file not found: {load_path}')
-        checkpoint = torch.load(load_path, map_location='cpu', weights_only=False)
+        checkpoint = torch.load(load_path, map_location='cpu', weights_only=True)
         key = param_key if param_key in checkpoint else None
         state = unwrap_state_dict(checkpoint, key)
         bare = self.get_bare_model(net)
         get_root_logger().info(f'Loading {bare.__class__.__name__} from {load_path} [key: {key or "auto"}].')
-        self._print_different_keys_loading(bare, state, strict)
+        check_state_dict_fits(bare, state, strict, what=load_path)
         bare.load_state_dict(state, strict=strict)
 
     def init_training_settings(self) -> None:

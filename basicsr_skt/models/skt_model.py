@@ -22,6 +22,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.models.hdr_model import HDRModel, forward_frames
 from basicsr_skt.utils.feature_tap import FeatureTap
+from basicsr_skt.utils.input_checks import SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
 from basicsr_skt.utils.tonemap import mu_law
@@ -60,6 +61,8 @@ class SKTModel(HDRModel):
         self.mode = self.skt_opt.get('mode', 'joint')
         if self.mode not in MODES:
             raise ValueError(f'skt.mode must be one of {MODES}, got {self.mode!r}')
+        warn_unknown_keys('skt', self.skt_opt, SKT_KEYS)
+        warn_unknown_keys('skt.mask', self.skt_opt.get('mask'), SKT_MASK_KEYS)
         super().__init__(opt)
 
     @property

@@ -399,3 +399,74 @@ def bar_chart(values: Dict[str, Dict[str, float]],
     _put_text(canvas, _fit_text(title or metric, width - 16, 0.55), (8, CHART_TOP - 14), scale=0.55)
     _draw_legend(canvas, runs, plot_right)
     return canvas
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Line chart
+# ----------------------------------------------------------------------------------------------------------------
+def line_chart_size(plot_width: int = 480, plot_height: int = 320) -> Tuple[int, int]:
+    """``(height, width)`` of :func:`line_chart`: ``(CHART_TOP + plot_height + CHART_BOTTOM,
+    CHART_LEFT + plot_width + CHART_LEGEND_WIDTH)``."""
+    return CHART_TOP + plot_height + CHART_BOTTOM, CHART_LEFT + plot_width + CHART_LEGEND_WIDTH
+
+
+def line_chart(series: Dict[str, Sequence[Tuple[float, float]]],
+               title: str,
+               x_label: str = 'iteration',
+               plot_width: int = 480,
+               plot_height: int = 320) -> np.ndarray:
+    """Curves of ``(x, y)`` points, one colour per series (``PALETTE``), legend on the right, e.g. validation curves.
+
+    The x range spans all points; the y range is the data range widened to round ticks (as :func:`bar_chart`). Each
+    point is a dot joined to the next by a line; x tick labels (min, middle, max) and ``x_label`` sit in the bottom
+    band. Non-finite points are skipped.
+
+    Args:
+        series: ``series[name]`` = points in x order; 1 to ``len(PALETTE)`` series.
+        title: Text of the top band.
+        x_label: Label of the x axis.
+        plot_width: Width of the plot area in pixels.
+        plot_height: Height of the plot area in pixels.
+
+    Returns:
+        ``uint8`` BGR image of size :func:`line_chart_size` ``(plot_width, plot_height)``.
+
+    Raises:
+        ValueError: No series, too many series, or no finite point at all.
+    """
+    names = list(series)
+    if not 1 <= len(names) <= len(PALETTE):
+        raise ValueError(f'line_chart draws 1 to {len(PALETTE)} series, got {len(names)}')
+    points = {name: [(float(x), float(y)) for x, y in series[name] if math.isfinite(x) and math.isfinite(y)]
+              for name in names}
+    xs = [x for pts in points.values() for x, _ in pts]
+    if not xs:
+        raise ValueError('line_chart needs at least one finite point')
+    ticks = nice_ticks(*_auto_range([y for pts in points.values() for _, y in pts]))
+    y0, y1 = float(ticks[0]), float(ticks[-1])
+    x0, x1 = min(xs), max(xs)
+    height, width = line_chart_size(plot_width, plot_height)
+    canvas = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
+    bottom, plot_right = CHART_TOP + plot_height, CHART_LEFT + plot_width
+
+    def to_row(value: float) -> int:
+        return bottom - int(round(min(max((value - y0) / (y1 - y0), 0.0), 1.0) * plot_height))
+
+    def to_col(value: float) -> int:
+        return CHART_LEFT + (int(round((value - x0) / (x1 - x0) * (plot_width - 1))) if x1 > x0 else plot_width // 2)
+
+    _draw_axes(canvas, ticks, to_row, plot_right, bottom)
+    for index, name in enumerate(names):
+        pixels = [(to_col(x), to_row(y)) for x, y in points[name]]
+        for start, end in zip(pixels, pixels[1:]):
+            cv2.line(canvas, start, end, PALETTE[index], 2, cv2.LINE_AA)
+        for pixel in pixels:
+            cv2.circle(canvas, pixel, 3, PALETTE[index], -1, cv2.LINE_AA)
+    for value in sorted({x0, (x0 + x1) / 2, x1}):
+        text = f'{value:.6g}'
+        text_w = cv2.getTextSize(text, FONT, 0.4, 1)[0][0]
+        _put_text(canvas, text, (max(0, to_col(value) - text_w // 2), bottom + 16), scale=0.4)
+    _put_text(canvas, x_label, (CHART_LEFT + plot_width // 2 - 30, bottom + 36), scale=0.45)
+    _put_text(canvas, _fit_text(title, width - 16, 0.55), (8, CHART_TOP - 14), scale=0.55)
+    _draw_legend(canvas, names, plot_right)
+    return canvas
