@@ -108,8 +108,7 @@ def step_seconds(model, data, current_iter: int) -> float:
 def part_seconds(model, data, repeats: int) -> Dict[str, float]:
     """Forward + backward of the teacher (SPGRM) and of SKAM alone, on the same batch."""
     model.feed_data(data)
-    with torch.no_grad():
-        output, orm_features = model.forward_student()
+    output, orm_features = (t.detach() for t in model.forward_student())  # SKAM's own backward only
     times = {'teacher (SPGRM fwd+bwd)': 0.0, 'SKAM heads (fwd+bwd)': 0.0}
     for _ in range(repeats):
         start = time.perf_counter()

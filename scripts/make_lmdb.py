@@ -10,6 +10,7 @@ Examples:
     python scripts/make_lmdb.py --input datasets/demo --splits Training Test --force
     python scripts/make_lmdb.py --input datasets/Kalantari17/Training --output datasets/Kalantari17/Training.lmdb \
         --verify                                                      # re-read every record, compare with the input
+    python scripts/make_lmdb.py --raw --input datasets/demo_raw --splits Training Test  # BracketIRE RAW scenes
 """
 import argparse
 import sys
@@ -20,6 +21,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
+from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader  # noqa: E402
 from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader  # noqa: E402
 from basicsr_skt.data.lmdb_store import pack_lmdb, verify_lmdb  # noqa: E402
 
@@ -41,7 +43,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--ldr-glob', nargs='+', default=['*.tif'], help='LDR frame pattern(s) inside a scene')
     parser.add_argument('--gt-glob', nargs='+', default=['HDRImg.hdr'], help='GT pattern(s) inside a scene')
     parser.add_argument('--exposure-file', default='exposure.txt', help='EV file inside a scene')
-    parser.add_argument('--num-frames', type=int, default=3, help='LDR frames per scene')
+    parser.add_argument('--num-frames', type=int, help='frames per scene (default: 3; 5 with --raw)')
+    parser.add_argument(
+        '--raw',
+        action='store_true',
+        help='scenes in the BracketIRE RAW layout (raw_1..N.npy, raw_gt.npy, metadata.npy): records raw_<i>, raw_gt, '
+        'raw_meta (packed RGGB); --ldr-glob/--gt-glob/--exposure-file are not used')
     parser.add_argument('--force', action='store_true', help='replace an existing database')
     parser.add_argument(
         '--verify',
@@ -74,8 +81,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                 raise ValueError(f'Output {db_path} must end in .lmdb (as BasicSR expects of LMDB dataroots)')
             if not osp.isdir(scene_dir):
                 raise ValueError(f'Input {scene_dir} is not a folder of scene folders')
-            source = FolderSceneReader(
-                scene_dir, args.ldr_glob, args.gt_glob, args.exposure_file, args.num_frames, cache_images=False)
+            if args.raw:
+                source = RawFolderSceneReader(scene_dir, args.num_frames or 5, cache_images=False)
+            else:
+                source = FolderSceneReader(
+                    scene_dir, args.ldr_glob, args.gt_glob, args.exposure_file, args.num_frames or 3,
+                    cache_images=False)
             if args.verify:
                 summary = verify_lmdb(db_path, source, progress=True)
                 print(f'OK: {db_path}: {_count(summary["scenes"], "scene")}, {summary["records"]} records '

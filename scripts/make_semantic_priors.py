@@ -14,6 +14,7 @@ Examples:
         --orm-checkpoint experiments/demo/models/net_g_latest.pth --orm-arch HDRTransformer \\
         --orm-opt embed_dim=12 'depths=[2]' 'num_heads=[2]' --backend vgg16
     python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --check    # validate written files
+    python scripts/make_semantic_priors.py --dataroot datasets/demo_raw/Training --raw --backend vgg16  # RAW scenes
 """
 import argparse
 import sys
@@ -33,12 +34,13 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 
 import basicsr_skt  # noqa: E402,F401  isort:skip  (registers the archs; must precede basicsr imports)
 from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
+from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset  # noqa: E402
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset  # noqa: E402
 from basicsr_skt.models.hdr_model import forward_frames  # noqa: E402
 from basicsr_skt.skb import extractors as skb_extractors  # noqa: E402
 from basicsr_skt.skb import format as skb_format  # noqa: E402
 from basicsr_skt.skb.preview import make_preview  # noqa: E402
-from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb  # noqa: E402
+from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb  # noqa: E402
 from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw  # noqa: E402
 from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
@@ -65,7 +67,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     data.add_argument('--scene-list', nargs='+', help='scene names, or one text file with a name per line')
     data.add_argument('--ldr-glob', default='*.tif', help='LDR frame pattern inside a scene folder')
     data.add_argument('--gt-glob', default='HDRImg.hdr', help='GT pattern inside a scene folder')
-    data.add_argument('--num-frames', type=int, default=3, help='LDR frames per scene (reference = middle)')
+    data.add_argument('--num-frames', type=int, help='frames per scene (reference = middle; default 3, 5 with --raw)')
+    data.add_argument(
+        '--raw',
+        action='store_true',
+        help='scenes in the BracketIRE RAW layout: the source image is the RAW display rendering (white balance, '
+        'binning demosaic, colour matrix, μ-law) at the packed resolution, where the RAW dataset crops')
+    data.add_argument(
+        '--frame-indices', type=int, nargs='+', help='--raw: frames given to the ORM (--source orm / reference)')
     data.add_argument(
         '--source',
         choices=skb_format.SOURCES,
@@ -112,18 +121,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_dataset(args: argparse.Namespace) -> HDRMultiExposureDataset:
-    opt: Dict[str, Any] = {
-        'phase': 'val',
-        'dataroot': args.dataroot,
-        'ldr_glob': args.ldr_glob,
-        'gt_glob': args.gt_glob,
-        'num_frames': args.num_frames,
-        'cache_images': False,
-    }
+    if getattr(args, 'raw', False):
+        opt: Dict[str, Any] = {'phase': 'val', 'dataroot': args.dataroot, 'num_frames': args.num_frames or 5}
+        if args.frame_indices:
+            opt['frame_indices'] = list(args.frame_indices)
+    else:
+        opt = {
+            'phase': 'val',
+            'dataroot': args.dataroot,
+            'ldr_glob': args.ldr_glob,
+            'gt_glob': args.gt_glob,
+            'num_frames': args.num_frames or 3,
+        }
+    opt['cache_images'] = False
     if args.scene_list:
         is_file = len(args.scene_list) == 1 and osp.isfile(args.scene_list[0])
         opt['scene_list'] = args.scene_list[0] if is_file else list(args.scene_list)
-    return HDRMultiExposureDataset(opt)
+    return BracketIRERawDataset(opt) if getattr(args, 'raw', False) else HDRMultiExposureDataset(opt)
 
 
 def discover_scenes(dataset: HDRMultiExposureDataset, dataroot: str, skb_root: Optional[str]) -> List[Scene]:
@@ -207,7 +221,16 @@ def orm_output(net: torch.nn.Module, lq: torch.Tensor, pad_multiple: int) -> tor
 
 def source_image(scene: Scene, source: str, dataset: HDRMultiExposureDataset, orm: Optional[torch.nn.Module],
                  pad_multiple: int) -> np.ndarray:
-    """uint8 (H, W, 3) RGB image given to the semantic backend."""
+    """uint8 (H, W, 3) RGB image given to the semantic backend (RAW scenes: on the packed grid)."""
+    if isinstance(dataset, BracketIRERawDataset):
+        item = dataset[scene.index]
+        if source == 'gt':
+            packed = item['gt']
+        elif source == 'reference':  # x_ref / hdr_scale: the reference frame on the GT's scale (t_ref = 1)
+            packed = item['lq'][dataset.ref_index, :4]
+        else:
+            packed = orm_output(orm, item['lq'], pad_multiple)
+        return raw_to_display_rgb(packed, item['wb'], item['ccm'])
     if source == 'gt':
         return hdr_to_display_rgb(read_hdr(scene.gt_path))
     if source == 'reference':

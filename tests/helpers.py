@@ -50,6 +50,14 @@ def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
     return root
 
 
+def make_tiny_raw(root: Path, num_train: int = 2, num_val: int = 1) -> Path:
+    """Synthetic BracketIRE-format scenes (5 frames, ratio 4) from procedural radiance: packed 42 x 66 each."""
+    from basicsr_skt.data.raw_synthesis import make_raw_dataset
+    make_raw_dataset(str(root / 'Training'), procedural=num_train, seed=0)
+    make_raw_dataset(str(root / 'Test'), procedural=num_val, seed=1)
+    return root
+
+
 def load_yaml(path: Path) -> Dict[str, Any]:
     with open(path) as f:
         return yaml.load(f, Loader=ordered_yaml()[0])

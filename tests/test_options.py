@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 import torch
-from helpers import OPTIONS_DIR, TINY_NETWORKS, load_yaml, make_tiny_demo
+from helpers import OPTIONS_DIR, TINY_NETWORKS, load_yaml, make_tiny_demo, make_tiny_raw
 
 from basicsr.archs import build_network
 from basicsr.data import build_dataset
@@ -19,11 +19,19 @@ SECTION_ORDER = [
     'logger', 'dist_params'
 ]
 OFFICIAL_PARAMS = {'HDRTransformer': 1_222_113, 'AHDRNet': 1_515_139, 'SCTNet': 994_555}
+#: RAW (packed RGGB) variants: HDR-Transformer with in_chans 8 (+3 x 2 x 60 x 9) and out_chans 4 (+60 x 9 + 1).
+OFFICIAL_PARAMS_RAW = {'HDRTransformer': 1_222_113 + 3 * 2 * 60 * 9 + 60 * 9 + 1}
+RAW_DATASET = 'BracketIRERawDataset'
 
 
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory):
     return make_tiny_demo(tmp_path_factory.mktemp('demo'))
+
+
+@pytest.fixture(scope='module')
+def raw_root(tmp_path_factory):
+    return make_tiny_raw(tmp_path_factory.mktemp('raw'))
 
 
 def option_id(path):
@@ -62,16 +70,21 @@ def tiny_dataset_options(dataset_opt, phase, demo_root):
 
 
 @pytest.mark.parametrize('path', OPTION_FILES, ids=option_id)
-def test_option_file_builds(path, demo_root, tmp_path):
+def test_option_file_builds(path, demo_root, raw_root, tmp_path):
     opt = load_yaml(path)
     full_network = build_network(copy.deepcopy(opt['network_g']))
+    is_raw = opt['network_g'].get('out_chans', 3) == 4
     if 'demo' not in path.parts:
-        assert sum(p.numel() for p in full_network.parameters()) == OFFICIAL_PARAMS[opt['network_g']['type']]
+        expected = (OFFICIAL_PARAMS_RAW if is_raw else OFFICIAL_PARAMS)[opt['network_g']['type']]
+        assert sum(p.numel() for p in full_network.parameters()) == expected
 
     for name, dataset_opt in opt['datasets'].items():
-        dataset = build_dataset(tiny_dataset_options(dataset_opt, name.split('_')[0], demo_root))
+        raw = dataset_opt['type'] == RAW_DATASET
+        dataset = build_dataset(tiny_dataset_options(dataset_opt, name.split('_')[0], raw_root if raw else demo_root))
         item = dataset[0]
-        assert item['lq'].shape[:2] == (dataset_opt['num_frames'], 6)
+        num_frames = len(dataset_opt.get('frame_indices') or range(dataset_opt['num_frames']))
+        assert item['lq'].shape[:2] == (num_frames, 8 if raw else 6)
+        assert item['gt'].shape[0] == (4 if raw else 3)
 
     for name, metric in (opt.get('val', {}).get('metrics') or {}).items():
         assert metric['type'] in METRIC_REGISTRY, name
@@ -88,6 +101,7 @@ def test_option_file_builds(path, demo_root, tmp_path):
 
     model_opt = copy.deepcopy(opt)
     tiny_network = dict(TINY_NETWORKS[opt['network_g']['type']])  # same arch, so the file's skt.orm_tap exists
+    tiny_network.update({k: opt['network_g'][k] for k in ('in_chans', 'out_chans') if k in opt['network_g']})
     model_opt.update(num_gpu=0, is_train=is_train, dist=False, rank=0, world_size=1, network_g=tiny_network)
     model_opt['path'] = {'pretrain_network_g': None, 'visualization': str(tmp_path), 'results_root': str(tmp_path)}
     if 'network_t' in opt:  # a teacher checkpoint for staged_student (its pretrain path points at a stage-1 run)

@@ -519,6 +519,7 @@ class HDRTransformer(nn.Module):
         resi_connection: '1conv' or '3conv' for the convs closing each CTB and the body.
         pad_mode: How ``forward`` pads inputs to the window multiple (see
             :func:`basicsr_skt.utils.padding.pad_to_multiple`; reflect falls back to replicate on tiny inputs).
+        out_chans: Output channels (3 for BGR HDR; 4 for packed RGGB RAW, see ``BracketIRERawDataset``).
     """
 
     def __init__(self,
@@ -540,7 +541,8 @@ class HDRTransformer(nn.Module):
                  patch_norm: bool = True,
                  use_checkpoint: bool = False,
                  resi_connection: str = '1conv',
-                 pad_mode: str = 'reflect') -> None:
+                 pad_mode: str = 'reflect',
+                 out_chans: int = 3) -> None:
         super().__init__()
         if patch_size != 1:
             raise ValueError(f'HDRTransformer works on pixels: patch_size must be 1, got {patch_size}')
@@ -572,7 +574,7 @@ class HDRTransformer(nn.Module):
                                          attn_drop_rate, drop_path_rate, norm_layer, use_checkpoint, resi_connection)
         self.norm = norm_layer(embed_dim)
         self.conv_after_body = residual_conv(embed_dim, resi_connection, dilation=1)
-        self.conv_last = nn.Conv2d(embed_dim, 3, 3, padding=1)
+        self.conv_last = nn.Conv2d(embed_dim, out_chans, 3, padding=1)
         self.apply(self._init_weights)
 
     def _build_blocks(self, depths: Sequence[int], num_heads: Sequence[int], window_size: int, mlp_ratio: float,

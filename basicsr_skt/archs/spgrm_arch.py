@@ -36,7 +36,7 @@ from basicsr_skt.utils.masks import label_boundaries, segment_mean_map
 from basicsr_skt.utils.tonemap import DEFAULT_MU, inverse_mu_law, mu_law
 
 FUSION_MODES = ('sft', 'cross_attention')
-LABEL_ENCODING_CHANNELS = 4  # boundary map (1) + per-segment mean colour of T(f_O) (3)
+LABEL_ENCODING_CHANNELS = 4  # boundary map (1) + per-segment mean colour of T(f_O) (3, for img_channels = 3)
 
 
 class SPGRMResBlock(nn.Module):
@@ -157,6 +157,7 @@ class SPGRM(nn.Module):
         mu: μ of the tone mapping T.
         num_heads: Attention heads of the cross-attention fusion.
         window_size: Window side of the cross-attention fusion.
+        img_channels: Channels of the ORM output (3 for BGR HDR; 4 for packed RGGB RAW).
     """
 
     def __init__(self,
@@ -170,7 +171,8 @@ class SPGRM(nn.Module):
                  use_semantics: bool = True,
                  mu: float = DEFAULT_MU,
                  num_heads: int = 4,
-                 window_size: int = 8) -> None:
+                 window_size: int = 8,
+                 img_channels: int = 3) -> None:
         super().__init__()
         if fusion not in FUSION_MODES:
             raise ValueError(f'Unknown fusion {fusion!r}; expected one of {FUSION_MODES}')
@@ -179,14 +181,15 @@ class SPGRM(nn.Module):
         self.fusion = fusion
         self.use_semantics = use_semantics
         self.mu = mu
-        self.head = nn.Conv2d(3 + ref_channels, num_feat, 3, padding=1)
+        self.img_channels = img_channels
+        self.head = nn.Conv2d(img_channels + ref_channels, num_feat, 3, padding=1)
         self.embed_proj = nn.Conv2d(embed_channels, embed_feat, 1)
         self.cond = nn.Sequential(
-            nn.Conv2d(embed_feat + LABEL_ENCODING_CHANNELS, num_feat, 3, padding=1), nn.LeakyReLU(0.2))
+            nn.Conv2d(embed_feat + 1 + img_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2))
         self.groups = nn.ModuleList([SPGRMResidualGroup(num_feat, num_blocks) for _ in range(num_groups)])
         self.fusions = nn.ModuleList([self._make_fusion(num_feat, num_heads, window_size) for _ in range(num_groups)])
         self.body_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1)
-        self.tail = nn.Conv2d(num_feat, 3, 3, padding=1)
+        self.tail = nn.Conv2d(num_feat, img_channels, 3, padding=1)
         nn.init.zeros_(self.tail.weight)  # R = 0 at initialisation: SPGRM starts as the identity f_S = f_O
         nn.init.zeros_(self.tail.bias)
 
@@ -209,7 +212,7 @@ class SPGRM(nn.Module):
             (B, embed_feat + 4, H, W); all zeros (and the SKB unused) when ``use_semantics`` is False.
         """
         b, _, h, w = tone_mapped.shape
-        channels = self.embed_proj.out_channels + LABEL_ENCODING_CHANNELS
+        channels = self.embed_proj.out_channels + 1 + self.img_channels
         if not self.use_semantics:
             return tone_mapped.new_zeros(b, channels, h, w)
         if skb_embedding is None or skb_labels is None:

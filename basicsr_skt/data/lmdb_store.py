@@ -14,6 +14,11 @@ name                       value                                                
 ``skb_meta``               semantic-prior settings (when present)               UTF-8 JSON
 =========================  ===================================================  ==================================
 
+RAW scenes (BracketIRE layout, ``scripts/make_lmdb.py --raw``) store instead of ``lq_<i>`` / ``gt``:
+``raw_<i>`` (frame ``i``, 0-based, shortest exposure first: packed RGGB as stored, uint16 or float32, (H/2, W/2, 4)),
+``raw_gt`` (float32 packed (H/2, W/2, 4)) and ``raw_meta`` (the normalised ``metadata.npy`` dict as JSON: ``wb``,
+``ccm``, ``black_level``, ``white_level``, ``exposures``, ``ref_index``), beside ``exposures`` and the SKB records.
+
 Beside ``data.mdb`` / ``lock.mdb``, ``meta_info.txt`` (in the spirit of BasicSR's) lists one record per line:
 ``<key> <shape> <dtype> <checksum>``, e.g. ``001/lq_0 (1000,1500,3) uint16 sha256:9f2c…``; JSON records have dtype
 ``json`` and shape ``(<bytes>,)``; lines starting with ``#`` are comments. It is written last: a database without it
@@ -48,9 +53,13 @@ SKB_KEYS = (SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY)
 JSON_DTYPE = 'json'
 CHECKSUM_ALGORITHM = 'sha256'
 LQ_DTYPES = ('uint8', 'uint16')
+RAW_GT_KEY = 'raw_gt'
+RAW_META_KEY = 'raw_meta'
+RAW_DTYPES = ('uint16', 'float32')
 
 RecordValue = Union[np.ndarray, dict]
 _LQ_PATTERN = re.compile(r'lq_(\d+)$')
+_RAW_PATTERN = re.compile(r'raw_(\d+)$')
 _HEADER = (
     f'# basicsr_skt multi-exposure HDR LMDB, format {FORMAT_VERSION}\n'
     f'# key shape dtype checksum ({CHECKSUM_ALGORITHM} of the stored bytes; raw C-order arrays, JSON as UTF-8)\n')
@@ -64,6 +73,17 @@ def lq_key(index: int) -> str:
 def lq_index(name: str) -> Optional[int]:
     """Frame index of an ``lq_<i>`` record name, else None."""
     match = _LQ_PATTERN.match(name)
+    return int(match.group(1)) if match else None
+
+
+def raw_key(index: int) -> str:
+    """Record name of RAW frame ``index`` (0-based, shortest exposure first): ``'raw_<index>'``."""
+    return f'raw_{index}'
+
+
+def raw_index(name: str) -> Optional[int]:
+    """Frame index of a ``raw_<i>`` record name, else None."""
+    match = _RAW_PATTERN.match(name)
     return int(match.group(1)) if match else None
 
 
@@ -653,6 +673,9 @@ def check_output_path(db_path: str, force: bool) -> None:
 def check_scene_values(scene: str, values: Dict[str, RecordValue], location: str) -> None:
     """Consistency of one scene's records before packing: frame/GT sizes and dtypes, exposures, SKB contract."""
     where = f'{location}, scene {scene!r}'
+    if RAW_GT_KEY in values:
+        check_raw_scene_values(where, values)
+        return
     gt = values.get(GT_KEY)
     if not isinstance(gt, np.ndarray) or gt.dtype != np.float32 or gt.ndim != 3 or gt.shape[2] != 3:
         raise ValueError(f'{where}: gt must be a float32 H x W x 3 array')
@@ -669,6 +692,32 @@ def check_scene_values(scene: str, values: Dict[str, RecordValue], location: str
     exposures = values.get(EXPOSURES_KEY)
     if not isinstance(exposures, np.ndarray) or exposures.dtype != np.float32 or exposures.shape != (len(frames), ):
         raise ValueError(f'{where}: exposures must be float32 with one value per frame ({len(frames)})')
+    _check_skb_values(where, values, gt.shape[:2])
+
+
+def check_raw_scene_values(where: str, values: Dict[str, RecordValue]) -> None:
+    """The RAW counterpart of :func:`check_scene_values`: packed frames and GT of one (H/2, W/2, 4) size, one frame
+    dtype (uint16 / float32), float32 GT, ``exposures`` per frame, ``raw_meta`` a dict, and the SKB contract."""
+    gt = values[RAW_GT_KEY]
+    if not isinstance(gt, np.ndarray) or gt.dtype != np.float32 or gt.ndim != 3 or gt.shape[2] != 4:
+        raise ValueError(f'{where}: raw_gt must be a float32 packed (h, w, 4) array')
+    names = [name for name in values if raw_index(name) is not None]
+    for name in names:
+        if values[name].dtype.name not in RAW_DTYPES or values[name].shape != gt.shape:
+            raise ValueError(f'{where}: {name} is {values[name].dtype} {values[name].shape}, expected uint16/float32 '
+                             f'{gt.shape} like raw_gt')
+    if not names or len({values[name].dtype for name in names}) > 1:
+        raise ValueError(f'{where}: needs RAW frames of one dtype, got {[(n, values[n].dtype.name) for n in names]}')
+    exposures = values.get(EXPOSURES_KEY)
+    if not isinstance(exposures, np.ndarray) or exposures.dtype != np.float32 or exposures.shape != (len(names), ):
+        raise ValueError(f'{where}: exposures must be float32 with one value per frame ({len(names)})')
+    if not isinstance(values.get(RAW_META_KEY), dict):
+        raise ValueError(f'{where}: raw_meta must be a dict (the scene metadata)')
+    _check_skb_values(where, values, gt.shape[:2])
+
+
+def _check_skb_values(where: str, values: Dict[str, RecordValue], image_shape: Tuple[int, int]) -> None:
+    """The SKB records of a scene are all there or all absent, with the documented dtypes and the image's size."""
     present = [key for key in SKB_KEYS if key in values]
     if present and len(present) != len(SKB_KEYS):
         raise ValueError(f'{where}: semantic priors are incomplete: has {present}, needs all of {list(SKB_KEYS)}')
@@ -677,14 +726,14 @@ def check_scene_values(scene: str, values: Dict[str, RecordValue], location: str
         if embedding.dtype != np.float16 or embedding.ndim != 3:
             raise ValueError(f'{where}: skb_embedding must be float16 (C, He, We), got {embedding.dtype} '
                              f'{embedding.shape}')
-        if labels.dtype != np.uint16 or labels.shape != gt.shape[:2]:
-            raise ValueError(f'{where}: skb_labels must be uint16 {gt.shape[:2]} (the image size), got '
+        if labels.dtype != np.uint16 or labels.shape != tuple(image_shape):
+            raise ValueError(f'{where}: skb_labels must be uint16 {tuple(image_shape)} (the image size), got '
                              f'{labels.dtype} {labels.shape}')
         meta = values[SKB_META_KEY]
         if not isinstance(meta, dict):
             raise ValueError(f'{where}: skb_meta must be a JSON object')
         if 'cell_size' in meta:
-            check_embedding_geometry(embedding.shape, meta['cell_size'], gt.shape[:2], f'{where}: skb_embedding')
+            check_embedding_geometry(embedding.shape, meta['cell_size'], image_shape, f'{where}: skb_embedding')
 
 
 def _progress(items: Sequence, enabled: bool, desc: str):

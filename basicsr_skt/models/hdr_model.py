@@ -385,11 +385,16 @@ class HDRModel(BaseModel):
             if name in skipped:
                 continue
             try:
-                values[name] = float(calculate_metric(dict(img=pred, img2=gt), metric_opt))
+                values[name] = float(calculate_metric(self.metric_inputs(pred, gt), metric_opt))
             except MetricUnavailableError as err:
                 skipped[name] = str(err)
                 get_root_logger().warning(f'Metric {name!r} skipped for this run: {err}')
         return values
+
+    def metric_inputs(self, pred: np.ndarray, gt: np.ndarray) -> Dict[str, Any]:
+        """Keyword arguments of every metric function: ``img`` and ``img2`` (subclasses add per-scene data, e.g. the
+        RAW colour metadata of :class:`~basicsr_skt.models.raw_hdr_model.RawHDRModel`)."""
+        return dict(img=pred, img2=gt)
 
     def drop_skipped_metrics(self) -> None:
         """Remove metrics skipped part-way from the scenes computed before (every scene keeps the same columns)."""

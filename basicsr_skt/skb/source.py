@@ -6,12 +6,16 @@
   and turned from BGR into RGB.
 * LDR (the reference frame): already display-referred (camera-encoded), so it is used as is: normalised by its bit
   depth, scaled by 255, rounded to uint8, BGR -> RGB. No μ-law.
+* RAW (packed RGGB, BracketIRE): the dataset's display pipeline at the packed resolution (white balance, 2 x 2
+  binning demosaic, colour matrix, clip to [0, 1]), then μ-law as for HDR, 8 bits, RGB
+  (:func:`raw_to_display_rgb`); the label map then lives on the packed grid the RAW dataset crops.
 """
 from typing import Union
 
 import numpy as np
 import torch
 
+from basicsr_skt.utils.raw_pipeline import raw_to_display
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
@@ -64,3 +68,28 @@ def ldr_to_display_rgb(ldr_bgr: np.ndarray, white_level: int) -> np.ndarray:
     if ldr.dtype == np.uint8 and white_level == 255:
         return np.ascontiguousarray(ldr[:, :, ::-1])
     return np.ascontiguousarray(_to_uint8(ldr.astype(np.float64) / float(white_level))[:, :, ::-1])
+
+
+def raw_to_display_rgb(packed: ArrayOrTensor, wb: ArrayOrTensor, ccm: ArrayOrTensor, mu: float = DEFAULT_MU) -> np.ndarray:
+    """Render packed linear RAW to 8-bit RGB at the packed resolution for a semantic model.
+
+    Args:
+        packed: Packed RGGB linear RAW on the dataset's normalised scale (``raw_gt / hdr_scale``, ~[0, 1]): a
+            (4, h, w) tensor (as the dataset / an ORM gives it) or an (h, w, 4) array.
+        wb: White-balance gains (3 or 4).
+        ccm: 3 x 3 camera RGB -> sRGB matrix.
+        mu: μ of the μ-law.
+
+    Returns:
+        uint8 (h, w, 3) RGB: ``round(255 * T(clip(ccm · bin(wb · packed), 0, 1)))``.
+    """
+    if isinstance(packed, torch.Tensor):
+        if packed.ndim != 3 or packed.shape[0] != 4:
+            raise ValueError(f'Expected a (4, h, w) packed RAW tensor, got shape {tuple(packed.shape)}')
+        packed = packed.detach().float().cpu().numpy().transpose(1, 2, 0)
+    wb, ccm = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, np.float32) for v in (wb, ccm))
+    array = np.asarray(packed, np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError('RAW image holds NaN/Inf values')
+    display = raw_to_display(array, wb, ccm, 'mu_law', mu, bits=None, full_resolution=False)
+    return np.ascontiguousarray(_to_uint8(display))
