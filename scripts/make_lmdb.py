@@ -85,7 +85,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 source = RawFolderSceneReader(scene_dir, args.num_frames or 5, cache_images=False)
             else:
                 source = FolderSceneReader(
-                    scene_dir, args.ldr_glob, args.gt_glob, args.exposure_file, args.num_frames or 3,
+                    scene_dir,
+                    args.ldr_glob,
+                    args.gt_glob,
+                    args.exposure_file,
+                    args.num_frames or 3,
                     cache_images=False)
             if args.verify:
                 summary = verify_lmdb(db_path, source, progress=True)

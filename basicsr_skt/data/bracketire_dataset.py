@@ -254,8 +254,9 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
             return list(range(self.num_frames))
         if (not isinstance(indices, (list, tuple)) or not indices or list(indices) != sorted(set(indices))
                 or not all(isinstance(i, int) and 0 <= i < self.num_frames for i in indices)):
-            raise ValueError(f'Option frame_indices must be ascending distinct frame indices in [0, {self.num_frames}), '
-                             f'got {indices!r}')
+            raise ValueError(
+                f'Option frame_indices must be ascending distinct frame indices in [0, {self.num_frames}), '
+                f'got {indices!r}')
         return list(indices)
 
     def _make_reader(self):
@@ -269,10 +270,11 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
         meta = self.reader.read_full(scene, RAW_META_KEY)
         if scene not in self._meta_checked:
             if int(meta['ref_index']) != self.frame_indices[self.ref_index]:
-                raise ValueError(f'Scene {scene!r}: the GT is aligned with frame {meta["ref_index"]} (ref_index), but '
-                                 f'frame_indices {self.frame_indices} put frame {self.frame_indices[self.ref_index]} in '
-                                 'the middle (the reference position of the ORM); choose frame_indices centred on '
-                                 f'{meta["ref_index"]}')
+                raise ValueError(
+                    f'Scene {scene!r}: the GT is aligned with frame {meta["ref_index"]} (ref_index), but '
+                    f'frame_indices {self.frame_indices} put frame {self.frame_indices[self.ref_index]} in '
+                    'the middle (the reference position of the ORM); choose frame_indices centred on '
+                    f'{meta["ref_index"]}')
             self._meta_checked.add(scene)
         return meta
 
@@ -343,8 +345,8 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
         skb: Dict[str, torch.Tensor] = {}
         if self.is_train:
             top, left, win_h, win_w, hflip, vflip, rot90 = self._draw_window(record)
-            images = self.augment(self.reader.read_windows(record.name, keys, top, left, win_h, win_w), hflip, vflip,
-                                  rot90)
+            images = self.augment(
+                self.reader.read_windows(record.name, keys, top, left, win_h, win_w), hflip, vflip, rot90)
             if self.use_skb:
                 embedding, labels = self.augment_grid(
                     self._read_skb_window(record, top, left, win_h, win_w), hflip, vflip, rot90)
@@ -369,10 +371,3 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
             'gt_path': record.gt_path,
             **skb,
         }
-
-
-def scene_display_inputs(item: Dict[str, object]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(gt packed (h, w, 4) float32, wb (4,), ccm (3, 3)) of a dataset item, numpy, for the display pipeline."""
-    gt: torch.Tensor = item['gt']  # type: ignore[assignment]
-    return (gt.permute(1, 2, 0).numpy(), np.asarray(item['wb'], np.float32), np.asarray(item['ccm'], np.float32))
-

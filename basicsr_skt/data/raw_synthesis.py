@@ -36,8 +36,8 @@ import numpy as np
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 from basicsr_skt.data.synthetic_brackets import BracketConfig, list_hdr_images, simulate_bracket
 from basicsr_skt.utils.hdr_io import read_hdr
-from basicsr_skt.utils.raw_pipeline import (BRACKETIRE_RATIO, bin_to_rgb, linear_srgb_to_camera, mosaic_rgb,
-                                            pack_bayer, random_camera, raw_to_display, srgb_gamma)
+from basicsr_skt.utils.raw_pipeline import (BRACKETIRE_RATIO, bin_to_rgb, linear_srgb_to_camera, mosaic_rgb, pack_bayer,
+                                            random_camera, raw_to_display, srgb_gamma)
 
 SEED_STREAM = 3  # seed stream of RAW brackets (demo scenes use 0 and 1, sRGB synthetic brackets 2)
 PROCEDURAL_STREAM = 4  # procedural radiance maps (no input photographs)
@@ -191,15 +191,17 @@ def preview_image(bracket: RawBracket, width: int = 240) -> np.ndarray:
     black, white = float(meta['black_level']), float(meta['white_level'])
     tiles = []
     for frame in bracket.frames:
-        x = np.clip((pack_bayer(frame).astype(np.float32) - black) / (white - black), 0, 1) * np.float32(
-            np.asarray(meta['wb'], np.float32))
+        x = np.clip((pack_bayer(frame).astype(np.float32) - black) /
+                    (white - black), 0, 1) * np.float32(np.asarray(meta['wb'], np.float32))
         rgb = np.clip(np.einsum('...j,ij->...i', bin_to_rgb(x), np.asarray(meta['ccm'], np.float32)), 0, 1)
         tiles.append(srgb_gamma(rgb))
-    tiles.append(raw_to_display(pack_bayer(bracket.gt) / 16.0, meta['wb'], meta['ccm'], bits=None,
-                                full_resolution=False))
+    tiles.append(
+        raw_to_display(pack_bayer(bracket.gt) / 16.0, meta['wb'], meta['ccm'], bits=None, full_resolution=False))
     height = max(1, round(tiles[0].shape[0] * width / tiles[0].shape[1]))
-    tiles = [cv2.resize(np.round(t[..., ::-1] * 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_AREA)
-             for t in tiles]
+    tiles = [
+        cv2.resize(np.round(t[..., ::-1] * 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_AREA)
+        for t in tiles
+    ]
     return np.concatenate(tiles, axis=1)
 
 

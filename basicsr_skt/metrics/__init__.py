@@ -3,8 +3,8 @@
 Registered names (all distinct from BasicSR's own ``calculate_psnr``, ``calculate_ssim``, ``calculate_niqe``,
 ``calculate_psnr_pt`` and ``calculate_ssim_pt``): ``calculate_psnr_l``, ``calculate_psnr_mu``, ``calculate_ssim_l``,
 ``calculate_ssim_mu`` (:mod:`hdr_metrics`), ``calculate_pu_psnr``, ``calculate_pu_ssim`` (:mod:`pu21_metric`),
-``calculate_lpips`` (:mod:`lpips_metric`) and the BracketIRE RAW protocol ``calculate_raw_psnr``, ``calculate_raw_ssim``,
-``calculate_raw_lpips`` (:mod:`raw_metrics`).
+``calculate_lpips`` (:mod:`lpips_metric`) and the BracketIRE RAW protocol ``calculate_raw_psnr``,
+``calculate_raw_ssim``, ``calculate_raw_lpips`` (:mod:`raw_metrics`).
 """
 from basicsr_skt.metrics import hdr_metrics  # noqa: F401  (calculate_psnr_l/_mu, calculate_ssim_l/_mu)
 from basicsr_skt.metrics import lpips_metric  # noqa: F401  (calculate_lpips)

@@ -67,8 +67,7 @@ class RawModelMixin:
 
     def save_figure(self, scene, ldrs, pred, gt, current_iter, dataset_name) -> str:
         """The comparison figure of linear sRGB renderings (see :meth:`HDRModel.save_figure`)."""
-        return super().save_figure(scene, ldrs, self.linear_bgr(pred), self.linear_bgr(gt), current_iter,
-                                   dataset_name)
+        return super().save_figure(scene, ldrs, self.linear_bgr(pred), self.linear_bgr(gt), current_iter, dataset_name)
 
     def log_tb_images(self, tb_logger, scene, pred, gt, current_iter) -> None:
         super().log_tb_images(tb_logger, scene, self.linear_bgr(pred), None if gt is None else self.linear_bgr(gt),

@@ -70,7 +70,10 @@ def ldr_to_display_rgb(ldr_bgr: np.ndarray, white_level: int) -> np.ndarray:
     return np.ascontiguousarray(_to_uint8(ldr.astype(np.float64) / float(white_level))[:, :, ::-1])
 
 
-def raw_to_display_rgb(packed: ArrayOrTensor, wb: ArrayOrTensor, ccm: ArrayOrTensor, mu: float = DEFAULT_MU) -> np.ndarray:
+def raw_to_display_rgb(packed: ArrayOrTensor,
+                       wb: ArrayOrTensor,
+                       ccm: ArrayOrTensor,
+                       mu: float = DEFAULT_MU) -> np.ndarray:
     """Render packed linear RAW to 8-bit RGB at the packed resolution for a semantic model.
 
     Args:

@@ -340,4 +340,3 @@ def border_crop(img: np.ndarray, border: int) -> np.ndarray:
         raise ValueError(f'Nothing left after removing a {border} px border from a {img.shape[1]} x {img.shape[0]} '
                          'image')
     return img[border:-border, border:-border]
-
