@@ -26,6 +26,19 @@ def test_content_loss_known_values_and_reductions():
     torch.testing.assert_close(elementwise, torch.tensor([[[[0.2, 0.0], [0.3, 0.1]]]], dtype=torch.float64))
 
 
+def test_gated_content_loss_distils_only_where_the_teacher_is_closer_to_the_gt():
+    student = linear([[[[0.2, 0.5], [0.9, 0.0]]]])
+    teacher = linear([[[[0.4, 0.5], [0.6, 0.1]]]])
+    gt = linear([[[[0.3, 0.5], [1.0, 0.3]]]])
+    # |t - y| = (0.1, 0, 0.4, 0.2), |s - y| = (0.1, 0, 0.1, 0.3): strictly closer only at (1, 1)
+    gated = ContentDistillLoss(reduction='none', gate=True)(student, teacher, gt=gt)
+    torch.testing.assert_close(gated, torch.tensor([[[[0.0, 0.0], [0.0, 0.1]]]], dtype=torch.float64))
+    torch.testing.assert_close(ContentDistillLoss(gate=True)(student, teacher, gt=gt),
+                               torch.tensor(0.1 / 4, dtype=torch.float64))  # mean over all elements
+    with pytest.raises(ValueError, match='needs gt'):
+        ContentDistillLoss(gate=True)(student, teacher)
+
+
 # ----------------------------------------------------------------------------------------------------------- colour
 def _two_segment_case():
     labels = torch.tensor([[[1, 1, 2, 2], [2, 2, 2, 2]]])  # segment 1: 2 px, segment 2: 6 px
@@ -49,6 +62,19 @@ def test_colour_term_of_two_segments_with_known_means():
     torch.testing.assert_close(loss, torch.tensor(expected, dtype=torch.float64))
     # the background option: label 0 absent here, so nothing changes
     torch.testing.assert_close(ColourDistillLoss(beta=0.0, ignore_background=True)(student, teacher, labels), loss)
+
+
+def test_gated_colour_term_keeps_only_segments_where_the_teacher_mean_is_closer():
+    student, teacher, labels = _two_segment_case()
+    # GT equal to the teacher in segment 1 (teacher closer) and to the student in segment 2 (student closer)
+    gt = torch.where(labels[:, None] == 1, teacher, student)
+    loss = ColourDistillLoss(beta=0.0, gate=True)(student, teacher, labels, gt=gt)
+    torch.testing.assert_close(loss, torch.tensor(2 / 8 * 0.4 / 3, dtype=torch.float64))
+    # angular term: only the pixels of segment 1 (teacher's angle to the GT is 0 there, the student's is not)
+    angles = angular_error_map(student, teacher, EPS)
+    gated_angles = ColourDistillLoss(beta=1.0, gate=True, mu=1e-9)(student, teacher, labels, gt=gt) - ColourDistillLoss(
+        beta=0.0, gate=True, mu=1e-9)(student, teacher, labels, gt=gt)
+    assert gated_angles.item() > 0 and gated_angles.item() < angles.mean().item()
 
 
 def test_colour_term_ignore_background():

@@ -29,33 +29,71 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     return values
 
 
+def teacher_better_mask(student: torch.Tensor, teacher: torch.Tensor, gt: torch.Tensor,
+                        mu: float = DEFAULT_MU) -> torch.Tensor:
+    """Where the teacher is closer to the ground truth than the student: ``|T(f_S) - T(Y)| < |T(f_O) - T(Y)|``.
+
+    Args:
+        student: f_O, (B, C, H, W) linear HDR.
+        teacher: f_S, same shape.
+        gt: Y, same shape.
+        mu: μ of the tone mapping.
+
+    Returns:
+        (B, C, H, W) float mask of {0, 1}, without gradient.
+    """
+    with torch.no_grad():
+        target = mu_law(gt, mu)
+        return ((mu_law(teacher, mu) - target).abs() < (mu_law(student, mu) - target).abs()).to(student.dtype)
+
+
 @LOSS_REGISTRY.register()
 class ContentDistillLoss(MuLawL1Loss):
-    """Content self-distillation ``|T(f_O) - sg[T(f_S)]|_1``.
+    """Content self-distillation ``|T(f_O) - sg[T(f_S)]|_1``, optionally gated by where the teacher is right.
+
+    With ``gate=True`` (needs the GT in ``forward``) only the elements where the teacher is closer to the GT than the
+    student are distilled (:func:`teacher_better_mask`); the mean still runs over all elements. Ungated, a teacher
+    that corrects a *previous* student (SPGRM learns on the detached ORM output while the ORM moves) pulls the ORM
+    against its own reconstruction gradient wherever it overshoots.
 
     Args:
         loss_weight: Multiplier of the loss (λ_content; a warm-up schedule is applied by the model).
         reduction: ``'none'`` (element-wise, (B, C, H, W)), ``'mean'`` or ``'sum'``.
         mu: μ of the tone mapping.
+        gate: Distil only where the teacher beats the student.
     """
+
+    def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', mu: float = DEFAULT_MU,
+                 gate: bool = False) -> None:
+        super().__init__(loss_weight, reduction, mu)
+        self.gate = gate
 
     def forward(self,
                 student: torch.Tensor,
                 teacher: torch.Tensor,
                 weight: Optional[torch.Tensor] = None,
+                gt: Optional[torch.Tensor] = None,
                 **kwargs) -> torch.Tensor:
-        """Compute ``loss_weight * reduce(|T(student) - T(teacher.detach())|)``.
+        """Compute ``loss_weight * reduce(|T(student) - T(teacher.detach())|)`` (times the gate).
 
         Args:
             student: f_O, (B, C, H, W) linear HDR (gradient flows here).
             teacher: f_S, same shape (detached inside).
-            weight: Optional element-wise weights ((B, C, H, W) or (B, 1, H, W)), BasicSR's convention.
+            weight: Optional element-wise weights ((B, C, H, W) or (B, 1, H, W)), BasicSR's convention; not
+                combinable with ``gate``.
+            gt: Y, same shape; required when ``gate`` is on.
 
         Returns:
             A scalar, or (B, C, H, W) for ``reduction='none'``.
         """
         _check_same_shape(student, teacher)
-        return super().forward(student, teacher.detach(), weight)
+        if not self.gate:
+            return super().forward(student, teacher.detach(), weight)
+        if gt is None or weight is not None:
+            raise ValueError('ContentDistillLoss(gate=True) needs gt and takes no weight')
+        mask = teacher_better_mask(student, teacher.detach(), gt, self.mu)
+        diff = (mu_law(student, self.mu) - mu_law(teacher.detach(), self.mu)).abs() * mask
+        return self.loss_weight * _reduce(diff, self.reduction)
 
 
 def angular_error_map(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -99,6 +137,7 @@ class ColourDistillLoss(nn.Module):
         beta: Weight β of the angular term.
         eps: Stabiliser of the cosine.
         ignore_background: Leave label 0 out of the segment-colour term.
+        gate: Distil only segments / pixels where the teacher is closer to the GT than the student (needs ``gt``).
     """
 
     def __init__(self,
@@ -107,7 +146,8 @@ class ColourDistillLoss(nn.Module):
                  mu: float = DEFAULT_MU,
                  beta: float = 0.1,
                  eps: float = 1e-6,
-                 ignore_background: bool = False) -> None:
+                 ignore_background: bool = False,
+                 gate: bool = False) -> None:
         super().__init__()
         _check_reduction(reduction)
         self.loss_weight = loss_weight
@@ -116,23 +156,40 @@ class ColourDistillLoss(nn.Module):
         self.beta = beta
         self.eps = eps
         self.ignore_background = ignore_background
+        self.gate = gate
 
-    def segment_term(self, student_tm: torch.Tensor, teacher_tm: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Area-weighted L1 (channel mean) between per-segment mean colours; (B, C, H, W) x 2 -> (B,)."""
+    def segment_term(self,
+                     student_tm: torch.Tensor,
+                     teacher_tm: torch.Tensor,
+                     labels: torch.Tensor,
+                     gate: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Area-weighted L1 (channel mean) between per-segment mean colours; (B, C, H, W) x 2 -> (B,).
+
+        ``gate`` (B, K) of bools zeroes segments (after the area weights are computed over all of them).
+        """
         means_s, counts = segment_means(student_tm, labels)
         means_t, _ = segment_means(teacher_tm, labels, num_segments=means_s.shape[1])
         if self.ignore_background:
             counts = torch.cat([torch.zeros_like(counts[:, :1]), counts[:, 1:]], dim=1)
         weights = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
+        if gate is not None:
+            weights = weights * gate.to(weights.dtype)
         return (weights * (means_s - means_t).abs().mean(dim=2)).sum(dim=1)
 
-    def forward(self, student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, **kwargs) -> torch.Tensor:
+    def forward(self,
+                student: torch.Tensor,
+                teacher: torch.Tensor,
+                labels: torch.Tensor,
+                gt: Optional[torch.Tensor] = None,
+                **kwargs) -> torch.Tensor:
         """Compute ``loss_weight * reduce_b(l_b)``.
 
         Args:
             student: f_O, (B, 3, H, W) linear HDR (gradient flows here).
             teacher: f_S, same shape (detached inside).
             labels: (B, H, W) (or (B, 1, H, W)) integer segment ids >= 0 of the same crop (the SKB label map).
+            gt: Y, same shape; required with ``gate``: segments whose teacher mean colour is not closer to the GT's
+                than the student's get weight 0, and so do pixels whose teacher angle to the GT is not smaller.
 
         Returns:
             A scalar, or (B,) for ``reduction='none'``.
@@ -140,8 +197,21 @@ class ColourDistillLoss(nn.Module):
         _check_same_shape(student, teacher)
         student_tm = mu_law(student, self.mu)
         teacher_tm = mu_law(teacher.detach(), self.mu)
-        angular = angular_error_map(student_tm, teacher_tm, self.eps).flatten(1).mean(dim=1)
-        per_item = self.segment_term(student_tm, teacher_tm, labels) + self.beta * angular
+        angular = angular_error_map(student_tm, teacher_tm, self.eps)
+        segment_gate = None
+        if self.gate:
+            if gt is None:
+                raise ValueError('ColourDistillLoss(gate=True) needs gt')
+            with torch.no_grad():
+                gt_tm = mu_law(gt, self.mu)
+                angular = angular * (angular_error_map(teacher_tm, gt_tm, self.eps) < angular_error_map(
+                    student_tm, gt_tm, self.eps)).to(angular.dtype)
+                means_gt, _ = segment_means(gt_tm, labels)
+                means_s, _ = segment_means(student_tm, labels, num_segments=means_gt.shape[1])
+                means_t, _ = segment_means(teacher_tm, labels, num_segments=means_gt.shape[1])
+                segment_gate = ((means_t - means_gt).abs().mean(dim=2) < (means_s - means_gt).abs().mean(dim=2))
+        segment = self.segment_term(student_tm, teacher_tm, labels, segment_gate)
+        per_item = segment + self.beta * angular.flatten(1).mean(dim=1)
         return self.loss_weight * _reduce(per_item, self.reduction)
 
 

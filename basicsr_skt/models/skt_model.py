@@ -194,10 +194,10 @@ class SKTModel(HDRModel):
         if weight == 0:
             return terms
         if 'l_content' in self.distill_losses:
-            terms['l_content'] = self.distill_losses['l_content'](self.output, teacher_output)
+            terms['l_content'] = self.distill_losses['l_content'](self.output, teacher_output, gt=self.gt)
         if 'l_colour' in self.distill_losses:
             labels = self.require_skb('skb_labels', 'the colour distillation term (skt.colour_opt)')
-            terms['l_colour'] = self.distill_losses['l_colour'](self.output, teacher_output, labels)
+            terms['l_colour'] = self.distill_losses['l_colour'](self.output, teacher_output, labels, gt=self.gt)
         if 'l_skam' in self.distill_losses:
             mask = self.skam_mask(current_iter, teacher_features)
             terms['l_skam'] = self.distill_losses['l_skam'](self.net_skam(orm_features, teacher_features, mask))
