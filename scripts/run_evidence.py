@@ -385,8 +385,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seeds', nargs='+', type=int, default=[0], help='training seeds of every run')
     parser.add_argument('--grid', action='store_true',
                         help='every run of RUNS with seed 0, and the main pair also with seed 1')
+    parser.add_argument('--extra', nargs='+', metavar='LABEL:SEED', help='further runs, e.g. no_semantics:0')
     parser.add_argument('--iters', type=int, default=1500, help='training iterations of every run')
-    parser.add_argument('--warmup-fraction', type=float, default=0.2, help='SKT warm-up as a share of --iters')
+    parser.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters')
     parser.add_argument('--num-val-points', type=int, default=6, help='validations per run')
     parser.add_argument('--max-size', type=int, default=256, help='long side of the synthetic scenes')
     parser.add_argument('--variants', type=int, default=2, help='synthetic captures per training photograph')
@@ -408,9 +409,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def planned_runs(args: argparse.Namespace) -> List[Tuple[str, int]]:
+    """(label, seed) of every run: ``--grid``, or ``--runs`` x ``--seeds``, plus ``--extra`` (no duplicates)."""
     if args.grid:
-        return [(label, 0) for label in RUNS] + [(label, 1) for label in MAIN_PAIR]
-    return [(label, seed) for seed in args.seeds for label in args.runs]
+        runs = [(label, 0) for label in RUNS] + [(label, 1) for label in MAIN_PAIR]
+    else:
+        runs = [(label, seed) for seed in args.seeds for label in args.runs]
+    for item in args.extra or []:
+        label, _, seed = item.partition(':')
+        if label not in RUNS or not seed.isdigit():
+            raise SystemExit(f'--extra takes LABEL:SEED with LABEL one of {list(RUNS)}, got {item!r}')
+        runs.append((label, int(seed)))
+    return list(dict.fromkeys(runs))
 
 
 def main(argv: Optional[List[str]] = None) -> None:
