@@ -440,6 +440,18 @@ def residual_conv(dim: int, resi_connection: str, dilation: int) -> nn.Module:
     raise ValueError(f"resi_connection must be '1conv' or '3conv', got {resi_connection!r}")
 
 
+def build_transformer_blocks(block_class: Type[nn.Module], dim: int, depths: Sequence[int], num_heads: Sequence[int],
+                             drop_path_rate: float, **block_kwargs) -> nn.ModuleList:
+    """One ``block_class(dim, depth=, num_heads=, drop_path=, **block_kwargs)`` per entry of ``depths``, with
+    stochastic depth rising linearly from 0 to ``drop_path_rate`` over all their layers (the Swin/SwinIR rule)."""
+    rates: List[float] = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+    starts = [sum(depths[:i]) for i in range(len(depths))]
+    return nn.ModuleList([
+        block_class(dim, depth=depth, num_heads=heads, drop_path=rates[start:start + depth], **block_kwargs)
+        for depth, heads, start in zip(depths, num_heads, starts)
+    ])
+
+
 class HDRTContextAwareBlock(nn.Module):
     """Context-aware transformer block (CTB): residual group -> dilated 3x3 conv -> + input."""
 
@@ -582,29 +594,23 @@ class HDRTransformer(nn.Module):
                       drop_path_rate: float, norm_layer: Type[nn.Module], use_checkpoint: bool,
                       resi_connection: str) -> nn.ModuleList:
         """Create the CTBs with stochastic depth rising linearly from 0 to ``drop_path_rate`` over all layers."""
-        rates: List[float] = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
-        blocks = nn.ModuleList()
-        start = 0
-        for depth, heads in zip(depths, num_heads):
-            blocks.append(
-                HDRTContextAwareBlock(
-                    self.embed_dim,
-                    resi_connection,
-                    input_resolution=self.img_size,
-                    depth=depth,
-                    num_heads=heads,
-                    window_size=window_size,
-                    drop_path=rates[start:start + depth],
-                    use_checkpoint=use_checkpoint,
-                    mlp_ratio=mlp_ratio,
-                    qkv_bias=qkv_bias,
-                    qk_scale=qk_scale,
-                    drop=drop_rate,
-                    attn_drop=attn_drop_rate,
-                    norm_layer=norm_layer,
-                    mask_cache=self.mask_cache))
-            start += depth
-        return blocks
+        return build_transformer_blocks(
+            HDRTContextAwareBlock,
+            self.embed_dim,
+            depths,
+            num_heads,
+            drop_path_rate,
+            resi_connection=resi_connection,
+            input_resolution=self.img_size,
+            window_size=window_size,
+            use_checkpoint=use_checkpoint,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            qk_scale=qk_scale,
+            drop=drop_rate,
+            attn_drop=attn_drop_rate,
+            norm_layer=norm_layer,
+            mask_cache=self.mask_cache)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:

@@ -28,7 +28,7 @@ per frame; ``conv_first`` token MLP; ``len(depths)`` stages, each: residual grou
 (t2 + y2, t1 + y1) and (t2 + y2, t3 + y3) -> concat with t2 + y2 -> token MLP; LayerNorm; ``conv_after_body`` +
 ``conv_end(reference features)``; 3x3 conv to 3 channels; sigmoid.
 """
-from typing import List, Optional, Sequence, Tuple, Type, Union
+from typing import Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +36,8 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.archs.hdr_transformer_arch import (HDRTMlp, HDRTransformer, HDRTResidualGroup, HDRTShiftMaskCache,
-                                                    HDRTTokenEmbed, residual_conv, tokens_to_map)
+                                                    HDRTTokenEmbed, build_transformer_blocks, residual_conv,
+                                                    tokens_to_map)
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 
 
@@ -211,26 +212,23 @@ class SCTNet(nn.Module):
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, self.img_size[0] * self.img_size[1], embed_dim))
             nn.init.trunc_normal_(self.absolute_pos_embed, std=.02)
         self.pos_drop = nn.Dropout(drop_rate)
-        rates: List[float] = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
-        starts = [sum(depths[:i]) for i in range(len(depths))]
-        self.layers = nn.ModuleList([
-            SCTSpatialBlock(
-                embed_dim,
-                resi_connection,
-                input_resolution=self.img_size,
-                depth=depth,
-                num_heads=heads,
-                window_size=window_size,
-                drop_path=rates[start:start + depth],
-                use_checkpoint=use_checkpoint,
-                mlp_ratio=mlp_ratio,
-                qkv_bias=qkv_bias,
-                qk_scale=qk_scale,
-                drop=drop_rate,
-                attn_drop=attn_drop_rate,
-                norm_layer=norm_layer,
-                mask_cache=self.mask_cache) for depth, heads, start in zip(depths, num_heads, starts)
-        ])
+        self.layers = build_transformer_blocks(
+            SCTSpatialBlock,
+            embed_dim,
+            depths,
+            num_heads,
+            drop_path_rate,
+            resi_connection=resi_connection,
+            input_resolution=self.img_size,
+            window_size=window_size,
+            use_checkpoint=use_checkpoint,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias,
+            qk_scale=qk_scale,
+            drop=drop_rate,
+            attn_drop=attn_drop_rate,
+            norm_layer=norm_layer,
+            mask_cache=self.mask_cache)
         self.channel_layers_lm = nn.ModuleList(
             [SCTConsistentBlock(frame_dim, scab_heads, scab_ffn_ratio) for _ in depths])  # reference <- short
         self.channel_layers_rm = nn.ModuleList(
