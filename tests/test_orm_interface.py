@@ -165,5 +165,6 @@ def test_shipped_skt_configs_tap_the_declared_number_of_channels(path):
     net = build_network(copy.deepcopy(opt['network_g'])).eval()
     tap = FeatureTap(net, opt['skt']['orm_tap'])
     with torch.no_grad(), tap:
-        net(*[torch.rand(1, opt['network_g'].get('in_chans', 6), 16, 16)] * 3)  # RAW configs: 8 channels
+        channels = 8 if opt['datasets']['train']['type'] == 'BracketIRERawDataset' else 6  # per frame (RAW: 4 + 4)
+        net(*[torch.rand(1, channels, 16, 16)] * 3)
     assert tap.pop().shape[1] == opt['skt']['skam']['orm_channels']
