@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """CPU demo of SKT: the same small HDR-Transformer trained alone (baseline) and with SKT, tested side by side.
 
-    python scripts/run_demo.py                  # ~12 minutes on 2 CPU cores
+    python scripts/run_demo.py                  # ~6.5 minutes on 2 CPU cores (plus set-up)
     python scripts/run_demo.py --iters 40       # quick smoke run of every step (numbers meaningless)
 
 Steps, each the documented command a user would type, run from the current directory (so ``datasets/``,
