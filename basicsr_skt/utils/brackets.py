@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from basicsr_skt.utils.figures import GAP, _hstack_with_gaps, _label_band, to_uint8
+from basicsr_skt.utils.checkpoint import check_state_dict_fits
+from basicsr_skt.utils.figures import GAP, hstack_with_gaps, label_band, to_uint8
 from basicsr_skt.utils.hdr_io import exposure_times, ldr_to_linear, read_exposure_values, read_ldr
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import tiled_forward
@@ -476,25 +477,13 @@ def load_network_weights(net: nn.Module, state: Mapping[str, torch.Tensor], sour
         source: Checkpoint name for messages.
 
     Raises:
-        ValueError: A key of the network missing from ``state``, a key of ``state`` unknown to the network, or a shape
-            mismatch. The message names the first such key (network order, then checkpoint order) and the counts.
+        ValueError: The message of :func:`~basicsr_skt.utils.checkpoint.check_state_dict_fits` (first missing,
+            unexpected or mis-shaped key and the counts), with a hint about the architecture options.
     """
-    own = net.state_dict()
-    missing = [key for key in own if key not in state]
-    unexpected = [key for key in state if key not in own]
-    shapes = [key for key in own if key in state and tuple(state[key].shape) != tuple(own[key].shape)]
-    if missing or unexpected or shapes:
-        first = next(key for key in list(own) + list(state) if key in missing or key in unexpected or key in shapes)
-        if first in shapes:
-            detail = f'shape {tuple(state[first].shape)} in the checkpoint, {tuple(own[first].shape)} in the network'
-        elif first in missing:
-            detail = 'missing from the checkpoint'
-        else:
-            detail = 'not a parameter of the network'
-        raise ValueError(f'{source} does not fit {type(net).__name__}: first mismatching key {first!r} ({detail}); '
-                         f'{len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} of another shape. '
-                         'Check --arch and --arch-opt (e.g. embed_dim, depths, num_heads) against the training '
-                         'config')
+    try:
+        check_state_dict_fits(net, state, strict=True, what=source)
+    except RuntimeError as err:
+        raise ValueError(f'{err}. With scripts/inference.py: check --arch and --arch-opt (or --config)') from err
     net.load_state_dict(OrderedDict(state), strict=True)
 
 
@@ -610,8 +599,8 @@ def comparison_strip(tiles: Sequence[Tuple[str, np.ndarray]], height: Optional[i
     if height and images[0].shape[0] != height:
         width = max(1, round(images[0].shape[1] * height / images[0].shape[0]))
         images = [cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA) for img in images]
-    labelled = [np.concatenate([_label_band(img.shape[1], label), img]) for (label, _), img in zip(tiles, images)]
-    return _hstack_with_gaps(labelled, GAP)
+    labelled = [np.concatenate([label_band(img.shape[1], label), img]) for (label, _), img in zip(tiles, images)]
+    return hstack_with_gaps(labelled, GAP)
 
 
 def write_png(path: str, img: np.ndarray) -> None:

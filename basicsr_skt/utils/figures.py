@@ -63,14 +63,14 @@ def _fit_text(text: str, max_width: int, scale: float) -> str:
     return text + '..'
 
 
-def _label_band(width: int, text: str) -> np.ndarray:
+def label_band(width: int, text: str) -> np.ndarray:
     """White ``LABEL_HEIGHT x width`` band with ``text`` (clipped to the band)."""
     band = np.full((LABEL_HEIGHT, width, 3), BACKGROUND, dtype=np.uint8)
     _put_text(band, text, (4, LABEL_HEIGHT - 8))
     return band
 
 
-def _hstack_with_gaps(tiles: Sequence[np.ndarray], gap: int) -> np.ndarray:
+def hstack_with_gaps(tiles: Sequence[np.ndarray], gap: int) -> np.ndarray:
     """Concatenate equally tall tiles left to right with ``gap`` background columns between neighbours."""
     height = tiles[0].shape[0]
     spacer = np.full((height, gap, 3), BACKGROUND, dtype=np.uint8)
@@ -251,8 +251,8 @@ def comparison_figure(ldrs: Sequence[np.ndarray],
                     ('', colour_bar(height, error_scale)), (f'pred crop x{height / size:.3g}', zooms[0]),
                     (f'GT crop x{height / size:.3g}', zooms[1])]
     if label:
-        named_tiles = [(name, np.concatenate([_label_band(tile.shape[1], name), tile])) for name, tile in named_tiles]
-    return _hstack_with_gaps([tile for _, tile in named_tiles], GAP)
+        named_tiles = [(name, np.concatenate([label_band(tile.shape[1], name), tile])) for name, tile in named_tiles]
+    return hstack_with_gaps([tile for _, tile in named_tiles], GAP)
 
 
 # ----------------------------------------------------------------------------------------------------------------
