@@ -265,6 +265,23 @@ def summary_table(test_means: Dict[str, Dict[int, Dict[str, float]]], timings: D
     return '\n'.join(lines)
 
 
+def seed_wins(test_means: Dict[str, Dict[int, Dict[str, float]]]) -> List[str]:
+    """One line per run: in how many seeds it beats the baseline on PSNR-μ and SSIM-μ, and the mean paired Δ."""
+    base = test_means.get('baseline', {})
+    lines = []
+    for label, per_seed in test_means.items():
+        seeds = [s for s in sorted(per_seed) if s in base]
+        if label == 'baseline' or not seeds:
+            continue
+        parts = []
+        for metric in ('psnr_mu', 'ssim_mu'):
+            deltas = [per_seed[s][metric] - base[s][metric] for s in seeds]
+            parts.append(f'{metric} higher in {sum(d > 0 for d in deltas)} of {len(seeds)} seeds (mean Δ '
+                         f'{np.mean(deltas):+.4f})')
+        lines.append(f'- `{label}` vs baseline: ' + '; '.join(parts))
+    return lines + [''] if lines else []
+
+
 def write_plot(path: str, series: Dict[str, List[Tuple[int, float]]], title: str, x_label: str = 'iteration') -> None:
     series = {name: points for name, points in series.items() if points}
     if series:
@@ -341,6 +358,7 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
         'Values are the mean over test scenes; with several seeds, mean ± half the range over seeds. Δ is paired '
         'by seed (run − baseline of the same seed).', ''
     ]
+    lines += seed_wins(test_means)
     for label in RUNS:
         if label in test_means:
             lines.append(f'- `{label}`: {RUNS[label][0]}')
