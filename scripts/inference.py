@@ -41,6 +41,7 @@ from basicsr_skt.utils import brackets  # noqa: E402
 from basicsr_skt.utils.checkpoint import load_state_dict_file  # noqa: E402
 from basicsr_skt.utils.figures import to_uint8  # noqa: E402
 from basicsr_skt.utils.hdr_io import write_hdr  # noqa: E402
+from basicsr_skt.utils.input_checks import parse_key_values  # noqa: E402
 
 #: Checkpoint of an experiment folder given as --checkpoint.
 LATEST_G = osp.join('models', 'net_g_latest.pth')
@@ -160,17 +161,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def parse_arch_opts(items: List[str]) -> Dict[str, Any]:
-    """``['embed_dim=12', 'depths=[2]']`` -> ``{'embed_dim': 12, 'depths': [2]}`` (values parsed as YAML)."""
-    opts = {}
-    for item in items:
-        key, sep, value = item.partition('=')
-        if not sep or not key:
-            raise ValueError(f'--arch-opt expects KEY=VALUE, got {item!r}')
-        opts[key] = yaml.safe_load(value)
-    return opts
-
-
 def arch_spec(args: argparse.Namespace) -> Tuple[str, Dict[str, Any]]:
     """(arch name, keyword arguments): --config's network_g if given, else --arch; --arch-opt on top."""
     name, opts = args.arch, {}
@@ -180,7 +170,7 @@ def arch_spec(args: argparse.Namespace) -> Tuple[str, Dict[str, Any]]:
         if 'type' not in opts:
             raise ValueError(f'--config {args.config} has no network_g.type')
         name = opts.pop('type')
-    opts.update(parse_arch_opts(args.arch_opt))
+    opts.update(parse_key_values(args.arch_opt, '--arch-opt'))
     return name, opts
 
 

@@ -25,7 +25,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -43,7 +42,7 @@ from basicsr_skt.skb.preview import make_preview  # noqa: E402
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb  # noqa: E402
 from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw  # noqa: E402
-from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
+from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values  # noqa: E402
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple  # noqa: E402
 
 SKB_FILES = (skb_format.EMBEDDING_FILE, skb_format.LABELS_FILE, skb_format.META_FILE, skb_format.PREVIEW_FILE)
@@ -172,17 +171,6 @@ def build_backend(args: argparse.Namespace, device: torch.device) -> skb_extract
         device=device)
 
 
-def parse_orm_opts(items: List[str]) -> Dict[str, Any]:
-    """``['embed_dim=12', 'depths=[2]']`` -> ``{'embed_dim': 12, 'depths': [2]}`` (values parsed as YAML)."""
-    opts = {}
-    for item in items:
-        key, sep, value = item.partition('=')
-        if not sep or not key:
-            raise ValueError(f'--orm-opt expects KEY=VALUE, got {item!r}')
-        opts[key] = yaml.safe_load(value)
-    return opts
-
-
 def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
     """The ORM from BasicSR's ARCH_REGISTRY with the checkpoint's weights (strict), in eval mode."""
     if not args.orm_checkpoint:
@@ -193,7 +181,7 @@ def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module
         arch = ARCH_REGISTRY.get(args.orm_arch)
     except KeyError as err:
         raise ValueError(f'Unknown --orm-arch {args.orm_arch!r}: {err.args[0]}') from None
-    net = arch(**parse_orm_opts(args.orm_opt))
+    net = arch(**parse_key_values(args.orm_opt, '--orm-opt'))
     try:
         state = load_state_dict_file(args.orm_checkpoint, args.orm_param_key)
     except KeyError as err:

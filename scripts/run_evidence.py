@@ -40,7 +40,6 @@ if REPO not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO)
 
 import cv2  # noqa: E402
-import yaml  # noqa: E402
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng, write_scene  # noqa: E402
 from basicsr_skt.data.splits import SPLITS, check_disjoint, split_by_source  # noqa: E402
@@ -49,6 +48,7 @@ from basicsr_skt.data.synthetic_brackets import (BracketConfig, bracket_rng, lis
 from basicsr_skt.utils.compare import comparison_table, read_metrics_csv  # noqa: E402
 from basicsr_skt.utils.figures import line_chart  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr  # noqa: E402
+from basicsr_skt.utils.input_checks import dump_options_yaml, load_options_yaml  # noqa: E402
 from basicsr_skt.utils.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')
@@ -143,17 +143,8 @@ def build_priors(data_dir: str) -> float:
 # ----------------------------------------------------------------------------------------------------------------
 # Configs
 # ----------------------------------------------------------------------------------------------------------------
-def load_yaml(path: str) -> Dict[str, Any]:
-    from basicsr.utils.options import ordered_yaml
-    with open(path) as f:
-        return yaml.load(f, Loader=ordered_yaml()[0])
-
-
-def dump_yaml(opt: Dict[str, Any], path: str) -> str:
-    from basicsr.utils.options import ordered_yaml
-    with open(path, 'w') as f:
-        yaml.dump(opt, f, Dumper=ordered_yaml()[1])
-    return path
+load_yaml = load_options_yaml
+dump_yaml = dump_options_yaml
 
 
 def run_name(label: str, seed: int) -> str:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
-import yaml
 
-from basicsr.utils.options import ordered_yaml
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.utils.input_checks import dump_options_yaml, load_options_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS_DIR = REPO_ROOT / 'options'
@@ -59,13 +58,11 @@ def make_tiny_raw(root: Path, num_train: int = 2, num_val: int = 1) -> Path:
 
 
 def load_yaml(path: Path) -> Dict[str, Any]:
-    with open(path) as f:
-        return yaml.load(f, Loader=ordered_yaml()[0])
+    return load_options_yaml(str(path))
 
 
 def dump_yaml(opt: Dict[str, Any], path: Path) -> Path:
-    with open(path, 'w') as f:
-        yaml.dump(opt, f, Dumper=ordered_yaml()[1])
+    dump_options_yaml(opt, str(path))
     return path
 
 

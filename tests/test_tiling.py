@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import TINY_HDRT
 from torch import nn
 
 from basicsr.archs import build_network
@@ -9,7 +10,6 @@ from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import blend_weights, tile_starts, tiled_forward
-from helpers import TINY_HDRT
 
 RADIUS = 3  # receptive radius of three 3 x 3 convolutions (receptive field 7)
 

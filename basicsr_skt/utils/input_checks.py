@@ -1,5 +1,6 @@
 """Checks of user input shared by datasets, models and scripts: unknown option keys (with a "did you mean"
-suggestion) and writable output folders (checked before any work is done).
+suggestion), writable output folders (checked before any work is done), ``KEY=VALUE`` command-line options and
+BasicSR option files read/written in order.
 
 Imports nothing above ``basicsr_skt.utils``; the warnings go through BasicSR's root logger.
 """
@@ -7,7 +8,7 @@ import difflib
 import os
 import tempfile
 from os import path as osp
-from typing import Collection, Iterable, List, Mapping, Optional
+from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional
 
 #: Keys ``SKTModel`` reads from the ``skt:`` section of an option file.
 SKT_KEYS = ('mode', 'orm_tap', 'skam', 'mask', 'warmup_iter', 'ramp_iter', 'content_opt', 'colour_opt', 'skam_opt')
@@ -96,3 +97,45 @@ def check_writable_dir(folder: str, what: str = 'output folder') -> None:
             'fix its permissions; nothing was written') from err
     os.close(fd)
     os.remove(probe)
+
+
+def parse_key_values(items: Iterable[str], option: str) -> Dict[str, Any]:
+    """``['embed_dim=12', 'depths=[2]']`` -> ``{'embed_dim': 12, 'depths': [2]}``, values parsed as YAML.
+
+    Args:
+        items: ``KEY=VALUE`` strings from the command line.
+        option: The command-line option, for the error message (e.g. ``'--arch-opt'``).
+
+    Raises:
+        ValueError: An item without ``=`` or with an empty key.
+    """
+    import yaml
+
+    opts: Dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'{option} expects KEY=VALUE, got {item!r}')
+        opts[key] = yaml.safe_load(value)
+    return opts
+
+
+def load_options_yaml(path: str) -> Dict[str, Any]:
+    """A BasicSR option file as an ordered dict (BasicSR's own YAML loader, ``!!float`` tags included)."""
+    import yaml
+
+    from basicsr.utils.options import ordered_yaml
+
+    with open(path, 'r', encoding='utf-8') as f:
+        return yaml.load(f, Loader=ordered_yaml()[0])
+
+
+def dump_options_yaml(opt: Mapping[str, Any], path: str) -> str:
+    """Write ``opt`` as a BasicSR option file, keys in their order; returns ``path``."""
+    import yaml
+
+    from basicsr.utils.options import ordered_yaml
+
+    with open(path, 'w', encoding='utf-8') as f:
+        yaml.dump(opt, f, Dumper=ordered_yaml()[1])
+    return path
