@@ -126,27 +126,22 @@ def resample_embedding(embedding: ArrayOrTensor,
         if channels_last:
             raise ValueError('channels_last is only supported for numpy embeddings')
         return _resample_torch(embedding, (r0, r1, wy), (c0, c1, wx))
-    # Only the cells under the region are converted to float32; the two 1-D interpolations are matrix products.
-    window = np.asarray(embedding)[:, r0.min():r1.max() + 1, c0.min():c1.max() + 1].astype(np.float32)
-    row_matrix = _interpolation_matrix(r0 - r0.min(), r1 - r0.min(), wy, window.shape[1])
-    col_matrix = _interpolation_matrix(c0 - c0.min(), c1 - c0.min(), wx, window.shape[2])
-    if not channels_last:
-        return np.matmul(np.matmul(row_matrix, window), col_matrix.T)
-    channels, num_rows, num_cols = window.shape
-    rows = np.matmul(row_matrix, window.transpose(1, 2, 0).reshape(num_rows, num_cols * channels))
-    return np.matmul(col_matrix, rows.reshape(height, num_cols, channels))
-
-
-def _interpolation_matrix(lower: np.ndarray, upper: np.ndarray, weight: np.ndarray, num_cells: int) -> np.ndarray:
-    """(len(lower), num_cells) float32 matrix with ``1 - weight`` at ``lower`` and ``weight`` at ``upper`` per row.
-
-    A weight of 0 (a pixel on a cell centre, or beyond the edge cells) gives a row selecting one cell exactly.
-    """
-    matrix = np.zeros((len(lower), num_cells), np.float32)
-    rows = np.arange(len(lower))
-    np.add.at(matrix, (rows, lower), 1 - weight)
-    np.add.at(matrix, (rows, upper), weight)
-    return matrix
+    # Only the cells under the region are converted to float32. Each output value is the explicit two-tap formula
+    # a + w * (b - a) per axis (rows first, then columns): element-wise, so a pixel's value depends only on its own
+    # cells and weights, never on the crop size or on a BLAS kernel's summation order (crop == region of the full).
+    row_lo, col_lo = int(r0.min()), int(c0.min())
+    window = np.asarray(embedding)[:, row_lo:int(r1.max()) + 1, col_lo:int(c1.max()) + 1].astype(np.float32)
+    r0, r1, c0, c1 = r0 - row_lo, r1 - row_lo, c0 - col_lo, c1 - col_lo
+    if channels_last:
+        window = np.ascontiguousarray(window.transpose(1, 2, 0))  # (rows, cols, C)
+        top_rows = window[r0]
+        rows = top_rows + wy[:, None, None] * (window[r1] - top_rows)  # (height, cols, C)
+        left_cols = rows[:, c0]
+        return left_cols + wx[None, :, None] * (rows[:, c1] - left_cols)
+    top_rows = window[:, r0]
+    rows = top_rows + wy[None, :, None] * (window[:, r1] - top_rows)  # (C, height, cols)
+    left_cols = rows[:, :, c0]
+    return left_cols + wx[None, None, :] * (rows[:, :, c1] - left_cols)
 
 
 def _resample_torch(embedding: torch.Tensor, rows: tuple, cols: tuple) -> torch.Tensor:
