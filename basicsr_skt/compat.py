@@ -24,6 +24,11 @@ BasicSR function                 what goes wrong / what the patch does
 ``options.parse_options``        ``python -m basicsr.train`` uses the *installed* package's parent (site-packages)
                                  as root, so experiments/ and tb_logger/ land inside the environment. Patched: such
                                  a root is replaced by the current directory (a source checkout keeps its root).
+                                 Also checked (``docs/bad-inputs.md``): duplicate YAML keys, misspelled
+                                 ``--force_yml`` keys, the run ``name``, ``num_gpu`` without CUDA, zero frequencies
+                                 and batch sizes, ``pretrain_network_*`` files that are not checkpoints.
+``data.build_dataloader``        a training batch larger than an epoch gives no batch: zero iterations, exit 0, an
+                                 untrained ``net_g_latest``. Patched: an error naming the batch size and dataset.
 ===============================  ===========================================================================
 """
 import argparse
@@ -38,10 +43,13 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 import yaml
 
+import basicsr.data as basicsr_data
 from basicsr.data import data_sampler
 from basicsr.models import base_model
 from basicsr.utils import dist_util, get_root_logger, options, registry
 from basicsr.utils.misc import scandir
+from basicsr_skt.utils import input_checks
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.rng import restore_rng_state
 
 _PATCHED_MARK = '_basicsr_skt_patched'
@@ -101,8 +109,12 @@ def find_latest_state(state_dir: str) -> Optional[str]:
 
 def network_files(opt: Dict[str, Any], resume_iter: int) -> List[str]:
     """The network checkpoints a resume from ``resume_iter`` reloads: ``models/net_<x>_<iter>.pth`` for every
-    ``network_<x>`` section (BasicSR's ``check_resume`` convention) that exists or must exist."""
+    ``network_<x>`` section (BasicSR's ``check_resume`` convention), plus ``net_skam_<iter>.pth`` of an SKT run that
+    trains SKAM heads (``skt.skam_opt`` with a student-training mode; ``SKTModel.resume_training`` reloads it)."""
     labels = [key[len('network_'):] for key in opt if key.startswith('network_')]
+    skt = opt.get('skt') if isinstance(opt.get('skt'), dict) else {}
+    if skt.get('skam_opt') and skt.get('mode', 'joint') in ('joint', 'staged_student'):
+        labels.append('skam')
     return [osp.join(opt['path']['models'], f'net_{label}_{resume_iter}.pth') for label in labels]
 
 
@@ -215,6 +227,30 @@ def sampler_iter(self: data_sampler.EnlargedSampler):
     return iter(indices[done * pending['batch_size']:])
 
 
+def wrap_build_dataloader(build: Callable) -> Callable:
+    """Wrap ``basicsr.data.build_dataloader`` so a training loader without a single batch is an error.
+
+    The training loader drops its last incomplete batch, so a batch larger than the samples of an epoch gives no batch
+    at all: BasicSR then trains zero iterations, exits 0 and saves the untrained network as ``net_g_latest``.
+    """
+
+    def build_dataloader(dataset, dataset_opt, num_gpu=1, dist=False, sampler=None, seed=None):
+        loader = build(dataset, dataset_opt, num_gpu=num_gpu, dist=dist, sampler=sampler, seed=seed)
+        if dataset_opt.get('phase') == 'train' and len(loader) == 0:
+            samples = len(sampler) if sampler is not None else len(dataset)
+            per = 'per process' if dist else f'for {max(num_gpu, 1)} device(s)'
+            raise UserInputError(
+                f"Training dataset {dataset_opt.get('name', '')!r}: the batch ({loader.batch_size} {per}, from "
+                f"batch_size_per_gpu: {dataset_opt.get('batch_size_per_gpu')}) is larger than the {samples} samples of "
+                f'an epoch ({len(dataset)} scenes x dataset_enlarge_ratio '
+                f"{dataset_opt.get('dataset_enlarge_ratio', 1)}); the incomplete batch is dropped, so the run would "
+                'train zero iterations and save an untrained network. Lower datasets:train:batch_size_per_gpu or raise '
+                'dataset_enlarge_ratio')
+        return loader
+
+    return _mark(build_dataloader)
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # Distributed
 # ----------------------------------------------------------------------------------------------------------------------
@@ -316,21 +352,60 @@ class _RootPinnedOptions(OrderedDict):
         super().__setitem__(key, value)
 
 
+def check_option_arguments(argv: List[str]) -> Optional[str]:
+    """Before BasicSR reads them: the ``-opt`` file (duplicate keys) and the ``--force_yml`` entries (misspelled keys).
+
+    Returns:
+        The option file, or None when ``argv`` names none (BasicSR's own parser then reports the usage error).
+
+    Raises:
+        UserInputError: See :func:`~basicsr_skt.utils.input_checks.read_option_file` and
+            :func:`~basicsr_skt.utils.input_checks.check_force_yml`.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('-opt')
+    parser.add_argument('--force_yml', nargs='+', default=None)
+    known, _ = parser.parse_known_args(argv)
+    if not known.opt:
+        return None
+    opt = input_checks.read_option_file(known.opt)
+    input_checks.check_force_yml(opt, known.force_yml or [], known.opt)
+    return known.opt
+
+
+def check_parsed_options(opt: Dict[str, Any], source: str) -> None:
+    """After BasicSR parsed them: run name, ``num_gpu`` without CUDA, zero frequencies, pretrained files.
+
+    Raises:
+        UserInputError: See :func:`~basicsr_skt.utils.input_checks.check_run_options` and
+            :func:`~basicsr_skt.utils.input_checks.check_checkpoint_file`.
+    """
+    input_checks.check_run_options(opt, source, torch.cuda.is_available())
+    for key, value in (opt.get('path') or {}).items():
+        if 'pretrain_network' in key and value:
+            input_checks.check_checkpoint_file(value, f'path.{key} in {source}')
+
+
 def wrap_parse_options(parse: Callable) -> Callable:
     """Wrap ``parse_options`` so stock pipelines run from an installed BasicSR write under the current directory,
-    the calling pipeline resumes device-agnostically, and ``--launcher pytorch`` uses ``dist_params.backend``."""
+    the calling pipeline resumes device-agnostically, ``--launcher pytorch`` uses ``dist_params.backend``, and the
+    option file and options are checked (:func:`check_option_arguments`, :func:`check_parsed_options`)."""
 
     def parse_options(root_path: str, is_train: bool = True):
+        source = check_option_arguments(sys.argv[1:])
         _config_dist_backend['backend'] = config_dist_backend(sys.argv[1:])
         caller = inspect.currentframe().f_back.f_globals
         if 'load_resume_state' in caller and caller.get('__name__') in ('__main__', 'basicsr.train'):
             caller['load_resume_state'] = load_resume_state
         if not is_environment_root(root_path):
-            return parse(root_path, is_train=is_train)
-        opt, args = parse(os.getcwd(), is_train=is_train)
-        pinned = _RootPinnedOptions(opt)
-        pinned['root_path'] = os.getcwd()
-        return pinned, args
+            opt, args = parse(root_path, is_train=is_train)
+        else:
+            opt, args = parse(os.getcwd(), is_train=is_train)
+            opt = _RootPinnedOptions(opt)
+            opt['root_path'] = os.getcwd()
+        if source is not None:
+            check_parsed_options(opt, source)
+        return opt, args
 
     return _mark(parse_options)
 
@@ -351,6 +426,8 @@ def apply_patches() -> None:
         data_sampler.EnlargedSampler.set_epoch = _mark(sampler_set_epoch)
     if not _is_patched(options.parse_options):
         options.parse_options = wrap_parse_options(options.parse_options)
+    if not _is_patched(basicsr_data.build_dataloader):
+        basicsr_data.build_dataloader = wrap_build_dataloader(basicsr_data.build_dataloader)
     _patch_loaded_pipelines()
 
 
@@ -365,3 +442,5 @@ def _patch_loaded_pipelines() -> None:
             module.parse_options = options.parse_options
         if hasattr(module, 'load_resume_state'):
             module.load_resume_state = load_resume_state
+        if hasattr(module, 'build_dataloader') and hasattr(module, 'train_pipeline'):
+            module.build_dataloader = basicsr_data.build_dataloader

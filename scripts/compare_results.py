@@ -10,6 +10,7 @@ every run has. The table is printed and written to ``--out``; the figure (``--fi
 ``.png``) stacks one grouped bar chart per metric (one group per scene plus the mean, one bar per run).
 """
 import argparse
+import fnmatch
 import glob
 import os
 import os.path as osp
@@ -20,7 +21,9 @@ import cv2
 import numpy as np
 
 from basicsr_skt.utils.compare import comparison_figure_values, comparison_rows, comparison_table, read_metrics_csv
+from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
 from basicsr_skt.utils.figures import bar_chart
+from basicsr_skt.utils.paths import check_output_path
 
 
 def find_metrics_csv(path: str, dataset: Optional[str]) -> str:
@@ -52,6 +55,36 @@ def comparison_chart(runs: Dict[str, Dict[str, Dict[str, float]]], metrics: List
     return np.concatenate(charts, axis=0)
 
 
+def check_outputs(out: str, figure: Optional[str], results: List[str], csv_paths: List[str]) -> None:
+    """Refuse outputs that overwrite a compared CSV, or would be taken for one (``*_metrics.csv`` in a results folder).
+
+    Args:
+        out: The ``--out`` table.
+        figure: The figure path (None: no figure).
+        results: The results folders / CSV files given.
+        csv_paths: The CSV files read.
+
+    Raises:
+        UserInputError: Naming the output and the input it collides with.
+    """
+    folders = [path for path in results if osp.isdir(path)]
+    fix = 'choose an --out / --figure outside the compared files, e.g. --out comparison.md'
+    for what, path in (('--out', out), ('--figure', figure)):
+        if path is None:
+            continue
+        check_output_path(path, inputs=csv_paths, what=what, hint=fix)
+        if fnmatch.fnmatch(osp.basename(path), '*_metrics.csv'):
+            check_output_path(
+                path,
+                input_trees=folders,
+                what=what,
+                hint=f'{fix} (a *_metrics.csv in a results '
+                'folder is read as its metrics)')
+    if figure is not None and osp.realpath(figure) == osp.realpath(out):
+        raise UserInputError(f'--figure {figure} is the --out table: the figure would overwrite it; give another '
+                             '--figure (or --no-figure)')
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('results', nargs='+', help='two or more results folders (or metrics CSV files); first = base')
@@ -78,7 +111,10 @@ def main(argv=None) -> str:
     labels = args.labels or default_labels(args.results)
     if len(set(labels)) != len(labels):
         sys.exit(f'Run labels {labels} are not distinct; pass --labels')
-    runs = {label: read_metrics_csv(find_metrics_csv(path, args.dataset)) for label, path in zip(labels, args.results)}
+    csv_paths = [find_metrics_csv(path, args.dataset) for path in args.results]
+    figure_path = None if args.no_figure else (args.figure or osp.splitext(args.out)[0] + '.png')
+    check_outputs(args.out, figure_path, args.results, csv_paths)
+    runs = {label: read_metrics_csv(csv_path) for label, csv_path in zip(labels, csv_paths)}
     table = comparison_table(runs, args.metrics, args.digits)
     if osp.dirname(args.out):
         os.makedirs(osp.dirname(args.out), exist_ok=True)
@@ -86,8 +122,7 @@ def main(argv=None) -> str:
         f.write(table + '\n')
     print(table)
     print(f'\nTable written to {args.out}')
-    if not args.no_figure:
-        figure_path = args.figure or osp.splitext(args.out)[0] + '.png'
+    if figure_path is not None:
         metrics, _ = comparison_rows(runs, args.metrics)
         if osp.dirname(figure_path):
             os.makedirs(osp.dirname(figure_path), exist_ok=True)
@@ -97,5 +132,15 @@ def main(argv=None) -> str:
     return table
 
 
+def cli() -> int:
+    """Command-line entry: :func:`main` on ``sys.argv`` (``--debug`` stripped); user errors exit 2."""
+
+    def run() -> int:
+        main(strip_debug_flag())
+        return 0
+
+    return run_cli(run)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

@@ -36,7 +36,9 @@ import sys
 from datetime import date
 from typing import List, Optional, Sequence, Tuple
 
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
+from basicsr_skt.utils.paths import check_name, check_output_path
 
 COLOR_ENCODINGS = ('sRGB-display', 'rgb-bt.709')
 
@@ -193,10 +195,16 @@ def export(results: str,
         raise ValueError(f'color_encoding must be one of {COLOR_ENCODINGS}, got {color_encoding!r}')
     out = out or osp.join(results, 'hdrvdp')
     suffix = osp.basename(osp.normpath(results)) if suffix is None else suffix
-    pairs = match_pairs(find_prediction_dir(results, dataset), gt_root, gt_name, suffix, skip_missing)
+    pred_dir = find_prediction_dir(results, dataset)
+    hint = 'choose an --out outside the test set and the prediction folder (default: <results>/hdrvdp)'
+    check_output_path(out, input_trees=[gt_root, pred_dir], what='--out', hint=hint)
+    pairs = match_pairs(pred_dir, gt_root, gt_name, suffix, skip_missing)
     for scene, pred, gt in pairs:
-        copy_as_hdr(pred, osp.join(out, 'pred', f'{scene}.hdr'))
-        copy_as_hdr(gt, osp.join(out, 'gt', f'{scene}.hdr'))
+        check_name(scene, f'Scene name under {gt_root}')
+        targets = ((pred, osp.join(out, 'pred', f'{scene}.hdr')), (gt, osp.join(out, 'gt', f'{scene}.hdr')))
+        for source, target in targets:
+            check_output_path(target, inputs=[pred, gt], what='--out file', hint=hint)
+            copy_as_hdr(source, target)
     scenes = [scene for scene, _, _ in pairs]
     with open(osp.join(out, 'scenes.txt'), 'w') as f:
         f.write('\n'.join(scenes) + '\n')
@@ -244,5 +252,15 @@ def main(argv=None) -> str:
     return out
 
 
+def cli() -> int:
+    """Command-line entry: :func:`main` on ``sys.argv`` (``--debug`` stripped); user errors exit 2."""
+
+    def run() -> int:
+        main(strip_debug_flag())
+        return 0
+
+    return run_cli(run)
+
+
 if __name__ == '__main__':
-    main()
+    sys.exit(cli())

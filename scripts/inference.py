@@ -39,9 +39,11 @@ import basicsr_skt  # noqa: E402,F401  isort:skip  (registers the archs; must pr
 from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
 from basicsr_skt.utils import brackets  # noqa: E402
 from basicsr_skt.utils.checkpoint import load_state_dict_file  # noqa: E402
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
 from basicsr_skt.utils.figures import to_uint8  # noqa: E402
 from basicsr_skt.utils.hdr_io import write_hdr  # noqa: E402
 from basicsr_skt.utils.input_checks import parse_key_values  # noqa: E402
+from basicsr_skt.utils.paths import check_name, check_output_path  # noqa: E402
 
 #: Checkpoint of an experiment folder given as --checkpoint.
 LATEST_G = osp.join('models', 'net_g_latest.pth')
@@ -320,9 +322,31 @@ def write_outputs(bracket: brackets.Bracket, hdr: np.ndarray, args: argparse.Nam
     return [osp.basename(path) for path in files]
 
 
+def check_output_folder(args: argparse.Namespace, scenes: List[Scene]) -> None:
+    """``-o`` must not be an input folder or lie inside one (the next run would take the PNGs for frames), and each
+    scene name (``--name`` or a folder name) must be one plain file name.
+
+    Raises:
+        UserInputError: Naming ``-o`` or the name, and the fix.
+    """
+    if args.name is not None:
+        check_name(args.name, '--name')
+    trees = [path for path in args.inputs if osp.isdir(path)] + [folder for _, folder, _ in scenes if folder]
+    files = [path for _, _, paths in scenes for path in paths]
+    check_output_path(
+        args.output,
+        inputs=files,
+        input_trees=trees,
+        what='-o/--output',
+        hint='give an output folder outside the input folders, e.g. -o results/my_scene')
+    for name, _, _ in scenes:
+        check_name(name, 'Scene name')
+
+
 def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
     gamma = brackets.parse_response(args.response)
     scenes = find_scenes(args.inputs, args.name)
+    check_output_folder(args, scenes)
     device = resolve_device(args.device)
     net, checkpoint = build_network(args, device)
     summaries = []
@@ -348,4 +372,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(lambda: main(strip_debug_flag())))

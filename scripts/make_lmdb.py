@@ -24,6 +24,8 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
 from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader  # noqa: E402
 from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader  # noqa: E402
 from basicsr_skt.data.lmdb_store import pack_lmdb, verify_lmdb  # noqa: E402
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
+from basicsr_skt.utils.paths import check_output_path  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -81,6 +83,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 raise ValueError(f'Output {db_path} must end in .lmdb (as BasicSR expects of LMDB dataroots)')
             if not osp.isdir(scene_dir):
                 raise ValueError(f'Input {scene_dir} is not a folder of scene folders')
+            if not args.verify:
+                check_output_path(
+                    db_path,
+                    input_trees=[folder for folder, _ in jobs],
+                    what='Output',
+                    hint='the database folder would be read as a scene next time: write it beside '
+                    'the scene folders, e.g. --input datasets/X --splits Training -> '
+                    'datasets/X/Training.lmdb')
             if args.raw:
                 source = RawFolderSceneReader(scene_dir, args.num_frames or 5, cache_images=False)
             else:
@@ -106,4 +116,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(lambda: main(strip_debug_flag())))

@@ -21,6 +21,7 @@ if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
 from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset  # noqa: E402
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
 from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
 
 DEFAULTS = RawBracketConfig()
@@ -96,4 +97,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(lambda: main(strip_debug_flag())))

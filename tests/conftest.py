@@ -1,6 +1,8 @@
 """Shared pytest fixtures: the read-only ``../shared`` folder (real data, official fixtures) when present."""
+import logging
 import os
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -16,3 +18,20 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f'{SHARED_DIR} not present (real data and official fixtures live there)')
     return SHARED_DIR
+
+
+@pytest.fixture()
+def basicsr_warnings():
+    """Messages logged at WARNING or above on BasicSR's logger (it does not propagate to pytest's caplog)."""
+    records: List[str] = []
+
+    class ListHandler(logging.Handler):
+
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = ListHandler(logging.WARNING)
+    logger = logging.getLogger('basicsr')
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)

@@ -1,5 +1,6 @@
 """Shared helpers of the model/pipeline/options tests: tiny configs and generated demo data."""
 import copy
+import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -129,3 +130,11 @@ def run_python(args: List[str], cwd: Path, timeout: int = 300) -> str:
     out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f'{args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}'
     return out.stdout + out.stderr
+
+
+def load_script(name: str, module_name: str = '') -> Any:
+    """Import ``scripts/<name>.py`` as a module (scripts are not a package), under ``module_name`` (default ``name``)."""
+    spec = importlib.util.spec_from_file_location(module_name or name, REPO_ROOT / 'scripts' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

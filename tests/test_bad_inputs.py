@@ -4,21 +4,18 @@ Rows already covered elsewhere (missing/extra frames, sizes, exposure files, NaN
 weights, unknown registry types, ...) are cited in the table instead of being repeated here.
 """
 import errno
-import importlib.util
 import json
-import logging
 import os
 import pickle
 import shutil
 from pathlib import Path
-from typing import List
 
 import cv2
 import lmdb
 import numpy as np
 import pytest
 import torch
-from helpers import TINY_HDRT
+from helpers import TINY_HDRT, load_script
 
 from basicsr.archs import build_network
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
@@ -38,12 +35,6 @@ HEIGHT, WIDTH = 48, 72
 IS_ROOT = hasattr(os, 'geteuid') and os.geteuid() == 0
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / 'scripts' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory) -> Path:
@@ -57,23 +48,6 @@ def split(demo_root, tmp_path) -> Path:
     """A writable copy of the two training scenes: ``<tmp>/Training/demo_train_00{0,1}``."""
     shutil.copytree(demo_root / 'Training', tmp_path / 'Training')
     return tmp_path / 'Training'
-
-
-@pytest.fixture()
-def basicsr_warnings():
-    """Messages logged at WARNING or above on BasicSR's logger (it does not propagate to pytest's caplog)."""
-    records: List[str] = []
-
-    class ListHandler(logging.Handler):
-
-        def emit(self, record):
-            records.append(record.getMessage())
-
-    handler = ListHandler(logging.WARNING)
-    logger = logging.getLogger('basicsr')
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def dataset_opt(dataroot: Path, phase: str = 'train', **kwargs) -> dict:
@@ -201,12 +175,14 @@ def test_misspelled_skt_key_warns_with_a_suggestion(basicsr_warnings):
     assert messages == [
         "skt: unknown key 'orm_tapp' is ignored (did you mean 'orm_tap'?)",
         "skt: unknown key 'warmup_iters' is ignored (did you mean 'warmup_iter' or 'ramp_iter'?)",
-        "skt: unknown key 'zzz' is ignored (known keys: colour_opt, content_opt, mask, mode, orm_tap, ramp_iter, "
-        'skam, skam_opt, warmup_iter)',
+        "skt: unknown key 'zzz' is ignored (known keys: colour_opt, content_opt, diagnostics, mask, mode, orm_tap, "
+        'ramp_iter, skam, skam_opt, teacher_ema_decay, teacher_input, val_teacher, val_teacher_zeroed_priors, '
+        'warmup_iter)',
     ]
     assert basicsr_warnings == messages
     assert warn_unknown_keys('skt.mask', {'ratio': 0.5},
-                             SKT_MASK_KEYS) == ["skt.mask: unknown key 'ratio' is ignored (did you mean 'ratio_max'?)"]
+                             SKT_MASK_KEYS) == [
+                                 "skt.mask: unknown key 'ratio' is ignored (did you mean 'ratio_min' or 'ratio_max'?)"]
 
 
 SKT_OPTION_FILES = sorted(

@@ -348,4 +348,9 @@ def test_skb_crop_lands_where_the_frames_land(tmp_path):
         np.testing.assert_array_equal(item['skb_embedding'][1].numpy(), gt_x)
         np.testing.assert_array_equal(item['skb_labels'].numpy(), gt_y * 28 + gt_x)
         assert item['skb_labels'].dtype == torch.int64 and item['skb_embedding'].shape == (2, 8, 8)
-    assert 'skb_labels' not in HDRMultiExposureDataset(_opt(tmp_path, phase='val', skb=True, gt_glob='HDRImg.exr'))[0]
+    # validation (the teacher's held-out metrics): the priors of the whole image, same geometry
+    whole = HDRMultiExposureDataset(_opt(tmp_path, phase='val', skb=True, gt_glob='HDRImg.exr'))[0]
+    height, width = whole['gt'].shape[-2:]
+    np.testing.assert_array_equal(whole['skb_labels'].numpy(), labels[:height, :width].astype(np.int64))
+    np.testing.assert_array_equal(whole['skb_embedding'].numpy(), embedding[:, :height, :width].astype(np.float32))
+    assert 'skb_labels' not in HDRMultiExposureDataset(_opt(tmp_path, phase='val', gt_glob='HDRImg.exr'))[0]

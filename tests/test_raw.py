@@ -1,5 +1,4 @@
 """RAW (BracketIRE layout): display pipeline, Bayer-exact crops and flips, metric protocol, LMDB, generator, SKT run."""
-import importlib.util
 import json
 import math
 import os
@@ -12,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import OPTIONS_DIR, TINY_HDRT, add_fake_priors, dump_yaml, load_yaml, make_tiny_raw, run_python
+from helpers import (OPTIONS_DIR, TINY_HDRT, add_fake_priors, dump_yaml, load_script, load_yaml, make_tiny_raw,
+                     run_python)
 
 from basicsr.archs import build_network
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset, RawFolderSceneReader, RawLmdbSceneReader
@@ -30,12 +30,6 @@ from basicsr_skt.utils.tonemap import mu_law
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RAW_PARAMS = {'in_chans': 8, 'out_chans': 4}
 
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / 'scripts' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -19,7 +19,8 @@ from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, 
 from basicsr_skt.skb.format import validate_meta
 from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
 from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
-from basicsr_skt.utils.input_checks import warn_unknown_keys
+from basicsr_skt.utils.input_checks import (check_exposure_order, check_gt_content, check_same_bit_depth,
+                                            check_same_channels, warn_unknown_keys)
 
 __all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
 
@@ -73,22 +74,6 @@ def _matching_files(folder: str, patterns: Sequence[str]) -> List[str]:
 def _size(img: np.ndarray) -> str:
     """``'W x H'`` of an image array."""
     return f'{img.shape[1]} x {img.shape[0]}'
-
-
-def check_same_bit_depth(scene: str, names: Sequence[str], dtypes: Sequence[object]) -> None:
-    """All frames of a scene must share one bit depth (a documented decision, see ``docs/bad-inputs.md``).
-
-    Mixed 8-/16-bit frames would each be normalised by their own white level and still run, but such a scene is
-    almost always a mistake (one frame re-exported through an 8-bit tool, losing the precision that HDR merging needs).
-
-    Raises:
-        ValueError: Naming the scene and each frame's bit depth.
-    """
-    depths = [8 * np.dtype(dtype).itemsize for dtype in dtypes]
-    if len(set(depths)) > 1:
-        listing = ', '.join(f'{name} {depth}-bit' for name, depth in zip(names, depths))
-        raise ValueError(f'Scene {scene!r}: frames mix bit depths ({listing}); all frames of a scene must have the '
-                         'same bit depth: re-export the odd frame(s) from the originals (e.g. all 16-bit TIFF)')
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -169,6 +154,7 @@ class FolderSceneReader(SceneReader):
         if not np.all(np.isfinite(times)) or not np.all(times > 0):
             raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} gives exposure times 2 ** ev = '
                              f'{times.tolist()}; EVs must lie within about [-120, 120] (one EV stop per line)')
+        check_exposure_order(scene, times, [osp.basename(p) for p in lq_paths], f'exposure file {exposure_path}')
         record = SceneRecord(scene, tuple(lq_paths), gt_paths[0], times)
         self._records[scene] = record
         return record
@@ -213,6 +199,8 @@ class FolderSceneReader(SceneReader):
         if gt.shape[:2] != ref_shape:
             raise ValueError(f'Scene {record.name!r}: GT {osp.basename(record.gt_path)} is {_size(gt)} but the frames '
                              f'are {_size(frames[0])}')
+        check_same_channels(record.name, [osp.basename(path) for path in record.lq_paths], frames)
+        check_gt_content(record.name, record.gt_path, gt)
         return [_read_only(frame) for frame in frames], _read_only(gt)
 
     def images(self, scene: str) -> SceneImages:
@@ -334,8 +322,9 @@ class HDRMultiExposureDataset(data.Dataset):
         self.use_hflip = self.is_train and bool(self.opt.get('use_hflip', True))
         self.use_rot = self.is_train and bool(self.opt.get('use_rot', True))
         self.cache_images = bool(self.opt.get('cache_images', True))
-        # Semantic priors are only needed to train the SKT teacher; validation/test run the ORM alone.
-        self.use_skb = self.is_train and bool(self.opt.get('skb', False))
+        # Semantic priors feed the SKT teacher: training crops, and whole images at validation (the teacher's held-out
+        # metrics). The ORM itself never reads them; test configs simply leave ``skb`` off.
+        self.use_skb = bool(self.opt.get('skb', False))
         self.ldr_globs = _as_list(self.opt.get('ldr_glob', '*.tif'), 'ldr_glob')
         self.gt_globs = _as_list(self.opt.get('gt_glob', 'HDRImg.hdr'), 'gt_glob')
         self.exposure_file = str(self.opt.get('exposure_file', 'exposure.txt'))
@@ -445,7 +434,7 @@ class HDRMultiExposureDataset(data.Dataset):
         left = random.randint(0, width - self.gt_size)
         images = self.reader.read_windows(record.name, keys, top, left, self.gt_size, self.gt_size)
         if self.use_skb:
-            images = list(images) + self._read_skb_crop(record, top, left)
+            images = list(images) + self._read_skb_window(record, top, left, self.gt_size, self.gt_size)
         return images
 
     # ------------------------------------------------------------------ semantic priors
@@ -489,14 +478,15 @@ class HDRMultiExposureDataset(data.Dataset):
                                  f'Scene {scene!r}: {embedding_name}')
         self._skb_checked.add(scene)
 
-    def _read_skb_crop(self, record: SceneRecord, top: int, left: int) -> List[np.ndarray]:
+    def _read_skb_window(self, record: SceneRecord, top: int, left: int, height: int, width: int) -> List[np.ndarray]:
+        """The priors of pixels ``[top, top+height) x [left, left+width)``: (height, width, C) float32 embedding
+        resampled to the pixel grid and the (height, width, 1) label map."""
         meta = self.reader.read_full(record.name, SKB_META_KEY)
         embedding = self.reader.read_full(record.name, SKB_EMBEDDING_KEY)
         labels = self.reader.read_full(record.name, SKB_LABELS_KEY)
         self._check_scene_priors(record.name, meta, embedding, labels)
-        size = self.gt_size
-        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, size, size, channels_last=True)
-        return [crop, labels[top:top + size, left:left + size, None]]
+        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, height, width, channels_last=True)
+        return [crop, labels[top:top + height, left:left + width, None]]
 
     def _augment(self, images: List[np.ndarray]) -> List[np.ndarray]:
         """Same hflip / vflip / transpose for every image, drawn like BasicSR's ``augment``; returns views."""
@@ -530,6 +520,9 @@ class HDRMultiExposureDataset(data.Dataset):
             images = self._augment(self._read_random_crop(record, keys))
         else:
             images = [self.reader.read_full(record.name, key) for key in keys]
+            if self.use_skb:
+                height, width = images[-1].shape[:2]
+                images += self._read_skb_window(record, 0, 0, height, width)
         exposures = np.asarray(self.reader.read_full(record.name, EXPOSURES_KEY), dtype=np.float32)
         skb = {}
         if self.use_skb:
