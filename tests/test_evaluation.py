@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import REPO_ROOT, TINY_HDRT, dump_yaml, make_tiny_demo, tiny_test_options
+from helpers import REPO_ROOT, TINY_HDRT, dump_yaml, load_script, make_tiny_demo, tiny_test_options
 from torch import nn
 
 from basicsr.archs import build_network
@@ -25,14 +25,10 @@ from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 from basicsr_skt.utils.vgg_weights import default_alexnet_weights_path
 
 HAS_LPIPS = default_alexnet_weights_path() is not None
-METRICS = ['psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l', 'pu_psnr', 'pu_ssim'] + (['lpips'] if HAS_LPIPS else [])
+HAS_CVVDP = importlib.util.find_spec('pycvvdp') is not None  # the optional cvvdp package (calculate_cvvdp)
+METRICS = (['psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l', 'pu_psnr', 'pu_ssim'] + (['lpips'] if HAS_LPIPS else []) +
+           (['cvvdp'] if HAS_CVVDP else []))
 
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / 'scripts' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')

@@ -113,6 +113,7 @@ def test_read_exif_stack_ghost_matches_pillow(shared_dir):
         exif = brackets.read_exif(str(path))
         assert exif['ExposureTime'] == STACK_EXIF[path.name]
         assert exif['Orientation'] == 1
+        assert exif['FNumber'] == Fraction(28, 5) and exif['ISOSpeedRatings'] == 100  # f/5.6, ISO 100 in all three
         with Image.open(path) as img:
             assert float(img.getexif().get_ifd(0x8769)[0x829A]) == pytest.approx(float(exif['ExposureTime']))
 
@@ -165,6 +166,39 @@ def test_png_exif_and_orientation_match_pillow(tmp_path, orientation):
         expected = np.asarray(ImageOps.exif_transpose(img))[..., ::-1]  # Pillow's upright view, as BGR
     upright = brackets.apply_orientation(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), orientation)
     np.testing.assert_array_equal(upright, expected)
+
+
+@pytest.mark.parametrize('orientation', [3, 6, 8])
+def test_orientation_of_16_bit_and_single_channel_frames(orientation):
+    img = np.arange(4 * 6 * 3, dtype=np.uint16).reshape(4, 6, 3) * 1000
+    expected = {3: img[::-1, ::-1], 6: np.rot90(img, -1), 8: np.rot90(img, 1)}[orientation]  # numpy, independently
+    upright = brackets.apply_orientation(img, orientation)
+    assert upright.dtype == np.uint16 and upright.flags['C_CONTIGUOUS']
+    np.testing.assert_array_equal(upright, expected)
+    np.testing.assert_array_equal(brackets.apply_orientation(img[..., 0], orientation), expected[..., 0])
+    assert brackets.apply_orientation(img, 1) is img and brackets.apply_orientation(img, 9) is img
+
+
+def test_different_aperture_or_iso_between_frames_warns(tmp_path):
+    from PIL.TiffImagePlugin import IFDRational
+    paths = []
+    settings = [(Fraction(1, 100), (4, 1), 100), (Fraction(1, 25), (56, 10), 400)]
+    for index, (seconds, f_number, iso) in enumerate(settings):
+        exif = Image.Exif()
+        exif_ifd = exif.get_ifd(0x8769)
+        exif_ifd[0x829A] = IFDRational(seconds.numerator, seconds.denominator)
+        exif_ifd[0x829D] = IFDRational(*f_number)
+        exif_ifd[0x8827] = iso
+        path = tmp_path / f'f{index}.png'
+        Image.fromarray(np.full((8, 8, 3), 60 * (index + 1), np.uint8)).save(path, 'PNG', exif=exif.tobytes())
+        paths.append(str(path))
+    assert brackets.read_exif(paths[1]) == {'ExposureTime': Fraction(1, 25), 'FNumber': Fraction(28, 5),
+                                            'ISOSpeedRatings': 400}
+    with pytest.warns(UserWarning, match=r'FNumber differs between frames \(f0.png: 4, f1.png: 5.6\); '
+                      r'ISOSpeedRatings differs between frames \(f0.png: 100, f1.png: 400\)'):
+        bracket = brackets.read_bracket(paths, 'mixed')
+    assert bracket.seconds == pytest.approx([0.01, 0.04])
+    assert brackets.exposure_settings_warning(paths, [{'FNumber': Fraction(4)}, {'ISOSpeedRatings': 100}]) is None
 
 
 def test_tiff_exif_in_ifd0(tmp_path):

@@ -14,7 +14,8 @@ the pixels, see :attr:`DemoScene.fraction_above_one`). Frames follow a gamma cam
 ``L_i = clip(s_i, 0, 1) ** (1 / gamma)`` with sensor signal ``s_i = H_i * t_i`` plus Poisson-Gaussian noise
 (variance ``shot_noise * s + read_noise ** 2``), quantised to 16 bits. ``t_i = 2 ** ev_i``.
 
-Files written per scene (``<out>/Training/demo_train_000``, ``<out>/Test/demo_val_000``, ...): ``input_1.tif`` ...
+Files written per scene (``<out>/Training/demo_train_000``, ``<out>/Test/demo_val_000``, ...; with test scenes
+``<out>/Validation/demo_val_000`` and ``<out>/Test/demo_test_000``): ``input_1.tif`` ...
 ``input_N.tif`` (uint16 BGR TIFF, shortest exposure first), ``exposure.txt`` (one EV per line) and ``HDRImg.hdr``.
 Everything is deterministic given the seed: the same seed gives byte-identical files.
 """
@@ -31,6 +32,9 @@ import numpy as np
 from basicsr_skt.utils.hdr_io import write_hdr
 
 SPLITS = (('Training', 'demo_train', 0), ('Test', 'demo_val', 1))  # (folder, scene prefix, seed stream)
+#: The layout with separate validation and test scenes (``num_test > 0``): validation scenes keep their seed stream,
+#: so ``Validation/demo_val_000`` equals the ``Test/demo_val_000`` of :data:`SPLITS`.
+SPLITS_WITH_TEST = (('Training', 'demo_train', 0), ('Validation', 'demo_val', 1), ('Test', 'demo_test', 2))
 LUMA_BGR = np.array([0.0722, 0.7152, 0.2126], dtype=np.float32)
 
 
@@ -394,10 +398,16 @@ def write_scene(scene: DemoScene, folder: str) -> None:
     write_hdr(osp.join(folder, 'HDRImg.hdr'), scene.gt)
 
 
+def demo_splits(num_test: int = 0) -> Tuple[Tuple[str, str, int], ...]:
+    """(folder, scene prefix, seed stream) of each split: :data:`SPLITS` without test scenes, else
+    :data:`SPLITS_WITH_TEST` (training, validation and held-out test scenes in three folders)."""
+    return SPLITS_WITH_TEST if num_test > 0 else SPLITS
+
+
 def _existing_demo_scenes(out_dir: str) -> List[str]:
-    """Demo scene folders already under ``out_dir`` (only names this module generates)."""
+    """Demo scene folders already under ``out_dir`` (only names this module generates, in either layout)."""
     found = []
-    for folder, prefix, _ in SPLITS:
+    for folder, prefix, _ in sorted(set(SPLITS) | set(SPLITS_WITH_TEST)):
         split_dir = osp.join(out_dir, folder)
         if osp.isdir(split_dir):
             pattern = re.compile(rf'{prefix}_\d+$')
@@ -405,10 +415,14 @@ def _existing_demo_scenes(out_dir: str) -> List[str]:
     return found
 
 
-def demo_scene_jobs(out_dir: str, num_train: int, num_val: int, seed: int) -> List[Tuple[str, np.random.Generator]]:
+def demo_scene_jobs(out_dir: str,
+                    num_train: int,
+                    num_val: int,
+                    seed: int,
+                    num_test: int = 0) -> List[Tuple[str, np.random.Generator]]:
     """The (scene folder, generator) pairs that :func:`make_demo_dataset` renders, in order."""
     jobs = []
-    for (folder, prefix, stream), count in zip(SPLITS, (num_train, num_val)):
+    for (folder, prefix, stream), count in zip(demo_splits(num_test), (num_train, num_val, num_test)):
         for index in range(count):
             jobs.append((osp.join(out_dir, folder, f'{prefix}_{index:03d}'), scene_rng(seed, stream, index)))
     return jobs
@@ -420,17 +434,22 @@ def make_demo_dataset(out_dir: str,
                       config: DemoSceneConfig = DemoSceneConfig(),
                       seed: int = 0,
                       force: bool = False,
-                      progress: bool = False) -> Dict[str, object]:
-    """Render and write a demo dataset: ``<out_dir>/Training/demo_train_XXX`` and ``<out_dir>/Test/demo_val_XXX``.
+                      progress: bool = False,
+                      num_test: int = 0) -> Dict[str, object]:
+    """Render and write a demo dataset: ``<out_dir>/Training/demo_train_XXX`` and ``<out_dir>/Test/demo_val_XXX``,
+    or, with ``num_test > 0``, ``Training/demo_train_XXX``, ``Validation/demo_val_XXX`` and ``Test/demo_test_XXX``.
 
     Args:
         out_dir: Dataset root.
         num_train: Number of training scenes.
-        num_val: Number of validation scenes (written to ``Test/``).
+        num_val: Number of validation scenes (written to ``Test/``, or to ``Validation/`` when ``num_test > 0``).
         config: Rendering parameters.
         seed: Base seed; every scene has its own stream derived from (seed, split, index).
-        force: Delete existing ``demo_train_*`` / ``demo_val_*`` folders first. Without it, existing demo scenes raise.
+        force: Delete existing ``demo_train_*`` / ``demo_val_*`` / ``demo_test_*`` folders first. Without it,
+            existing demo scenes raise.
         progress: Show a tqdm progress bar.
+        num_test: Number of held-out test scenes (``Test/demo_test_XXX``, their own seed stream); 0 keeps the
+            two-folder layout.
 
     Returns:
         ``{'scenes': [scene folders], 'fraction_above_one': mean fraction of GT pixels > 1,
@@ -440,15 +459,16 @@ def make_demo_dataset(out_dir: str,
         FileExistsError: Demo scenes exist under ``out_dir`` and ``force`` is False.
         ValueError: Negative scene counts.
     """
-    if num_train < 0 or num_val < 0:
-        raise ValueError(f'Scene counts must be >= 0, got num_train={num_train}, num_val={num_val}')
+    if min(num_train, num_val, num_test) < 0:
+        raise ValueError(f'Scene counts must be >= 0, got num_train={num_train}, num_val={num_val}, '
+                         f'num_test={num_test}')
     existing = _existing_demo_scenes(out_dir)
     if existing and not force:
         raise FileExistsError(f'{len(existing)} demo scenes already exist under {out_dir} (e.g. {existing[0]}); '
                               'use force=True (--force) to regenerate them')
     for folder in existing:
         shutil.rmtree(folder)
-    jobs = demo_scene_jobs(out_dir, num_train, num_val, seed)
+    jobs = demo_scene_jobs(out_dir, num_train, num_val, seed, num_test)
     if progress:
         from tqdm import tqdm
         jobs = tqdm(jobs, desc='demo scenes', unit='scene')

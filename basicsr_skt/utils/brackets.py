@@ -3,11 +3,14 @@
 Used by ``scripts/inference.py``; every step is a plain function so other tools can reuse it.
 
 * **Frames** are read like the training data (:func:`~basicsr_skt.utils.hdr_io.read_ldr`: ``uint8 / 255`` or
-  ``uint16 / 65535``, BGR, ``cv2.IMREAD_UNCHANGED``), then turned upright with their EXIF orientation (OpenCV does
-  not do that with ``IMREAD_UNCHANGED``). All frames of a bracket must have the same size.
+  ``uint16 / 65535``, BGR, ``cv2.IMREAD_UNCHANGED``), then turned upright with their EXIF orientation through
+  Pillow's ``ImageOps.exif_transpose`` (OpenCV does not do that with ``IMREAD_UNCHANGED``). All frames of a bracket
+  must have the same size.
 * **Exposure times** come from the command line (seconds such as ``1/100`` or EV stops), from an exposure file
   (Kalantari's ``exposure.txt``: one EV per frame in file-name order, ``t = 2 ** ev``) or from each file's EXIF
-  ``ExposureTime`` (JPEG APP1, TIFF IFDs, PNG ``eXIf``; parsed here, no extra dependency). Frames are sorted from the
+  ``ExposureTime`` (read with Pillow's EXIF API from JPEG, TIFF, PNG or WebP; frames whose ``FNumber`` or
+  ``ISOSpeedRatings`` differ trigger a warning, as the network assumes only the exposure time changes). Frames are
+  sorted from the
   shortest to the longest exposure. Times are made relative (:data:`EV_ORIGINS`): to the shortest frame, as in
   Kalantari'17 (whose ``exposure.txt`` starts at EV 0) and thus as the official checkpoints were trained, or - for
   an exposure file - exactly as written, which is what :class:`~basicsr_skt.data.HDRMultiExposureDataset` does, so
@@ -20,11 +23,13 @@ Used by ``scripts/inference.py``; every step is a plain function so other tools 
 * **Display**: μ-law of the prediction clipped to [0, 1] (as the papers' figures), Reinhard'02's global operator
   keyed by the log-average luminance, and a labelled strip of the input frames and the results.
 """
+import fnmatch
 import inspect
 import math
 import os
 import re
 import struct
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,19 +39,22 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
+from PIL import ExifTags, Image, ImageOps
 from torch import nn
 
 from basicsr_skt.utils.checkpoint import check_state_dict_fits
 from basicsr_skt.utils.figures import GAP, hstack_with_gaps, label_band, to_uint8
-from basicsr_skt.utils.hdr_io import exposure_times, ldr_to_linear, read_exposure_values, read_ldr
+from basicsr_skt.utils.hdr_io import exposure_times, ldr_to_linear, read_exposure_values, read_ldr_raw
+from basicsr_skt.utils.input_checks import check_exposure_order, check_same_bit_depth, check_same_channels
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import tiled_forward
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
 __all__ = [
-    'LDR_SUFFIXES', 'EV_ORIGINS', 'Bracket', 'read_exif', 'parse_exposure_time', 'parse_response', 'apply_orientation',
-    'list_frames', 'read_bracket', 'network_input', 'expected_frames', 'predict', 'load_network_weights', 'luminance',
-    'log_average_luminance', 'mu_law_display', 'reinhard', 'comparison_strip', 'write_png'
+    'LDR_SUFFIXES', 'EV_ORIGINS', 'Bracket', 'read_exif', 'exposure_settings_warning', 'parse_exposure_time',
+    'parse_response', 'apply_orientation', 'list_frames', 'read_bracket', 'network_input', 'expected_frames', 'predict',
+    'load_network_weights', 'luminance', 'log_average_luminance', 'mu_law_display', 'reinhard', 'comparison_strip',
+    'write_png'
 ]
 
 #: File suffixes (case-insensitive) taken as LDR frames when a folder is given.
@@ -54,14 +62,10 @@ LDR_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 #: How exposure times are made relative. ``auto``: an exposure file as written (``t = 2 ** ev``, like the dataset),
 #: seconds (EXIF, ``--exposures``) and command-line EVs relative to the shortest frame (Kalantari'17).
 EV_ORIGINS = ('auto', 'shortest', 'reference', 'as-given')
-#: EXIF tags read by :func:`read_exif` (tag number -> name).
-EXIF_TAGS = {0x829A: 'ExposureTime', 0x0112: 'Orientation', 0x829D: 'FNumber', 0x8827: 'ISOSpeedRatings'}
-_EXIF_IFD_POINTER = 0x8769
-#: Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED, SSHORT, SLONG,
-#: SRATIONAL, FLOAT, DOUBLE, IFD).
-_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
-_JPEG_SOS, _JPEG_EOI, _JPEG_APP1 = 0xDA, 0xD9, 0xE1
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+#: EXIF tags :func:`read_exif` returns (Pillow's names), looked up in IFD0 and then in the Exif IFD.
+EXIF_TAGS = ('ExposureTime', 'Orientation', 'FNumber', 'ISOSpeedRatings')
+#: Tags that should be equal in every frame of a bracket (only the exposure time is meant to change).
+_CONSTANT_TAGS = ('FNumber', 'ISOSpeedRatings')
 #: Rec. 709 luminance weights in BGR order.
 _LUMA_BGR = np.array([0.0722, 0.7152, 0.2126], dtype=np.float32)
 
@@ -69,89 +73,25 @@ _LUMA_BGR = np.array([0.0722, 0.7152, 0.2126], dtype=np.float32)
 # ----------------------------------------------------------------------------------------------------------------
 # EXIF
 # ----------------------------------------------------------------------------------------------------------------
-def _tiff_value(block: bytes, order: str, field_type: int, count: int, raw: bytes) -> Optional[object]:
-    """Decode a TIFF field's first value (numbers only); None for types we do not need."""
-    size = _TIFF_TYPE_SIZES.get(field_type)
-    if size is None or count < 1:
+def _exif_value(name: str, value: object) -> Optional[object]:
+    """A Pillow EXIF value as :func:`read_exif` returns it: rationals -> Fraction, Orientation / ISO -> int."""
+    if isinstance(value, tuple):  # ISOSpeedRatings may hold several values; the first is the speed
+        value = value[0] if value else None
+    if value is None:
         return None
-    if size * count <= 4:
-        data = raw
-    else:
-        offset = struct.unpack(order + 'I', raw)[0]
-        data = block[offset:offset + size]
-        if len(data) < size:
-            raise ValueError('EXIF value outside the block')
-    if field_type in (5, 10):  # (S)RATIONAL
-        num, den = struct.unpack(order + ('II' if field_type == 5 else 'ii'), data[:8])
-        return Fraction(num, den) if den else None
-    formats = {1: 'B', 3: 'H', 4: 'I', 6: 'b', 7: 'B', 8: 'h', 9: 'i', 11: 'f', 12: 'd', 13: 'I'}
-    return struct.unpack(order + formats[field_type], data[:size])[0] if field_type in formats else None
-
-
-def _read_ifd(block: bytes, order: str, offset: int, tags: Dict[str, object]) -> Optional[int]:
-    """Collect :data:`EXIF_TAGS` of the IFD at ``offset`` into ``tags``; return the Exif sub-IFD offset if any."""
-    count = struct.unpack(order + 'H', block[offset:offset + 2])[0]
-    exif_ifd = None
-    for index in range(count):
-        start = offset + 2 + 12 * index
-        tag, field_type, num = struct.unpack(order + 'HHI', block[start:start + 8])
-        raw = block[start + 8:start + 12]
-        if len(raw) < 4:
-            raise ValueError('truncated IFD')
-        if tag == _EXIF_IFD_POINTER:
-            exif_ifd = struct.unpack(order + 'I', raw)[0]
-        elif tag in EXIF_TAGS and EXIF_TAGS[tag] not in tags:
-            value = _tiff_value(block, order, field_type, num, raw)
-            if value is not None:
-                tags[EXIF_TAGS[tag]] = value
-    return exif_ifd
-
-
-def _parse_tiff_block(block: bytes) -> Dict[str, object]:
-    """Tags of a TIFF structure (a TIFF file, or the payload of a JPEG ``Exif`` segment): IFD0 and its Exif IFD."""
-    if block[:4] not in (b'II*\x00', b'MM\x00*'):
-        return {}
-    order = '<' if block[:2] == b'II' else '>'
-    tags: Dict[str, object] = {}
-    exif_ifd = _read_ifd(block, order, struct.unpack(order + 'I', block[4:8])[0], tags)
-    if exif_ifd:
-        _read_ifd(block, order, exif_ifd, tags)
-    return tags
-
-
-def _jpeg_exif_block(data: bytes) -> Optional[bytes]:
-    """The TIFF payload of a JPEG's ``APP1 Exif`` segment, or None."""
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker in (_JPEG_SOS, _JPEG_EOI):
-            return None
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        length = struct.unpack('>H', data[pos + 2:pos + 4])[0]
-        payload = data[pos + 4:pos + 2 + length]
-        if marker == _JPEG_APP1 and payload.startswith(b'Exif\x00\x00'):
-            return payload[6:]
-        pos += 2 + length
-    return None
-
-
-def _png_exif_block(data: bytes) -> Optional[bytes]:
-    """The payload of a PNG ``eXIf`` chunk (a TIFF structure), or None."""
-    pos = len(_PNG_SIGNATURE)
-    while pos + 8 <= len(data):
-        length, chunk = struct.unpack('>I4s', data[pos:pos + 8])
-        if chunk == b'eXIf':
-            return data[pos + 8:pos + 8 + length]
-        if chunk in (b'IDAT', b'IEND'):
-            return None
-        pos += 12 + length
-    return None
+    try:
+        if name in ('ExposureTime', 'FNumber'):
+            numerator, denominator = getattr(value, 'numerator', None), getattr(value, 'denominator', None)
+            if numerator is None or not denominator:
+                return None
+            return Fraction(int(numerator), int(denominator))
+        return int(value)
+    except (TypeError, ValueError):  # a malformed value (e.g. bytes): treated as absent
+        return None
 
 
 def read_exif(path: str) -> Dict[str, object]:
-    """Read the few EXIF tags inference needs from a JPEG, TIFF or PNG file.
+    """Read the few EXIF tags inference needs with Pillow (JPEG, TIFF, PNG ``eXIf``, WebP).
 
     Args:
         path: Image file.
@@ -159,52 +99,72 @@ def read_exif(path: str) -> Dict[str, object]:
     Returns:
         ``{name: value}`` for the tags of :data:`EXIF_TAGS` that are present: ``ExposureTime`` and ``FNumber`` as
         :class:`fractions.Fraction` (seconds, f-stops), ``Orientation`` (1-8) and ``ISOSpeedRatings`` as int.
-        Empty when the file has no (or unparsable) EXIF data.
+        Empty when the file has no EXIF data, or data (or a format) Pillow cannot parse.
 
     Raises:
-        ValueError: The file cannot be read.
+        ValueError: The file cannot be opened.
     """
+    if not osp.isfile(path):
+        raise ValueError(f'Cannot read image file {path}: no such file')
     try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise ValueError(f'Cannot read image file {path}: {err}') from err
-    if data[:2] == b'\xff\xd8':
-        block = _jpeg_exif_block(data)
-    elif data[:8] == _PNG_SIGNATURE:
-        block = _png_exif_block(data)
-    else:
-        block = data
-    if not block:
-        return {}
-    try:
-        return _parse_tiff_block(block)
-    except (struct.error, ValueError, ZeroDivisionError):
-        return {}  # corrupt EXIF: treat as absent (the caller then asks for exposure times explicitly)
+        with Image.open(path) as img:
+            exif = img.getexif()
+            tags = {**dict(exif.get_ifd(ExifTags.IFD.Exif)), **dict(exif)}  # IFD0 first, as EXIF_TAGS says
+    except (OSError, SyntaxError, ValueError, TypeError, struct.error, ZeroDivisionError):
+        return {}  # unknown format or corrupt EXIF: treat as absent (the caller then asks for exposure times)
+    values = {}
+    for name in EXIF_TAGS:
+        value = _exif_value(name, tags.get(getattr(ExifTags.Base, name)))
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn an image as stored into its upright view, given its EXIF ``Orientation``.
+    """Turn an image as stored into its upright view, given its EXIF ``Orientation``, with Pillow's transpose helper.
+
+    ``ImageOps.exif_transpose`` is applied to an image of pixel indices carrying ``orientation``; the frame (any
+    dtype and channel count, which Pillow images cannot all hold) is then gathered through those indices.
 
     Args:
-        img: ``H x W x C`` array as decoded (OpenCV ignores EXIF orientation with ``IMREAD_UNCHANGED``).
+        img: ``H x W`` or ``H x W x C`` array as decoded (OpenCV ignores EXIF orientation with ``IMREAD_UNCHANGED``).
         orientation: EXIF value 1-8 (1: upright; 3: rotated 180; 6: rotate 90 clockwise to view; 8: 90
             counter-clockwise; 2, 4, 5, 7: the mirrored variants). Other values leave the image unchanged.
 
     Returns:
-        A contiguous upright copy (``W x H x C`` for orientations 5-8), or ``img`` itself for orientation 1.
+        A contiguous upright copy (``W x H (x C)`` for orientations 5-8), or ``img`` itself for orientation 1 or an
+        unknown value.
     """
-    transforms = {
-        2: lambda x: x[:, ::-1],
-        3: lambda x: x[::-1, ::-1],
-        4: lambda x: x[::-1],
-        5: lambda x: x.transpose(1, 0, 2),
-        6: lambda x: x.transpose(1, 0, 2)[:, ::-1],
-        7: lambda x: x[::-1, ::-1].transpose(1, 0, 2),
-        8: lambda x: x.transpose(1, 0, 2)[::-1],
-    }
-    transform = transforms.get(int(orientation))
-    return img if transform is None else np.ascontiguousarray(transform(img))
+    orientation = int(orientation)
+    if not 2 <= orientation <= 8:
+        return img
+    height, width = img.shape[:2]
+    index = Image.fromarray(np.arange(height * width, dtype=np.int32).reshape(height, width))
+    index.getexif()[ExifTags.Base.Orientation] = orientation
+    upright = np.asarray(ImageOps.exif_transpose(index))
+    return np.ascontiguousarray(img.reshape(height * width, *img.shape[2:])[upright])
+
+
+def exposure_settings_warning(paths: Sequence[str], exifs: Sequence[Dict[str, object]]) -> Optional[str]:
+    """A warning text when frames of one bracket have different ``FNumber`` or ``ISOSpeedRatings``, else None.
+
+    Args:
+        paths: Frame files.
+        exifs: :func:`read_exif` of each frame (tags missing in a frame are not compared).
+
+    Returns:
+        E.g. ``'FNumber differs between frames (a.jpg: 4, b.jpg: 5.6); ...'``, or None when they agree.
+    """
+    problems = []
+    for name in _CONSTANT_TAGS:
+        found = {osp.basename(p): exif[name] for p, exif in zip(paths, exifs) if name in exif}
+        if len(set(found.values())) > 1:
+            listed = ', '.join(f'{file}: {float(value):g}' for file, value in found.items())
+            problems.append(f'{name} differs between frames ({listed})')
+    if not problems:
+        return None
+    return ('; '.join(problems) + ': the network assumes frames that differ only in exposure time, so brightness '
+            'ratios (and depth of field / noise) may not match the exposure times')
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -262,15 +222,26 @@ def _natural_key(text: str) -> List[object]:
 
 
 def list_frames(folder: str) -> List[str]:
-    """LDR frame files (:data:`LDR_SUFFIXES`, hidden files skipped) directly inside ``folder``, in natural name order.
+    """LDR frame files (:data:`LDR_SUFFIXES`; hidden files and :data:`NOT_FRAME_PATTERNS` skipped) directly inside
+    ``folder``, in natural name order.
 
     Natural order (``input_2`` before ``input_10``) is the order of Kalantari's ``exposure.txt`` lines.
     """
     names = [
-        name for name in os.listdir(folder) if not name.startswith('.')
+        name for name in os.listdir(folder) if not name.startswith('.') and not is_not_frame(name)
         and osp.splitext(name)[1].lower() in LDR_SUFFIXES and osp.isfile(osp.join(folder, name))
     ]
     return [osp.join(folder, name) for name in sorted(names, key=_natural_key)]
+
+
+#: Image files our tools write into scene folders that are never frames: semantic-prior and bracket previews
+#: (``skb_preview.png``, ``bracket_preview.png``, ``raw_preview.png``) and this module's own outputs.
+NOT_FRAME_PATTERNS = ('skb_*', '*_preview.*', '*_mulaw.png', '*_reinhard.png', '*_compare.png')
+
+
+def is_not_frame(name: str) -> bool:
+    """Whether a file name matches :data:`NOT_FRAME_PATTERNS` (case-insensitive), so :func:`list_frames` skips it."""
+    return any(fnmatch.fnmatch(name.lower(), pattern) for pattern in NOT_FRAME_PATTERNS)
 
 
 @dataclass
@@ -354,9 +325,12 @@ def _network_order(num_frames: int, reference: Optional[int]) -> List[int]:
     return others[:num_frames // 2] + [ref] + others[num_frames // 2:]
 
 
-def _read_frame(path: str, orientation: object, max_side: Optional[int]) -> Tuple[np.ndarray, Tuple[int, int]]:
-    """Upright float32 BGR frame, downscaled to ``max_side``, and its upright (H, W) before downscaling."""
-    frame = read_ldr(path)
+def _read_frame(path: str, orientation: object,
+                max_side: Optional[int]) -> Tuple[np.ndarray, Tuple[int, int], np.dtype]:
+    """Upright float32 BGR frame, downscaled to ``max_side``, its upright (H, W) before downscaling, and its stored
+    dtype (for the scene's bit-depth check)."""
+    raw, white_level = read_ldr_raw(path)
+    frame = raw.astype(np.float32) / np.float32(white_level)  # exactly read_ldr
     if isinstance(orientation, int):
         frame = apply_orientation(frame, orientation)
     original = (frame.shape[0], frame.shape[1])
@@ -364,7 +338,7 @@ def _read_frame(path: str, orientation: object, max_side: Optional[int]) -> Tupl
         scale = max_side / max(original)
         size = (max(1, round(original[1] * scale)), max(1, round(original[0] * scale)))
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-    return frame, original
+    return frame, original, raw.dtype
 
 
 def read_bracket(paths: Sequence[str],
@@ -410,17 +384,29 @@ def read_bracket(paths: Sequence[str],
         if not osp.isfile(path):
             raise ValueError(f'Scene {name!r}: frame {path} does not exist')
     exifs = [read_exif(path) for path in paths]
+    settings_warning = exposure_settings_warning(paths, exifs)
+    if settings_warning:
+        warnings.warn(f'Scene {name!r}: {settings_warning}', stacklevel=2)
     times, abs_seconds, source, auto_origin = _resolve_exposures(paths, exifs, seconds, evs, exposure_file)
     if not np.all(np.isfinite(times) & (times > 0)):
         raise ValueError(f'Scene {name!r}: exposure times must be positive and finite, got {times.tolist()}')
     by_time = sorted(range(len(paths)), key=lambda i: times[i])  # stable: equal times keep the given order
+    check_exposure_order(name, times[by_time], [osp.basename(paths[i]) for i in by_time], f'exposures ({source})')
+    if source == exposure_file and any(b <= a for a, b in zip(times[:-1], times[1:])):
+        warnings.warn(f'Scene {name!r}: exposure file {exposure_file} does not increase in file-name order '
+                      f'({[osp.basename(p) for p in paths]}: {times.tolist()}); assumed it lists one value per frame '
+                      'in that order and sorted the frames by exposure time: check that each value belongs to its '
+                      'frame')
     order = [by_time[i] for i in _network_order(len(paths), reference)]
     ref_file_index = order[len(order) // 2]
     origin = auto_origin if ev_origin == 'auto' else ev_origin
     divisor = {'shortest': times.min(), 'reference': times[ref_file_index], 'as-given': 1.0}[origin]
     read = [_read_frame(paths[i], exifs[i].get('Orientation'), max_side) for i in order]
-    frames = [frame for frame, _ in read]
-    for i, (frame, size) in zip(order, read):
+    frames = [frame for frame, _, _ in read]
+    names = [osp.basename(paths[i]) for i in order]
+    check_same_bit_depth(name, names, [stored for _, _, stored in read])
+    check_same_channels(name, names, frames)
+    for i, (frame, size, _) in zip(order, read):
         if size != read[0][1]:
             raise ValueError(f'Scene {name!r}: frame {osp.basename(paths[i])} is {size[1]} x {size[0]} but '
                              f'{osp.basename(paths[order[0]])} is {read[0][1][1]} x {read[0][1][0]}; all frames must '
