@@ -189,7 +189,7 @@ def test_skam_shapes_detached_target_and_complementary_filling():
     teacher_feat = torch.randn(2, 8, 8, 8, requires_grad=True)
     mask = random_patch_mask(2, 8, 8, patch=4, ratio=0.5, generator=torch.Generator().manual_seed(0))
     out = skam(orm_feat, teacher_feat, mask)
-    assert {k: tuple(v.shape) for k, v in out.items()} == {k: (2, 4, 8, 8) for k in out}
+    assert {k: tuple(v.shape) for k, v in out.items()} == {**{k: (2, 4, 8, 8) for k in out}, 'mask': (2, 1, 8, 8)}
     assert not out['target'].requires_grad
     torch.testing.assert_close(out['target'], skam.proj_teacher(teacher_feat).detach())
     token = skam.mask_token.view(1, -1, 1, 1)

@@ -19,6 +19,7 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.compat import schedule_data_resume
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
+from basicsr_skt.metrics.region_metric import metric_frame_inputs
 from basicsr_skt.utils.checkpoint import atomic_save, check_state_dict_fits, unwrap_state_dict
 from basicsr_skt.utils.figures import comparison_figure
 from basicsr_skt.utils.hdr_io import write_hdr
@@ -169,6 +170,7 @@ class HDRModel(BaseModel):
     def feed_data(self, data: Dict[str, Any]) -> None:
         """Take a batch: ``lq`` (B, N, 6, H, W) frames and, when present, ``gt`` (B, 3, H, W) linear HDR."""
         self.lq = data['lq'].to(self.device)
+        self.exposures = data.get('exposures')  # (B, N) relative exposure times, kept on the CPU for region metrics
         if 'gt' in data:
             self.gt = data['gt'].to(self.device)
 
@@ -384,8 +386,12 @@ class HDRModel(BaseModel):
         for name, metric_opt in metric_opts.items():
             if name in skipped:
                 continue
+            inputs = self.metric_inputs(pred, gt)
+            wanted = metric_frame_inputs(metric_opt['type'])
+            if wanted:  # region metrics: the scene's LDR frames and exposure times
+                inputs.update((key, value) for key, value in self.frame_inputs().items() if key in wanted)
             try:
-                values[name] = float(calculate_metric(self.metric_inputs(pred, gt), metric_opt))
+                values[name] = float(calculate_metric(inputs, metric_opt))
             except MetricUnavailableError as err:
                 skipped[name] = str(err)
                 get_root_logger().warning(f'Metric {name!r} skipped for this run: {err}')
@@ -396,6 +402,12 @@ class HDRModel(BaseModel):
         RAW colour metadata of :class:`~basicsr_skt.models.raw_hdr_model.RawHDRModel`)."""
         return dict(img=pred, img2=gt)
 
+    def frame_inputs(self) -> Dict[str, Any]:
+        """``ldrs`` (the first batch item's LDR frames, H×W×3 float32 BGR) and ``exposures`` (its exposure times, or
+        None when the dataset gives none) for metrics that declare them (:mod:`basicsr_skt.metrics.region_metric`)."""
+        exposures = getattr(self, 'exposures', None)
+        return dict(ldrs=self.current_ldrs(), exposures=None if exposures is None else exposures[0].numpy())
+
     def drop_skipped_metrics(self) -> None:
         """Remove metrics skipped part-way from the scenes computed before (every scene keeps the same columns)."""
         for values in self.scene_metrics.values():
@@ -405,7 +417,12 @@ class HDRModel(BaseModel):
     @staticmethod
     def average_metrics(scene_metrics: Dict[str, Dict[str, float]]) -> 'OrderedDict[str, float]':
         names = next(iter(scene_metrics.values())).keys()
-        return OrderedDict((m, float(np.mean([v[m] for v in scene_metrics.values()]))) for m in names)
+
+        def mean(values: List[float]) -> float:  # a region metric is NaN for scenes without that region
+            defined = [v for v in values if not np.isnan(v)]
+            return float(np.mean(defined)) if defined else float('nan')
+
+        return OrderedDict((m, mean([v[m] for v in scene_metrics.values()])) for m in names)
 
     def save_visuals(self, scene: str, pred: np.ndarray, current_iter: int, dataset_name: str) -> None:
         """Write the prediction as ``.hdr`` (linear, OpenCV RGBE; negative values clipped to 0), optionally as
@@ -464,7 +481,7 @@ class HDRModel(BaseModel):
         tb_logger.add_image(f'val/{scene}', strip[..., ::-1].transpose(2, 0, 1).copy(), current_iter)
 
     def release_batch(self) -> None:
-        for name in ('lq', 'gt', 'output'):
+        for name in ('lq', 'gt', 'output', 'exposures'):
             if hasattr(self, name):
                 delattr(self, name)
         if self.device.type == 'cuda':

@@ -4,15 +4,21 @@ Student (the ORM, ``network_g``) loss, once the distillation weight w(iter) has 
 
     L = L_rec(f_O, Y) + w · (λ_content · L_content + λ_colour · L_colour + λ_skam · L_SKAM)
 
-Teacher (SPGRM, ``network_t``) loss: L_rec(f_S, Y), with f_S = SPGRM(sg[f_O], reference frame, SKB). The λs are the
-``loss_weight`` of ``skt.content_opt`` / ``skt.colour_opt`` / ``skt.skam_opt``; a term is off when its section is
-absent.
-At inference only the ORM runs: ``net_g`` checkpoints are plain ORM state dicts. Validation is :class:`HDRModel`'s.
+Teacher (SPGRM, ``network_t``) loss: L_rec(f_S, Y), with f_S = SPGRM(sg[f_O], reference frame (or all frames), SKB).
+The λs are the ``loss_weight`` of ``skt.content_opt`` / ``skt.colour_opt`` / ``skt.skam_opt``; a term is off when its
+section is absent. With ``skt.teacher_ema_decay > 0`` (joint mode) the distillation targets come from an EMA copy of
+the teacher, which moves more slowly than the ORM it corrects.
+At inference only the ORM runs: ``net_g`` checkpoints are plain ORM state dicts. Validation is :class:`HDRModel`'s,
+plus, when the validation batches carry priors (or the teacher uses none), the teacher's metrics on the same scenes
+(``teacher_<metric>``; ``teacher0_<metric>`` for the same teacher with its priors zeroed).
 """
+import contextlib
+import copy
 import os.path as osp
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,16 +26,22 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-from basicsr_skt.models.hdr_model import HDRModel, forward_frames
+from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP, HDRModel, forward_frames
 from basicsr_skt.utils.feature_tap import FeatureTap
-from basicsr_skt.utils.input_checks import SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
+from basicsr_skt.utils.input_checks import SKT_DIAGNOSTICS_KEYS, SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
+from basicsr_skt.utils.tiling import tiled_forward
 from basicsr_skt.utils.tonemap import mu_law
 
 MODES = ('joint', 'staged_teacher', 'staged_student')
+#: What SPGRM sees besides sg[T(f_O)] and the SKB: the reference frame's input channels, or all frames' (set
+#: ``network_t.ref_channels`` to N x 6 for the latter).
+TEACHER_INPUTS = ('reference', 'all_frames')
 #: Distillation terms: (section under ``skt``, log name).
 DISTILL_SECTIONS = (('content_opt', 'l_content'), ('colour_opt', 'l_colour'), ('skam_opt', 'l_skam'))
+#: Prefixes of the teacher's validation metrics: with its priors, and with its priors zeroed.
+TEACHER_PREFIX, ZEROED_PREFIX = 'teacher_', 'teacher0_'
 
 
 def freeze(net: nn.Module) -> nn.Module:
@@ -45,15 +57,30 @@ def batch_psnr_mu(pred: torch.Tensor, gt: torch.Tensor, mu: float = 5000.0) -> t
     return -10 * torch.log10(mse.clamp_min(1e-12))
 
 
+def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optional[torch.Tensor]]) -> torch.Tensor:
+    """Cosine between two gradients given per parameter (None = zero); 0 when either is zero."""
+    dot = sum((a * b).sum() for a, b in zip(grads_a, grads_b) if a is not None and b is not None)
+    norm_a = sum(a.square().sum() for a in grads_a if a is not None)
+    norm_b = sum(b.square().sum() for b in grads_b if b is not None)
+    denominator = (torch.as_tensor(norm_a) * torch.as_tensor(norm_b)).sqrt()
+    return torch.as_tensor(dot).detach() / denominator.detach().clamp_min(1e-30)
+
+
 @MODEL_REGISTRY.register()
 class SKTModel(HDRModel):
     """ORM + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
 
-    Options (``skt:``): ``mode``; ``orm_tap`` (ORM module name whose output SKAM reads, e.g. ``conv_after_body``);
-    ``skam`` (SKAM arch options); ``mask`` (``type: random_patch | semantic``, ``patch_size`` 8, ``ratio_max`` 0.5,
-    ``schedule: linear | constant``, ``ramp_fraction`` 0.5); ``warmup_iter``, ``ramp_iter`` (distillation weight);
-    ``content_opt``, ``colour_opt``, ``skam_opt`` (losses). ``train.optim_t`` is the teacher's optimiser (default: a
-    copy of ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and ``skb_labels`` (B, H, W).
+    Options (``skt:``): ``mode``; ``orm_tap`` (ORM module name, or a list of names, whose output SKAM reads;
+    ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``skam`` (SKAM arch options); ``mask``
+    (``type: random_patch | semantic``, ``patch_size`` 8 latent cells, ``ratio_min`` 0, ``ratio_max`` 0.5,
+    ``schedule: linear | constant``, ``ramp_fraction`` 0.5 of the distillation period, which starts at
+    ``warmup_iter``); ``warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``,
+    ``skam_opt`` (losses); ``teacher_input`` (``reference`` | ``all_frames``); ``teacher_ema_decay`` (0: off);
+    ``val_teacher`` (true: the teacher's metrics at validation when possible); ``val_teacher_zeroed_priors`` (false);
+    ``diagnostics.grad_cosine_freq`` (0: off; every N iterations the cosine of each distillation term's gradient with
+    the reconstruction gradient on the ORM's parameters, logged as ``cos_<term>``). ``train.optim_t`` is the
+    teacher's optimiser (default: a copy of ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and
+    ``skb_labels`` (B, H, W).
     """
 
     def __init__(self, opt: Dict[str, Any]):
@@ -61,8 +88,13 @@ class SKTModel(HDRModel):
         self.mode = self.skt_opt.get('mode', 'joint')
         if self.mode not in MODES:
             raise ValueError(f'skt.mode must be one of {MODES}, got {self.mode!r}')
+        self.teacher_input = self.skt_opt.get('teacher_input', 'reference')
+        if self.teacher_input not in TEACHER_INPUTS:
+            raise ValueError(f'skt.teacher_input must be one of {TEACHER_INPUTS}, got {self.teacher_input!r}')
         warn_unknown_keys('skt', self.skt_opt, SKT_KEYS)
         warn_unknown_keys('skt.mask', self.skt_opt.get('mask'), SKT_MASK_KEYS)
+        warn_unknown_keys('skt.diagnostics', self.skt_opt.get('diagnostics'), SKT_DIAGNOSTICS_KEYS)
+        self.last_grad_cosines: Dict[str, torch.Tensor] = OrderedDict()
         super().__init__(opt)
 
     @property
@@ -77,12 +109,17 @@ class SKTModel(HDRModel):
     def trains_orm(self) -> bool:
         return self.trains_student or not self.opt['is_train']
 
+    @property
+    def teacher_uses_semantics(self) -> bool:
+        return bool(getattr(self.get_bare_model(self.net_t), 'use_semantics', False))
+
     # ------------------------------------------------------------------------------------------------------------
     # Set-up
     # ------------------------------------------------------------------------------------------------------------
     def init_training_settings(self) -> None:
         self.net_t = self.place_network(build_network(self.opt['network_t']), trainable=self.trains_teacher)
         self.load_pretrained('t', self.net_t)
+        self.build_teacher_ema()
         self.distill_losses = self.build_distill_losses() if self.trains_student else OrderedDict()
         if 'l_skam' in self.distill_losses:
             self.build_skam()
@@ -90,24 +127,46 @@ class SKTModel(HDRModel):
         if self.mode == 'staged_student':
             if self.opt['path'].get('pretrain_network_t') is None:
                 raise ValueError('skt.mode staged_student needs a trained teacher: set path.pretrain_network_t')
+            if self.opt['path'].get('pretrain_network_g') is None:
+                get_root_logger().warning('staged_student without path.pretrain_network_g trains the ORM from scratch; '
+                                          'set it to the ORM the teacher was trained on (and compare with the '
+                                          'fine-tuning control, options/train_hdrtransformer_finetune_control.yml)')
             freeze(self.net_t)
         if self.mode == 'staged_teacher':
             if self.opt['path'].get('pretrain_network_g') is None:
                 get_root_logger().warning('staged_teacher without path.pretrain_network_g: the frozen ORM is random')
             freeze(self.net_g)
 
+    def build_teacher_ema(self) -> None:
+        """``net_t_ema``: a frozen EMA copy of the teacher that gives the distillation targets (joint mode only)."""
+        self.teacher_ema_decay = float(self.skt_opt.get('teacher_ema_decay', 0) or 0)
+        if not 0 <= self.teacher_ema_decay < 1:
+            raise ValueError(f'skt.teacher_ema_decay must be in [0, 1), got {self.teacher_ema_decay}')
+        if self.teacher_ema_decay > 0:
+            if self.mode != 'joint':
+                raise ValueError('skt.teacher_ema_decay needs skt.mode joint (a staged teacher does not move)')
+            self.net_t_ema = freeze(copy.deepcopy(self.get_bare_model(self.net_t)))
+
     def build_distill_losses(self) -> 'OrderedDict[str, nn.Module]':
         return OrderedDict((log_name, build_loss(self.skt_opt[section]).to(self.device))
                            for section, log_name in DISTILL_SECTIONS if self.skt_opt.get(section))
 
     def build_skam(self) -> None:
-        """SKAM heads and the forward hook that reads the ORM's features (the ORM's code is untouched)."""
+        """SKAM heads and the forward hooks that read the ORM's features (the ORM's code is untouched)."""
         if not self.skt_opt.get('orm_tap') or not self.skt_opt.get('skam'):
             raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and skt.skam (SKAM options) '
                              'are required')
-        self.orm_tap = FeatureTap(self.get_bare_model(self.net_g), self.skt_opt['orm_tap'])
+        taps = self.skt_opt['orm_tap']
+        names = [taps] if isinstance(taps, str) else list(taps)
+        self.orm_taps = [FeatureTap(self.get_bare_model(self.net_g), name) for name in names]
         self.net_skam = self.place_network(build_network(self.skt_opt['skam']))
         self.load_pretrained('skam', self.net_skam)
+        patch = (self.skt_opt.get('mask') or {}).get('patch_size', 8)
+        radius = self.get_bare_model(self.net_skam).receptive_radius
+        if (self.skt_opt.get('mask') or {}).get('type', 'random_patch') == 'random_patch' and patch > radius:
+            get_root_logger().warning(
+                f'skt.mask.patch_size {patch} exceeds the SKAM generator reach of {radius} latent cells: hidden '
+                'positions deep inside a patch see no visible context (set skt.skam.generator_layers >= patch_size)')
 
     def setup_optimizers(self) -> None:
         train_opt = self.opt['train']
@@ -142,51 +201,101 @@ class SKTModel(HDRModel):
         if self.trains_teacher:
             log.update(self.update_teacher(teacher_output))
         if self.trains_student:
-            log.update(self.update_student(current_iter, orm_features, teacher_output.detach(), teacher_features))
+            target_output, target_features = self.distillation_targets(current_iter, teacher_output, teacher_features)
+            log.update(self.update_student(current_iter, orm_features, target_output, target_features))
         log.update(self.monitor(current_iter, teacher_output))
         self.log_dict = self.reduce_loss_dict(log)
         if self.ema_decay > 0 and self.trains_student:
             self.model_ema(decay=self.ema_decay)
 
-    def forward_student(self) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """f_O = ORM(frames), and the tapped ORM features when SKAM is on."""
+    def forward_student(self) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
+        """f_O = ORM(frames), and the tapped ORM features (one (B, C, H, W) map per tap) when SKAM is on."""
         with torch.set_grad_enabled(self.trains_student):
-            if not hasattr(self, 'orm_tap'):
+            if not hasattr(self, 'orm_taps'):
                 return forward_frames(self.net_g, self.lq), None
-            with self.orm_tap:
+            with contextlib.ExitStack() as stack:
+                for tap in self.orm_taps:
+                    stack.enter_context(tap)
                 output = forward_frames(self.net_g, self.lq)
-            return output, self.orm_tap.pop()
+            features = [tap.pop() for tap in self.orm_taps]
+        for tap, feature in zip(self.orm_taps, features):
+            if feature.dim() != 4:
+                raise ValueError(f'skt.orm_tap {tap.module_name!r} gives a {feature.dim()}-D tensor (tokens?); SKAM '
+                                 'needs a (B, C, H, W) map: tap a conv, or a module input with the suffix ":input"')
+        return output, features
 
-    def forward_teacher(self, orm_output: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """f_S = SPGRM(sg[f_O], reference frame, SKB) and its fused features (B, C_t, H, W)."""
-        reference = self.lq[:, self.lq.shape[1] // 2]
-        if getattr(self.get_bare_model(self.net_t), 'use_semantics', False):
+    def teacher_frames(self, lq: torch.Tensor) -> torch.Tensor:
+        """SPGRM's frame input: the reference (middle) frame (B, C, H, W) or all frames stacked (B, N * C, H, W)."""
+        if self.teacher_input == 'all_frames':
+            return lq.flatten(1, 2)
+        return lq[:, lq.shape[1] // 2]
+
+    def forward_teacher(self,
+                        orm_output: torch.Tensor,
+                        net: Optional[nn.Module] = None,
+                        train: Optional[bool] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """f_S = SPGRM(sg[f_O], frames, SKB) and its fused features (B, C_t, H, W).
+
+        Args:
+            orm_output: f_O, (B, 3, H, W) (detached inside SPGRM).
+            net: The teacher to run (default ``net_t``; e.g. ``net_t_ema``).
+            train: Whether to build a graph (default: the teacher is trained by this model and ``net`` is ``net_t``).
+        """
+        net = self.net_t if net is None else net
+        if train is None:
+            train = self.trains_teacher and net is self.net_t
+        if getattr(self.get_bare_model(net), 'use_semantics', False):
             for key in ('skb_embedding', 'skb_labels'):
                 self.require_skb(key, 'SPGRM with semantic priors (network_t.use_semantics: true)')
-        with torch.set_grad_enabled(self.trains_teacher):
-            result = self.net_t(orm_output, reference, self.skb_embedding, self.skb_labels)
+        with torch.set_grad_enabled(train):
+            result = net(orm_output, self.teacher_frames(self.lq), self.skb_embedding, self.skb_labels)
         return result['output'], result['features']
 
     def update_teacher(self, teacher_output: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """One optimiser step of SPGRM on L_rec(f_S, Y)."""
+        """One optimiser step of SPGRM on L_rec(f_S, Y) (then the EMA teacher follows, if any)."""
         l_teacher, _ = self.reconstruction_loss(teacher_output, self.gt)
         self.optimizer_t.zero_grad()
         l_teacher.backward()
         self.optimizer_t.step()
+        if hasattr(self, 'net_t_ema'):
+            self.teacher_ema_step()
         return OrderedDict(l_t_rec=l_teacher.detach())
 
-    def update_student(self, current_iter: int, orm_features: Optional[torch.Tensor], teacher_output: torch.Tensor,
-                       teacher_features: torch.Tensor) -> Dict[str, torch.Tensor]:
+    @torch.no_grad()
+    def teacher_ema_step(self) -> None:
+        """``θ_ema = d · θ_ema + (1 - d) · θ`` for every parameter and floating buffer of the teacher."""
+        live = self.get_bare_model(self.net_t).state_dict()
+        for name, value in self.net_t_ema.state_dict().items():
+            if value.is_floating_point():
+                value.mul_(self.teacher_ema_decay).add_(live[name].detach(), alpha=1 - self.teacher_ema_decay)
+            else:
+                value.copy_(live[name])
+
+    def distillation_targets(self, current_iter: int, teacher_output: torch.Tensor,
+                             teacher_features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """sg[f_S] and sg[teacher features] the student distils from: the live teacher's, or the EMA teacher's."""
+        if hasattr(self, 'net_t_ema') and self.distill_weight(current_iter) > 0:
+            return self.forward_teacher(self.output.detach(), self.net_t_ema, train=False)
+        return teacher_output.detach(), teacher_features.detach()
+
+    def update_student(self, current_iter: int, orm_features: Optional[List[torch.Tensor]],
+                       teacher_output: torch.Tensor, teacher_features: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One optimiser step of the ORM (and SKAM heads) on L_rec + w · Σ λ · L_distill."""
         l_rec, rec_terms = self.reconstruction_loss(self.output, self.gt)
         distill = self.distillation_terms(current_iter, orm_features, teacher_output, teacher_features)
+        if self.diagnostics_due(current_iter) and distill:
+            self.last_grad_cosines = self.gradient_cosines(l_rec, distill)
         l_student = l_rec + sum(distill.values())
         self.optimizer_g.zero_grad()
         l_student.backward()
         self.optimizer_g.step()
-        return OrderedDict(l_rec=l_rec.detach(), **{k: v.detach() for k, v in {**rec_terms, **distill}.items()})
+        log = OrderedDict(l_rec=l_rec.detach())
+        log.update((name, value.detach()) for name, value in list(rec_terms.items()) + list(distill.items()))
+        log.update(self.last_grad_cosines)
+        return log
 
-    def distillation_terms(self, current_iter: int, orm_features: Optional[torch.Tensor], teacher_output: torch.Tensor,
+    def distillation_terms(self, current_iter: int, orm_features: Optional[List[torch.Tensor]],
+                           teacher_output: torch.Tensor,
                            teacher_features: torch.Tensor) -> 'OrderedDict[str, torch.Tensor]':
         """Weighted distillation losses w(iter) · λ · L (empty during the warm-up)."""
         weight = self.distill_weight(current_iter)
@@ -196,28 +305,42 @@ class SKTModel(HDRModel):
         if 'l_content' in self.distill_losses:
             terms['l_content'] = self.distill_losses['l_content'](self.output, teacher_output, gt=self.gt)
         if 'l_colour' in self.distill_losses:
-            labels = self.require_skb('skb_labels', 'the colour distillation term (skt.colour_opt)')
-            terms['l_colour'] = self.distill_losses['l_colour'](self.output, teacher_output, labels, gt=self.gt)
+            terms['l_colour'] = self.distill_losses['l_colour'](
+                self.output, teacher_output, self.colour_labels(), gt=self.gt)
         if 'l_skam' in self.distill_losses:
-            mask = self.skam_mask(current_iter, teacher_features)
+            mask = self.last_skam_mask = self.skam_mask(current_iter, teacher_features)
             terms['l_skam'] = self.distill_losses['l_skam'](self.net_skam(orm_features, teacher_features, mask))
         return OrderedDict((name, weight * value) for name, value in terms.items())
+
+    def colour_labels(self) -> Optional[torch.Tensor]:
+        """The SKB segments for the colour term, or None (fixed grid) when its ``regions`` is ``grid``, or ``auto``
+        with a teacher without semantics: a ``no_semantics`` run then reads no label map (derived from the GT)."""
+        regions = getattr(self.distill_losses['l_colour'], 'regions', 'labels')
+        if regions == 'grid' or (regions == 'auto' and not self.teacher_uses_semantics):
+            return None
+        return self.require_skb('skb_labels', 'the colour distillation term (skt.colour_opt, regions: labels)')
 
     def distill_weight(self, current_iter: int) -> float:
         return distill_weight(current_iter, 1.0, self.skt_opt.get('warmup_iter', 0), self.skt_opt.get('ramp_iter', 0))
 
     def current_mask_ratio(self, current_iter: int) -> float:
+        """SKAM mask ratio; the linear ramp runs over the distillation period, from ``skt.warmup_iter`` on."""
         mask_opt = self.skt_opt.get('mask') or {}
         return mask_ratio_schedule(current_iter, self.opt['train']['total_iter'], mask_opt.get('ratio_max', 0.5),
-                                   mask_opt.get('schedule', 'linear'), mask_opt.get('ramp_fraction', 0.5))
+                                   mask_opt.get('schedule', 'linear'), mask_opt.get('ramp_fraction', 0.5),
+                                   self.skt_opt.get('warmup_iter', 0), mask_opt.get('ratio_min', 0.0))
 
     def skam_mask(self, current_iter: int, teacher_features: torch.Tensor) -> torch.Tensor:
-        """Keep-mask M (B, 1, h, w) of {0, 1} at the teacher's feature size; SKAM also uses 1 − M."""
+        """Keep-mask M (B, 1, h, w) of {0, 1} on SKAM's latent grid; SKAM also uses 1 − M."""
         mask_opt = self.skt_opt.get('mask') or {}
         ratio = self.current_mask_ratio(current_iter)
-        b, _, h, w = teacher_features.shape
+        skam = self.get_bare_model(self.net_skam)
+        b, _, height, width = teacher_features.shape
+        h, w = skam.latent_size(height, width)
         if mask_opt.get('type', 'random_patch') == 'semantic':
             labels = self.require_skb('skb_labels', 'semantic SKAM masks (skt.mask.type: semantic)')
+            if (h, w) != (height, width):
+                labels = labels[:, ::skam.latent_stride, ::skam.latent_stride]
             return semantic_mask(labels, ratio).to(teacher_features.dtype)
         return random_patch_mask(
             b, h, w, mask_opt.get('patch_size', 8), ratio, device=teacher_features.device).to(teacher_features.dtype)
@@ -230,28 +353,181 @@ class SKTModel(HDRModel):
                              'options, or remove the term')
         return value
 
+    # ------------------------------------------------------------------------------------------------------------
+    # Diagnostics
+    # ------------------------------------------------------------------------------------------------------------
+    def diagnostics_due(self, current_iter: int) -> bool:
+        freq = int((self.skt_opt.get('diagnostics') or {}).get('grad_cosine_freq', 0) or 0)
+        return freq > 0 and current_iter % freq == 0
+
+    def gradient_cosines(self, l_rec: torch.Tensor, distill: Dict[str,
+                                                                  torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+        """``cos_<term>``: cosine of each distillation term's gradient with L_rec's, on the ORM's parameters.
+
+        +1: the term only re-weights the reconstruction gradient; ~0: it adds a new direction; < 0: it pulls against
+        the reconstruction. Costs one extra backward per term (graphs are retained for the real step).
+        """
+        params = [p for p in self.get_bare_model(self.net_g).parameters() if p.requires_grad]
+        rec = torch.autograd.grad(l_rec, params, retain_graph=True, allow_unused=True)
+        return OrderedDict(
+            (f'cos_{name}',
+             gradient_cosine(torch.autograd.grad(term, params, retain_graph=True, allow_unused=True), rec))
+            for name, term in distill.items())
+
     def monitor(self, current_iter: int, teacher_output: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Logged alongside the losses: teacher-minus-student PSNR-μ on the batch, w(iter), mask ratio."""
+        """Logged alongside the losses: teacher-minus-student PSNR-μ on the batch, w(iter), mask ratio and the
+        SKAM context share (hidden positions that see visible ORM latent; from the last mask)."""
         values = OrderedDict(gap_psnr_mu=batch_psnr_mu(teacher_output, self.gt) - batch_psnr_mu(self.output, self.gt))
         values['distill_weight'] = torch.tensor(float(self.distill_weight(current_iter)))
         if hasattr(self, 'net_skam'):
             values['mask_ratio'] = torch.tensor(self.current_mask_ratio(current_iter))
+            if self.distill_weight(current_iter) > 0 and getattr(self, 'last_skam_mask', None) is not None:
+                values['skam_context_share'] = self.get_bare_model(self.net_skam).context_share(self.last_skam_mask)
         return values
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Validation: the teacher beside the ORM (the ORM's own inference never sees the priors)
+    # ------------------------------------------------------------------------------------------------------------
+    def validation_teacher(self) -> Optional[nn.Module]:
+        """The teacher validated beside the ORM (the EMA teacher when there is one), or None when off / absent."""
+        if not self.skt_opt.get('val_teacher', True) or not hasattr(self, 'net_t'):
+            return None
+        return self.net_t_ema if hasattr(self, 'net_t_ema') else self.get_bare_model(self.net_t)
+
+    def test(self) -> None:
+        """The ORM's prediction (:class:`HDRModel`), then the teacher's on it when the batch allows
+        (``self.teacher_outputs``: prefix -> (B, 3, H, W))."""
+        super().test()
+        self.teacher_outputs: Dict[str, torch.Tensor] = OrderedDict()
+        teacher = self.validation_teacher()
+        if teacher is None:
+            return
+        semantic = bool(getattr(teacher, 'use_semantics', False))
+        if semantic and (getattr(self, 'skb_embedding', None) is None or getattr(self, 'skb_labels', None) is None):
+            return
+        was_training = teacher.training
+        teacher.eval()
+        try:
+            with torch.no_grad():
+                self.teacher_outputs[TEACHER_PREFIX] = self.infer_teacher(teacher, self.output)
+                if semantic and self.skt_opt.get('val_teacher_zeroed_priors', False):
+                    with zeroed_priors(teacher):
+                        self.teacher_outputs[ZEROED_PREFIX] = self.infer_teacher(teacher, self.output)
+        finally:
+            teacher.train(was_training)
+
+    def infer_teacher(self, teacher: nn.Module, orm_output: torch.Tensor) -> torch.Tensor:
+        """f_S on a whole validation image, or on overlapping tiles with ``val.tile`` (as the ORM).
+
+        The inputs (f_O, frames, embedding, labels as floats) are packed into one (B, 1, C, H, W) tensor so that
+        :func:`~basicsr_skt.utils.tiling.tiled_forward` cuts them identically.
+        """
+        frames = self.teacher_frames(self.lq)
+        semantic = bool(getattr(teacher, 'use_semantics', False))
+        parts = [orm_output, frames.to(orm_output.dtype)]
+        if semantic:
+            embedding = self.skb_embedding.to(orm_output.dtype)
+            if embedding.shape[-2:] != orm_output.shape[-2:]:
+                embedding = nn.functional.interpolate(
+                    embedding, size=orm_output.shape[-2:], mode='bilinear', align_corners=False)
+            parts += [embedding, self.skb_labels.reshape(orm_output.shape[0], 1, *orm_output.shape[-2:]).float()]
+        splits = [p.shape[1] for p in parts]
+
+        def run(packed: torch.Tensor) -> torch.Tensor:
+            pieces = packed[:, 0].split(splits, dim=1)
+            embedding, labels = (pieces[2], pieces[3][:, 0].round().long()) if semantic else (None, None)
+            return teacher(pieces[0], pieces[1], embedding, labels)['output']
+
+        packed = torch.cat(parts, dim=1)[:, None]
+        val_opt = self.opt.get('val') or {}
+        if val_opt.get('tile') is None:
+            return run(packed)
+        return tiled_forward(run, packed, val_opt['tile'], val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP))
+
+    def teacher_arrays(self) -> Dict[str, np.ndarray]:
+        """First batch item of every teacher output, float32 H×W×3 BGR, by metric prefix."""
+        return OrderedDict((prefix, out[0].detach().float().cpu().permute(1, 2, 0).numpy())
+                           for prefix, out in (getattr(self, 'teacher_outputs', None) or {}).items())
+
+    def compute_metrics(self, pred: np.ndarray, gt: np.ndarray, metric_opts: Dict[str, Any]) -> Dict[str, float]:
+        """The ORM's metrics, then ``teacher_<name>`` (and ``teacher0_<name>``) for the teacher's outputs."""
+        values = super().compute_metrics(pred, gt, metric_opts)
+        for prefix, array in self.teacher_arrays().items():
+            for name, value in super().compute_metrics(array, gt, metric_opts).items():
+                values[f'{prefix}{name}'] = value
+        return values
+
+    def _update_best_metric_result(self, dataset_name: str, metric: str, val: float, current_iter: int) -> None:
+        """BasicSR's, with records created on the fly for the teacher's metrics (same ``better`` as the ORM's)."""
+        record = self.best_metric_results[dataset_name]
+        if metric not in record:
+            base = metric.split('_', 1)[1] if metric.startswith((TEACHER_PREFIX, ZEROED_PREFIX)) else metric
+            better = (self.opt['val'].get('metrics') or {}).get(base, {}).get('better', 'higher')
+            record[metric] = dict(better=better, val=float('-inf') if better == 'higher' else float('inf'), iter=-1)
+        super()._update_best_metric_result(dataset_name, metric, val, current_iter)
+
+    @staticmethod
+    def average_metrics(scene_metrics: Dict[str, Dict[str, float]]) -> 'OrderedDict[str, float]':
+        """:class:`HDRModel`'s means (NaN values left out), over the scenes that have each metric (the teacher's need
+        priors, which a scene may lack); the ORM's metrics first, then the teacher's."""
+        names: List[str] = []
+        for values in scene_metrics.values():
+            names += [name for name in values if name not in names]
+        if any(len(values) != len(names) for values in scene_metrics.values()):
+            get_root_logger().warning(
+                'Teacher metrics are missing for some validation scenes (no priors?): their means '
+                'run over the scenes that have them')
+        padded = {scene: {m: values.get(m, float('nan')) for m in names} for scene, values in scene_metrics.items()}
+        return HDRModel.average_metrics(padded)
+
+    def table_rows(self) -> List[Tuple[str, Dict[str, float]]]:
+        """:class:`HDRModel`'s rows, with NaN where a scene lacks a teacher metric."""
+        rows = super().table_rows()
+        columns = self.table_columns()
+        return [(scene, {m: values.get(m, float('nan')) for m in columns}) for scene, values in rows]
+
+    def log_tb_images(self, tb_logger, scene: str, pred: np.ndarray, gt: Optional[np.ndarray], current_iter: int):
+        """Tensorboard strip ORM | teacher (| teacher with zeroed priors) | GT."""
+        strip = np.concatenate([pred] + list(self.teacher_arrays().values()), axis=1)
+        super().log_tb_images(tb_logger, scene, strip, gt, current_iter)
+
+    def release_batch(self) -> None:
+        super().release_batch()
+        self.teacher_outputs = OrderedDict()
+        self.skb_embedding = self.skb_labels = None
 
     # ------------------------------------------------------------------------------------------------------------
     # Checkpoints
     # ------------------------------------------------------------------------------------------------------------
     def save(self, epoch: int, current_iter: int) -> None:
-        """``net_g`` (plain ORM), ``net_t`` (SPGRM), ``net_skam`` (SKAM heads), then the training state."""
-        self.save_network(self.net_t, 'net_t', current_iter)
+        """``net_g`` (plain ORM), ``net_t`` (SPGRM; ``params_ema`` too with an EMA teacher), ``net_skam`` (SKAM
+        heads), then the training state."""
+        if hasattr(self, 'net_t_ema'):
+            self.save_network([self.net_t, self.net_t_ema], 'net_t', current_iter, param_key=['params', 'params_ema'])
+        else:
+            self.save_network(self.net_t, 'net_t', current_iter)
         if hasattr(self, 'net_skam'):
             self.save_network(self.net_skam, 'net_skam', current_iter)
         super().save(epoch, current_iter)
 
     def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR), plus the SKAM heads, which live under ``skt`` and so are not among
-        the ``network_*`` that BasicSR's resume reloads."""
+        """Optimisers and schedulers (BasicSR), plus the SKAM heads and the EMA teacher, which are not among the
+        ``network_*`` that BasicSR's resume reloads."""
         super().resume_training(resume_state)
         if hasattr(self, 'net_skam'):
             path = osp.join(self.opt['path']['models'], f'net_skam_{resume_state["iter"]}.pth')
             self.load_network(self.net_skam, path, strict=True, param_key='params')
+        if hasattr(self, 'net_t_ema'):
+            path = osp.join(self.opt['path']['models'], f'net_t_{resume_state["iter"]}.pth')
+            self.load_network(self.net_t_ema, path, strict=True, param_key='params_ema')
+
+
+@contextlib.contextmanager
+def zeroed_priors(teacher: nn.Module) -> Iterator[nn.Module]:
+    """Run SPGRM with its semantic input set to zeros (``use_semantics`` off) inside the block."""
+    previous = teacher.use_semantics
+    teacher.use_semantics = False
+    try:
+        yield teacher
+    finally:
+        teacher.use_semantics = previous

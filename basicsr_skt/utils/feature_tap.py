@@ -5,13 +5,18 @@ from typing import List, Optional
 import torch
 from torch import nn
 
+#: Suffix of a tap name that captures the module's first input instead of its output.
+INPUT_SUFFIX = ':input'
+
 
 class FeatureTap:
-    """Captures the output of one named sub-module of ``net`` on each forward while enabled.
+    """Captures the output (or the first input) of one named sub-module of ``net`` on each forward while enabled.
 
     Args:
         net: The (bare, not DDP-wrapped) network, e.g. an ORM.
-        module_name: Name as in ``net.named_modules()``, e.g. ``'conv_after_body'`` of ``HDRTransformer``.
+        module_name: Name as in ``net.named_modules()``, e.g. ``'conv_after_body'`` of ``HDRTransformer``; with the
+            suffix ``':input'`` the module's first positional input is captured instead of its output (e.g.
+            ``'conv_after_body:input'``: HDR-Transformer's body output ``forward_features(x) + x``, a (B, C, H, W) map).
 
     Raises:
         KeyError: ``module_name`` is not a sub-module of ``net``; the message suggests close names ("Did you mean
@@ -25,20 +30,22 @@ class FeatureTap:
     """
 
     def __init__(self, net: nn.Module, module_name: str):
-        modules = dict(net.named_modules())
-        if module_name not in modules or module_name == '':
-            close = difflib.get_close_matches(str(module_name), [name for name in modules if name], n=3)
-            hint = f' Did you mean {" or ".join(repr(name) for name in close)}?' if close else ''
-            raise KeyError(f'Tap {module_name!r} is not a module of {type(net).__name__}.{hint} Available module '
-                           f'names: {", ".join(available_module_names(net))}')
         self.module_name = module_name
+        self.capture_input = str(module_name).endswith(INPUT_SUFFIX)
+        name = module_name[:-len(INPUT_SUFFIX)] if self.capture_input else module_name
+        modules = dict(net.named_modules())
+        if name not in modules or name == '':
+            close = difflib.get_close_matches(str(name), [n for n in modules if n], n=3)
+            hint = f' Did you mean {" or ".join(repr(n) for n in close)}?' if close else ''
+            raise KeyError(f'Tap {name!r} is not a module of {type(net).__name__}.{hint} Available module '
+                           f'names: {", ".join(available_module_names(net))}')
         self.features: Optional[torch.Tensor] = None
         self._enabled = False
-        self._handle = modules[module_name].register_forward_hook(self._hook)
+        self._handle = modules[name].register_forward_hook(self._hook)
 
     def _hook(self, module: nn.Module, inputs, output) -> None:
         if self._enabled:
-            self.features = output
+            self.features = inputs[0] if self.capture_input else output
 
     def __enter__(self) -> 'FeatureTap':
         """Capture during the ``with`` block only (forwards outside it, e.g. validation, keep nothing)."""

@@ -34,31 +34,42 @@ def mask_ratio_schedule(iteration: int,
                         total_iter: int,
                         max_ratio: float = 0.5,
                         mode: str = 'linear',
-                        ramp_fraction: float = 0.5) -> float:
-    """Progressive SKAM mask ratio r(iteration).
+                        ramp_fraction: float = 0.5,
+                        start_iter: int = 0,
+                        min_ratio: float = 0.0) -> float:
+    """Progressive SKAM mask ratio r(iteration) over the distillation period ``[start_iter, total_iter]``.
 
-    ``'linear'``: r rises from 0 at iteration 0 to ``max_ratio`` at ``ramp_fraction * total_iter`` and then holds;
-    ``'constant'``: r = ``max_ratio`` throughout.
+    ``'linear'``: r is ``min_ratio`` up to ``start_iter`` (the end of the distillation warm-up; SKAM is off before
+    it), rises linearly to ``max_ratio`` over ``ramp_fraction * (total_iter - start_iter)`` iterations and then holds;
+    ``'constant'``: r = ``max_ratio`` throughout. With ``start_iter = 0`` and ``min_ratio = 0`` this is the first
+    implementation's ramp from iteration 0.
 
     Args:
         iteration: Current iteration.
         total_iter: Length of training (BasicSR's ``train.total_iter``).
         max_ratio: r_max, in [0, 1].
         mode: ``'linear'`` or ``'constant'``.
-        ramp_fraction: Fraction of ``total_iter`` over which the linear ramp runs, in [0, 1].
+        ramp_fraction: Fraction of the distillation period over which the linear ramp runs, in [0, 1].
+        start_iter: First iteration of the distillation period (``skt.warmup_iter``), >= 0.
+        min_ratio: r at the start of the ramp, in [0, max_ratio].
 
     Returns:
-        The mask ratio in [0, max_ratio].
+        The mask ratio in [min_ratio, max_ratio].
     """
     if mode not in MASK_RATIO_MODES:
         raise ValueError(f'Unknown mask ratio mode {mode!r}; expected one of {MASK_RATIO_MODES}')
     if not 0.0 <= max_ratio <= 1.0:
         raise ValueError(f'max_ratio must be in [0, 1], got {max_ratio}')
+    if not 0.0 <= min_ratio <= max_ratio:
+        raise ValueError(f'min_ratio must be in [0, max_ratio={max_ratio}], got {min_ratio}')
     if not 0.0 <= ramp_fraction <= 1.0:
         raise ValueError(f'ramp_fraction must be in [0, 1], got {ramp_fraction}')
     if mode == 'constant':
         return float(max_ratio)
-    return linear_ramp(iteration, 0, int(round(ramp_fraction * total_iter)), max_ratio)
+    if iteration < start_iter:
+        return float(min_ratio)
+    ramp_iters = int(round(ramp_fraction * max(0, total_iter - start_iter)))
+    return float(min_ratio) + linear_ramp(iteration, start_iter, ramp_iters, max_ratio - min_ratio)
 
 
 def distill_weight(iteration: int, weight: float, warmup_iter: int = 0, ramp_iter: int = 0) -> float:
