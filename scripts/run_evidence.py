@@ -1,26 +1,40 @@
 #!/usr/bin/env python
-"""Evidence: does SKT boost the ORM? Baseline vs SKT (and ablations) with the same seed, data and iterations.
+"""Evidence v2: does SKT boost the ORM? A pre-registered, paired, multi-seed experiment (``docs/evidence_plan.md``).
 
-One command builds the data, extracts the semantic priors, trains every run, tests each final checkpoint on the
-held-out test split and writes the report (tables and plots) from the runs' own outputs:
+One command builds the data, extracts the semantic priors, trains every arm for every seed, tests each final
+checkpoint (EMA weights) on the held-out test split and writes the report and its JSON summary from the runs' own
+outputs, after every finished seed:
 
-    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr                 # main pair, seed 0 (~1 h, 2 cores)
-    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --grid          # + 4 ablations, seed 1 of the pair
-    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --runs baseline skt no_skam --seeds 0 1
+    # validation screen (never touches the test split): report in <work>/screen.md
+    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --validation-only --runs baseline skt no_semantics \\
+        oracle_teacher --seeds 0 1 2
+    # the pre-registered pilot (3 seeds), then more seeds as the plan's decision rule says
+    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --seeds 0 1 2 --notes docs/evidence_notes.md
+    # test on your own photographs (never trained or tuned on): a separate table
+    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --seeds 0 1 2 --extra-test my_hdr_photos/
 
-Resumable: data, priors, finished trainings (their final checkpoint exists) and finished tests are reused; an
-interrupted training continues with ``--auto_resume``. Delete ``--work`` (default ``evidence/``) to start over.
+Resumable: data, priors, finished trainings (their final checkpoint exists) and finished tests are reused, an
+interrupted training continues with ``--auto_resume``, and the report is rewritten after every finished seed. A run
+whose configuration changed (another recipe in the same ``--work``) stops the script instead of being reused. Delete
+``--work`` (default ``evidence/``) to start over.
 
-Data: one synthetic scene per HDR photograph (``scripts/make_synthetic_brackets.py``'s simulation, ``--variants``
-captures per training photograph) plus generated demo scenes, split by *source*: no photograph (and no demo scene)
-is in two splits. Training uses ``train``, validation curves use ``val``; ``test`` is only used for the final
-numbers, at the fixed last iteration (no checkpoint selection).
+Data (``--data-recipe hard``, the default): brackets simulated from HDR photographs with Kalantari's exposure
+convention (EVs 0/2/4 relative to the shortest frame, so the GT stays <= 1 where the reference clips), a bright
+reference (3-20 % of its pixels saturated), noise x1-8, large motion and occluders over clipped or dark regions
+(missing content); ``--variants`` captures per training photograph, ``--eval-variants`` per validation / test
+photograph (different motion and noise), plus generated scenes. Split by *source*: no photograph (and no generated
+scene) is in two splits. ``--data-recipe v1`` gives the first experiment's data (EVs -2/0/+2, dim references).
 
-Runs (``--runs``): ``baseline`` (ORM alone), ``skt`` (joint, defaults), ``no_skam``, ``no_colour``, ``no_content``
-(each removes one term), ``no_semantics`` (SPGRM with the priors zeroed: a second network without semantics).
+Arms (``--runs``): ``baseline`` (ORM alone), ``skt`` (joint, defaults), ``no_semantics`` (SPGRM without any
+GT-derived input: a second network without semantics), ``oracle_teacher`` (diagnostic: SKT whose teacher gets the
+oracle prior, the μ-law GT pooled to 4-px cells; validation only, never tested, never a claim) and the ablations
+``no_skam``, ``no_colour``, ``no_content``. The same seed gives every arm the same initial ORM, data order and crops.
+Recipe: EMA weights (``--ema-decay``; validation and test use them), cosine learning-rate decay, ``--iters``.
 """
 import argparse
+import glob
 import json
+import math
 import os
 import os.path as osp
 import platform
@@ -43,39 +57,111 @@ import cv2  # noqa: E402
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng, write_scene  # noqa: E402
 from basicsr_skt.data.splits import SPLITS, check_disjoint, split_by_source  # noqa: E402
-from basicsr_skt.data.synthetic_brackets import (BracketConfig, bracket_rng, list_hdr_images,  # noqa: E402
-                                                 simulate_bracket, write_bracket)
-from basicsr_skt.utils.compare import comparison_table, read_metrics_csv  # noqa: E402
+from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng,  # noqa: E402
+                                                 list_hdr_images, missing_content, scene_shares, simulate_bracket,
+                                                 write_bracket)
+from basicsr_skt.metrics.region_metric import REGIONS  # noqa: E402
+from basicsr_skt.reporting.stats import ContrastSummary, summarise, summarise_family  # noqa: E402
+from basicsr_skt.utils.compare import read_metrics_csv  # noqa: E402
 from basicsr_skt.utils.figures import line_chart  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr  # noqa: E402
 from basicsr_skt.utils.input_checks import dump_options_yaml, load_options_yaml  # noqa: E402
+from basicsr_skt.utils.tonemap import mu_law  # noqa: E402
 from basicsr_skt.utils.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')
 SPLIT_FOLDERS = {'train': 'Training', 'val': 'Validation', 'test': 'Test'}
+EXTRA_FOLDER = 'ExtraTest'
 METRICS = ('psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l')
+#: Metrics of the contrasts: the primary one first, then the secondary ones (LPIPS only when its weights exist).
+CONTRAST_METRICS = ('psnr_mu', 'ssim_mu', 'lpips')
+TEACHER_METRICS = ('teacher_psnr_mu', 'teacher0_psnr_mu', 'teacher_ssim_mu')
+REGION_METRICS = tuple(f'{m}_{r}' for m in ('psnr_mu', 'ssim_mu') for r in REGIONS)
 #: run label -> (description, changes to the SKT demo config; None = the baseline config)
 RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('baseline', ('ORM alone', None)),
     ('skt', ('SKT joint, all terms (defaults)', {})),
+    ('no_semantics', ('SKT, SPGRM without any GT-derived input (no priors)', {'use_semantics': False})),
+    ('oracle_teacher', ('diagnostic: SKT whose teacher gets the oracle prior (μ-law GT on 4-px cells)', {
+        'oracle': True
+    })),
     ('no_skam', ('SKT without SKAM (no feature-level term)', {'drop': ['skam_opt']})),
     ('no_colour', ('SKT without the colour term', {'drop': ['colour_opt']})),
     ('no_content', ('SKT without the content term', {'drop': ['content_opt']})),
-    ('no_semantics', ('SKT, SPGRM without semantic priors (zeros)', {'use_semantics': False})),
 ])
 MAIN_PAIR = ('baseline', 'skt')
+DEFAULT_ARMS = ('baseline', 'skt', 'no_semantics')
+#: Arms that are never tested (diagnostics on validation only).
+DIAGNOSTIC = ('oracle_teacher', )
+#: (arm, control) pairs of the pre-registered family (Holm over these on the primary metric).
+CONTRASTS = (('skt', 'baseline'), ('skt', 'no_semantics'))
+EQUIVALENCE_MARGIN = 0.3  # dB PSNR-μ; the smallest effect of interest
+ORACLE_MARGIN = 1.0  # dB: the oracle teacher must beat the prior-free teacher by this much on validation
+ORACLE_CELL = 4
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------------------------
+def bracket_config(args: argparse.Namespace) -> BracketConfig:
+    """The capture recipe of every photograph scene (train, validation, test and ``--extra-test`` alike)."""
+    if args.data_recipe == 'v1':
+        return BracketConfig(max_size=args.max_size)
+    return BracketConfig(
+        evs=(0.0, 2.0, 4.0),
+        max_size=args.max_size,
+        ref_clipped_share=(0.03, 0.2),
+        noise_gain=(1.0, 8.0),
+        max_shift=12.0,
+        object_size=(0.12, 0.2),
+        object_speed=(12.0, 32.0),
+        occluder='mixed')
+
+
+def demo_config(args: argparse.Namespace) -> DemoSceneConfig:
+    """Generated scenes: Kalantari's exposure convention with the hard recipe."""
+    return DemoSceneConfig(evs=(0.0, 2.0, 4.0)) if args.data_recipe == 'hard' else DemoSceneConfig()
+
+
+def region_noise(args: argparse.Namespace) -> Dict[str, float]:
+    """Noise model of the motion mask: the recipe's noise at its largest gain (no noise is taken for motion)."""
+    config = bracket_config(args)
+    gain = config.noise_gain[1]
+    return {'shot_noise': config.shot_noise * gain, 'read_noise': config.read_noise * gain}
+
+
 def demo_sources(counts: Sequence[int]) -> 'OrderedDict[str, List[str]]':
     """Demo scene names per split; each generated scene is its own source."""
     return OrderedDict((split, [f'demo_{split}_{i:03d}' for i in range(count)]) for split, count in zip(SPLITS, counts))
 
 
+def demo_shares(scene) -> Dict[str, float]:
+    """The shares of :func:`scene_shares` for a generated scene (no occluder: nothing is missing by occlusion)."""
+    ref = len(scene.evs) // 2
+    times = [2.0**ev for ev in scene.evs]
+    missing = missing_content(scene.gt, times, ref, None, [(0, 0)] * len(times))
+    return {
+        'saturated': float(np.mean(scene.frames[ref].max(axis=2) == 65535)),
+        'dark': float(np.mean(scene.gt.max(axis=2) * times[ref] < DARK_LEVEL)),
+        'motion': float(np.mean(scene.motion_mask)),
+        'missing': float(np.mean(missing)),
+        'missing_occluded': 0.0
+    }
+
+
+def photo_jobs(photo_splits: Dict[str, List[str]], args: argparse.Namespace) -> List[Tuple[str, str, str, int]]:
+    """(split, photograph stem, scene name, variant) of every photograph scene."""
+    jobs = []
+    for split in SPLITS:
+        count = args.variants if split == 'train' else args.eval_variants
+        for stem in photo_splits[split]:
+            for variant in range(count):
+                jobs.append((split, stem, f'{stem}_v{variant}', variant))
+    return jobs
+
+
 def build_data(args: argparse.Namespace, data_dir: str) -> Dict[str, Any]:
-    """Scenes in ``data_dir/{Training,Validation,Test}``; returns the manifest (sources per split, scene names)."""
+    """Scenes in ``data_dir/{Training,Validation,Test}``; returns the manifest (sources, scenes, shares per scene)."""
     manifest_path = osp.join(data_dir, 'manifest.json')
     if osp.isfile(manifest_path):
         with open(manifest_path) as f:
@@ -90,15 +176,11 @@ def build_data(args: argparse.Namespace, data_dir: str) -> Dict[str, Any]:
     }
     demo_splits = demo_sources(args.demo_scenes)
     check_disjoint(photo_splits)
-    config = BracketConfig(max_size=args.max_size)
-    scenes = OrderedDict((split, []) for split in SPLITS)
-    jobs = []
-    for split in SPLITS:
-        for stem in photo_splits[split]:
-            for variant in range(args.variants if split == 'train' else 1):
-                jobs.append((split, stem, f'{stem}_v{variant}' if split == 'train' else stem, variant))
+    config = bracket_config(args)
+    scenes: 'OrderedDict[str, List[str]]' = OrderedDict((split, []) for split in SPLITS)
+    shares: Dict[str, Dict[str, Dict[str, float]]] = {split: {} for split in SPLITS}
     from tqdm import tqdm
-    for split, stem, name, variant in tqdm(jobs, desc='synthetic scenes', unit='scene'):
+    for split, stem, name, variant in tqdm(photo_jobs(photo_splits, args), desc='synthetic scenes', unit='scene'):
         path = photos[stems.index(stem)]
         bracket = simulate_bracket(read_hdr(path), config, bracket_rng(args.data_seed + 1000 * variant, stem))
         bracket.info.update(source=osp.basename(path), variant=variant)
@@ -106,11 +188,13 @@ def build_data(args: argparse.Namespace, data_dir: str) -> Dict[str, Any]:
         os.makedirs(folder)
         write_bracket(bracket, folder)
         scenes[split].append(name)
+        shares[split][name] = scene_shares(bracket.info)
     for stream, split in enumerate(SPLITS):
         for index, name in enumerate(demo_splits[split]):
-            write_scene(render_scene(scene_rng(args.data_seed, 10 + stream, index), DemoSceneConfig()),
-                        osp.join(tmp_dir, SPLIT_FOLDERS[split], name))
+            scene = render_scene(scene_rng(args.data_seed, 10 + stream, index), demo_config(args))
+            write_scene(scene, osp.join(tmp_dir, SPLIT_FOLDERS[split], name))
             scenes[split].append(name)
+            shares[split][name] = demo_shares(scene)
     empty = [split for split in SPLITS if not scenes[split]]
     if empty:
         raise ValueError(f'No scenes in split(s) {empty}: give --hdr-dir with at least 3 photographs or more '
@@ -119,9 +203,13 @@ def build_data(args: argparse.Namespace, data_dir: str) -> Dict[str, Any]:
         'photo_sources': photo_splits,
         'demo_sources': demo_splits,
         'scenes': scenes,
+        'shares': shares,
         'hdr_dir': args.hdr_dir,
+        'data_recipe': args.data_recipe,
+        'bracket_config': _jsonable(config.__dict__),
         'max_size': args.max_size,
         'variants': args.variants,
+        'eval_variants': args.eval_variants,
         'data_seed': args.data_seed,
         'split_seed': args.split_seed
     }
@@ -131,12 +219,78 @@ def build_data(args: argparse.Namespace, data_dir: str) -> Dict[str, Any]:
     return manifest
 
 
-def build_priors(data_dir: str) -> float:
-    """VGG16 semantic priors of the training scenes (resumable: finished scenes are skipped); returns seconds."""
-    start = time.time()
-    command = [sys.executable, osp.join(REPO, 'scripts', 'make_semantic_priors.py'), '--dataroot',
-               osp.join(data_dir, 'Training'), '--backend', 'vgg16']
+def _jsonable(values: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
+
+
+def build_extra_test(args: argparse.Namespace, work: str, manifest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Brackets of the ``--extra-test`` photographs with the test recipe in ``<work>/extra/ExtraTest``.
+
+    Raises:
+        SystemExit: A photograph of ``--extra-test`` has the name of one in ``--hdr-dir`` (it may have been trained
+            on).
+    """
+    if not args.extra_test:
+        return None
+    root = osp.join(work, 'extra')
+    manifest_path = osp.join(root, 'manifest.json')
+    if osp.isfile(manifest_path):
+        with open(manifest_path) as f:
+            return json.load(f)
+    photos = list_hdr_images(args.extra_test)
+    known = {s for split in manifest['photo_sources'].values() for s in split}
+    clash = sorted({osp.splitext(osp.basename(p))[0] for p in photos} & known)
+    if clash:
+        raise SystemExit(f'--extra-test photographs {clash} are also in --hdr-dir: they are part of the experiment, '
+                         'not held out')
+    tmp = root + '.partial'
+    shutil.rmtree(tmp, ignore_errors=True)
+    config = bracket_config(args)
+    scenes, shares = [], {}
+    for path in photos:
+        stem = osp.splitext(osp.basename(path))[0]
+        for variant in range(args.eval_variants):
+            name = f'{stem}_v{variant}'
+            bracket = simulate_bracket(read_hdr(path), config, bracket_rng(args.data_seed + 1000 * variant, stem))
+            bracket.info.update(source=osp.basename(path), variant=variant)
+            folder = osp.join(tmp, EXTRA_FOLDER, name)
+            os.makedirs(folder)
+            write_bracket(bracket, folder)
+            scenes.append(name)
+            shares[name] = scene_shares(bracket.info)
+    extra = {'extra_dir': args.extra_test, 'photographs': [osp.basename(p) for p in photos], 'scenes': scenes,
+             'shares': shares}
+    with open(osp.join(tmp, 'manifest.json'), 'w') as f:
+        json.dump(extra, f, indent=1)
+    os.replace(tmp, root)
+    return extra
+
+
+def run_priors(dataroot: str, backend: str, extra: Sequence[str] = ()) -> None:
+    """Semantic priors of one split folder (resumable: finished scenes are skipped)."""
+    command = [sys.executable, osp.join(REPO, 'scripts', 'make_semantic_priors.py'), '--dataroot', dataroot,
+               '--backend', backend, '--device', 'cpu', *extra]
     subprocess.run(command, check=True)
+
+
+def build_priors(data_dir: str) -> float:
+    """VGG16 priors of the training and validation scenes (validation: the teacher's held-out metrics)."""
+    start = time.time()
+    for split in ('train', 'val'):
+        run_priors(osp.join(data_dir, SPLIT_FOLDERS[split]), 'vgg16')
+    return time.time() - start
+
+
+def build_oracle_data(data_dir: str, oracle_dir: str) -> float:
+    """A copy of the training and validation scenes with oracle priors (diagnostics only) in ``oracle_dir``."""
+    start = time.time()
+    for split in ('train', 'val'):
+        target = osp.join(oracle_dir, SPLIT_FOLDERS[split])
+        if not osp.isdir(target):
+            shutil.copytree(osp.join(data_dir, SPLIT_FOLDERS[split]), target + '.partial',
+                            ignore=shutil.ignore_patterns('skb_*'), dirs_exist_ok=True)
+            os.replace(target + '.partial', target)
+        run_priors(target, 'oracle', ['--oracle-cell', str(ORACLE_CELL)])
     return time.time() - start
 
 
@@ -151,19 +305,39 @@ def run_name(label: str, seed: int) -> str:
     return f'evidence_{label}_s{seed}'
 
 
+def region_metric_options(args: argparse.Namespace) -> 'OrderedDict[str, Dict[str, Any]]':
+    """``val.metrics`` entries of the region metrics (PSNR-μ and SSIM-μ per region)."""
+    noise = region_noise(args)
+    return OrderedDict((f'{m}_{r}', dict(type=f'calculate_region_{m}', region=r, better='higher', **noise))
+                       for m in ('psnr_mu', 'ssim_mu') for r in REGIONS)
+
+
+def scheduler_options(args: argparse.Namespace) -> Dict[str, Any]:
+    if args.lr_schedule == 'cosine':
+        return {'type': 'CosineAnnealingRestartLR', 'periods': [args.iters], 'restart_weights': [1],
+                'eta_min': args.eta_min}
+    return {'type': 'MultiStepLR', 'milestones': [int(args.iters * 0.75)], 'gamma': 0.5}
+
+
 def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace) -> Dict[str, Any]:
-    """The demo config of the run (baseline or SKT) on the evidence data, ``args.iters`` iterations, ``seed``."""
-    description, change = RUNS[label]
+    """The demo config of the arm on the evidence data, with the low-noise recipe, ``args.iters`` iterations."""
+    _, change = RUNS[label]
     skt = change is not None
     opt = load_yaml(osp.join(OPTIONS, 'train_demo_skt_hdrtransformer.yml' if skt else 'train_demo_hdrtransformer.yml'))
+    if skt and change.get('oracle'):
+        data_dir = osp.join(osp.dirname(data_dir), 'data_oracle')
     opt['name'] = run_name(label, seed)
     opt['manual_seed'] = seed
     opt['num_gpu'] = 1 if args.device == 'cuda' else 0
     opt['datasets']['train']['dataroot'] = osp.join(data_dir, 'Training')
     opt['datasets']['val'].update(name='evidence_val', dataroot=osp.join(data_dir, 'Validation'))
+    if skt:
+        opt['datasets']['val']['skb'] = True  # the teacher's held-out metrics (the ORM's validation ignores priors)
     opt['train']['total_iter'] = args.iters
-    opt['train']['scheduler']['milestones'] = [int(args.iters * 0.75)]
+    opt['train']['ema_decay'] = args.ema_decay
+    opt['train']['scheduler'] = scheduler_options(args)
     opt['val']['val_freq'] = max(args.iters // args.num_val_points, 1)
+    opt['val']['metrics'].update(region_metric_options(args))
     opt['logger'].update(print_freq=max(args.iters // 40, 1), save_checkpoint_freq=args.iters)
     if skt:
         opt['skt']['warmup_iter'] = int(round(args.warmup_fraction * args.iters))
@@ -171,17 +345,35 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
             opt['skt'].pop(section)
         if 'use_semantics' in change:
             opt['network_t']['use_semantics'] = change['use_semantics']
+        if change.get('oracle'):
+            opt['network_t']['embed_channels'] = 3
     return opt
 
 
-def test_options(label: str, seed: int, data_dir: str, train_opt: Dict[str, Any], checkpoint: str) -> Dict[str, Any]:
+def test_options(name: str, datasets: Dict[str, str], train_opt: Dict[str, Any], checkpoint: str,
+                 args: argparse.Namespace) -> Dict[str, Any]:
+    """Test config of one final checkpoint (EMA weights when present) on one or more folders of scenes.
+
+    Args:
+        name: Test name (results go to ``results/<name>/<dataset>_metrics.csv``).
+        datasets: dataset name -> scene folder; predictions are saved for ``evidence_test`` only (pictures).
+        train_opt: The run's training config (its ``network_g``).
+        checkpoint: The final ``net_g`` file.
+        args: Parsed arguments (region-metric noise).
+    """
     opt = load_yaml(osp.join(OPTIONS, 'test_demo_hdrtransformer.yml'))
-    opt['name'] = f'test_{run_name(label, seed)}'
+    template = opt['datasets'].pop('test')
+    for index, (dataset, dataroot) in enumerate(datasets.items(), start=1):
+        opt['datasets'][f'test_{index}'] = dict(template, name=dataset, dataroot=dataroot)
+    opt['name'] = name
     opt['num_gpu'] = train_opt['num_gpu']
-    opt['datasets']['test'].update(name='evidence_test', dataroot=osp.join(data_dir, 'Test'))
     opt['network_g'] = train_opt['network_g']
     opt['path']['pretrain_network_g'] = checkpoint
-    opt['val'].update(save_img=False, figure_scenes=0, pbar=False)
+    opt['path']['param_key_g'] = 'params_ema'
+    metrics = OrderedDict((m, {'type': f'calculate_{m}'}) for m in METRICS)
+    metrics['lpips'] = {'type': 'calculate_lpips', 'better': 'lower'}
+    metrics.update(region_metric_options(args))
+    opt['val'].update(save_img=True, suffix='pred', figure_scenes=0, pbar=False, metrics=metrics)
     return opt
 
 
@@ -203,80 +395,301 @@ def log_file(work: str, name: str, step: str):
     return open(osp.join(work, 'logs', f'{name}_{step}.log'), 'a')
 
 
-def train_and_test(label: str, seed: int, work: str, data_dir: str, args: argparse.Namespace,
-                   timings: Dict[str, Any]) -> None:
-    """Train (or resume) one run and test its final checkpoint; wall times go to ``timings``."""
+def checkpoint_path(work: str, label: str, seed: int, args: argparse.Namespace) -> str:
+    return osp.join(work, 'experiments', run_name(label, seed), 'models', f'net_g_{args.iters}.pth')
+
+
+def results_csv(work: str, test_name: str, dataset: str) -> str:
+    return osp.join(work, 'results', test_name, f'{dataset}_metrics.csv')
+
+
+def same_file(a: str, b: str) -> bool:
+    with open(a, 'rb') as fa, open(b, 'rb') as fb:
+        return fa.read() == fb.read()
+
+
+def train(label: str, seed: int, work: str, data_dir: str, args: argparse.Namespace, timings: Dict[str, Any]) -> None:
+    """Train (or resume) one run; its wall time goes to ``timings``."""
     name = run_name(label, seed)
-    train_opt = train_options(label, seed, data_dir, args)
-    checkpoint = osp.join(work, 'experiments', name, 'models', f'net_g_{args.iters}.pth')
-    if not osp.isfile(checkpoint):
-        config = dump_yaml(train_opt, osp.join(work, 'configs', f'{name}.yml'))
-        resume = ['--auto_resume'] if osp.isdir(osp.join(work, 'experiments', name)) else []
-        start = time.time()
-        print(f'\n=== train {name} ({RUNS[label][0]}, {args.iters} iterations)', flush=True)
-        subprocess.run([sys.executable, '-m', 'basicsr_skt.train', '-opt', config] + resume, cwd=work, check=True,
-                       env=thread_env(args), stdout=log_file(work, name, 'train'), stderr=subprocess.STDOUT)
-        previous = timings.get(name, {}).get('train_s', 0) if resume else 0  # an interrupted attempt's time
-        timings.setdefault(name, {}).update(train_s=previous + time.time() - start, commit=git_commit())
-    results = osp.join(work, 'results', f'test_{name}', 'evidence_test_metrics.csv')
-    if not osp.isfile(results):
-        config = dump_yaml(test_options(label, seed, data_dir, train_opt, checkpoint),
-                           osp.join(work, 'configs', f'test_{name}.yml'))
-        start = time.time()
-        print(f'\n=== test {name}', flush=True)
-        subprocess.run([sys.executable, '-m', 'basicsr_skt.test', '-opt', config], cwd=work, check=True,
-                       env=thread_env(args), stdout=log_file(work, name, 'test'), stderr=subprocess.STDOUT)
-        timings.setdefault(name, {})['test_s'] = time.time() - start
+    config = osp.join(work, 'configs', f'{name}.yml')
+    fresh = dump_yaml(train_options(label, seed, data_dir, args), config + '.new')
+    if osp.isfile(config) and not same_file(config, fresh):
+        raise SystemExit(f'{name} exists in {work} with another configuration ({config} vs {fresh}): use another '
+                         '--work for another recipe, or delete the run')
+    os.replace(fresh, config)
+    if osp.isfile(checkpoint_path(work, label, seed, args)):
+        return
+    resume = ['--auto_resume'] if osp.isdir(osp.join(work, 'experiments', name)) else []
+    start = time.time()
+    print(f'\n=== train {name} ({RUNS[label][0]}, {args.iters} iterations)', flush=True)
+    subprocess.run([sys.executable, '-m', 'basicsr_skt.train', '-opt', config] + resume, cwd=work, check=True,
+                   env=thread_env(args), stdout=log_file(work, name, 'train'), stderr=subprocess.STDOUT)
+    previous = timings.get(name, {}).get('train_s', 0) if resume else 0  # an interrupted attempt's time
+    timings.setdefault(name, {}).update(train_s=previous + time.time() - start, commit=git_commit())
+
+
+def test(label: str, seed: int, work: str, datasets: Dict[str, str], args: argparse.Namespace,
+         timings: Dict[str, Any]) -> None:
+    """Test the final checkpoint of one run on every folder of ``datasets`` (name -> folder) in one process;
+    skipped when every dataset's metrics CSV exists."""
+    name = run_name(label, seed)
+    test_name = f'test_{name}'
+    if all(osp.isfile(results_csv(work, test_name, dataset)) for dataset in datasets):
+        return
+    train_opt = train_options(label, seed, '<data>', args)
+    opt = test_options(test_name, datasets, train_opt, checkpoint_path(work, label, seed, args), args)
+    config = dump_yaml(opt, osp.join(work, 'configs', f'{test_name}.yml'))
+    start = time.time()
+    print(f'\n=== test {name} on {", ".join(datasets)}', flush=True)
+    subprocess.run([sys.executable, '-m', 'basicsr_skt.test', '-opt', config], cwd=work, check=True,
+                   env=thread_env(args), stdout=log_file(work, name, 'test'), stderr=subprocess.STDOUT)
+    timings.setdefault(name, {})['test_s'] = time.time() - start
+
+
+def one_run(label: str, seed: int, work: str, data_dir: str, args: argparse.Namespace, timings: Dict[str, Any],
+            extra: Optional[Dict[str, Any]]) -> None:
+    """Train one arm for one seed and, unless ``--validation-only`` or a diagnostic arm, test it (test split and
+    ``--extra-test`` scenes)."""
+    train(label, seed, work, data_dir, args, timings)
+    if args.validation_only or label in DIAGNOSTIC:
+        return
+    datasets = OrderedDict(evidence_test=osp.join(data_dir, 'Test'))
+    if extra is not None:
+        datasets['evidence_extra'] = osp.join(work, 'extra', EXTRA_FOLDER)
+    test(label, seed, work, datasets, args, timings)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Report
+# Results
 # ----------------------------------------------------------------------------------------------------------------
-def mean_and_spread(values: Sequence[float]) -> str:
-    """``mean ± half range`` over seeds (just the mean for one seed)."""
-    if len(values) == 1:
-        return f'{values[0]:.4f}'
-    return f'{np.mean(values):.4f} ± {(max(values) - min(values)) / 2:.4f}'
+Scores = Dict[str, Dict[int, 'OrderedDict[str, Dict[str, float]]']]  # arm -> seed -> scene -> metric -> value
 
 
-def summary_table(test_means: Dict[str, Dict[int, Dict[str, float]]], timings: Dict[str, Any]) -> str:
-    header = ['run', 'seeds'] + list(METRICS) + ['Δ psnr_mu vs baseline', 'Δ ssim_mu vs baseline', 'train min']
+def read_test_scores(work: str, runs: Sequence[Tuple[str, int]], dataset: str) -> Scores:
+    """Per-scene test metrics of every finished run (the ``mean`` row is recomputed, not read)."""
+    scores: Scores = OrderedDict()
+    for label, seed in runs:
+        path = results_csv(work, f'test_{run_name(label, seed)}', dataset)
+        if osp.isfile(path):
+            scores.setdefault(label, {})[seed] = read_metrics_csv(path)
+    return scores
+
+
+def read_validation(work: str, runs: Sequence[Tuple[str, int]], iters: int) -> Dict[str, Dict[int, Dict[str, float]]]:
+    """Final validation means (at ``iters``) of every run whose log has them: arm -> seed -> metric -> value."""
+    final: Dict[str, Dict[int, Dict[str, float]]] = OrderedDict()
+    for label, seed in runs:
+        try:
+            log = read_experiment_logs(osp.join(work, 'experiments', run_name(label, seed)))
+        except FileNotFoundError:
+            continue
+        curves = validation_curves(log).get('evidence_val', {})
+        values = {m: dict(points)[iters] for m, points in curves.items() if iters in dict(points)}
+        if values:
+            final.setdefault(label, {})[seed] = values
+    return final
+
+
+def scene_mean(scenes: Dict[str, Dict[str, float]], metric: str) -> float:
+    """Mean of ``metric`` over scenes where it is defined (region metrics are NaN for scenes without the region)."""
+    values = [v[metric] for v in scenes.values() if metric in v and not math.isnan(v[metric])]
+    return float(np.mean(values)) if values else float('nan')
+
+
+def finished_seeds(scores: Scores, arms: Sequence[str]) -> List[int]:
+    """Seeds for which every arm of ``arms`` has results."""
+    sets = [set(scores.get(arm, {})) for arm in arms]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def contrast_summaries(scores: Scores, delta: float, per_scene: bool = True) -> List[ContrastSummary]:
+    """Every pre-registered contrast with both arms present, on every contrast metric present; Holm over the primary
+    metric's contrasts."""
+    summaries, primary = [], []
+    for arm, control in CONTRASTS:
+        if arm not in scores or control not in scores:
+            continue
+        seeds = sorted(set(scores[arm]) & set(scores[control]))
+        if not seeds:
+            continue
+        for metric in CONTRAST_METRICS:
+            if any(metric not in next(iter(scores[a][s].values()), {}) for a in (arm, control) for s in seeds):
+                continue
+            diffs = [scene_mean(scores[arm][s], metric) - scene_mean(scores[control][s], metric) for s in seeds]
+            scene_diffs = None
+            if per_scene:
+                scene_diffs = [[scores[arm][s][sc][metric] - scores[control][s][sc][metric]
+                                for sc in scores[arm][s] if sc in scores[control][s]] for s in seeds]
+            summary = summarise(f'{arm} - {control}', metric, diffs, delta, per_scene=scene_diffs)
+            if metric != 'psnr_mu':  # the margin is in dB PSNR-μ: no equivalence test or power for other metrics
+                summary.p_tost, summary.tost_equivalent, summary.seeds_for_80_power = float('nan'), False, None
+                summary.delta = float('nan')
+            summaries.append(summary)
+            if metric == 'psnr_mu':
+                primary.append(summary)
+    summarise_family(primary)
+    return summaries
+
+
+def fmt(value: Optional[float], digits: int = 3, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return '–'
+    return f'{value:+.{digits}f}' if signed else f'{value:.{digits}f}'
+
+
+def contrast_table(summaries: Sequence[ContrastSummary]) -> str:
+    header = ['contrast', 'metric', 'seeds', 'mean Δ', '95 % CI', 'p (t)', 'p Holm', 'p sign', 'p Wilcoxon',
+              'TOST ±0.3 dB', 'bootstrap 95 % (seeds, scenes)', 'seeds for 80 % power at 0.3 dB']
     lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
-    base = test_means.get('baseline', {})
-    for label, per_seed in test_means.items():
-        seeds = sorted(per_seed)
-        cells = [label, ', '.join(map(str, seeds))]
-        cells += [mean_and_spread([per_seed[s][m] for s in seeds]) for m in METRICS]
-        for metric in ('psnr_mu', 'ssim_mu'):
-            paired = [per_seed[s][metric] - base[s][metric] for s in seeds if s in base]
-            cells.append('–' if label == 'baseline' or not paired else ' / '.join(f'{d:+.4f}' for d in paired))
-        minutes = [timings.get(run_name(label, s), {}).get('train_s') for s in seeds]
-        cells.append(', '.join('?' if m is None else f'{m / 60:.1f}' for m in minutes))
+    for s in summaries:
+        tost_cell = '–' if s.metric != 'psnr_mu' else ('equivalent' if s.tost_equivalent else 'not shown') + \
+            f' (p {fmt(s.p_tost)})'
+        cells = [s.contrast, s.metric, str(s.n_seeds), fmt(s.mean, 4, True),
+                 f'[{fmt(s.ci_low, 4, True)}, {fmt(s.ci_high, 4, True)}]', fmt(s.p_t), fmt(s.p_holm), fmt(s.p_sign),
+                 fmt(s.p_wilcoxon), tost_cell, f'[{fmt(s.boot_low, 4, True)}, {fmt(s.boot_high, 4, True)}]',
+                 '–' if s.seeds_for_80_power is None else str(s.seeds_for_80_power)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
-def seed_wins(test_means: Dict[str, Dict[int, Dict[str, float]]]) -> List[str]:
-    """One line per run: in how many seeds it beats the baseline on PSNR-μ and SSIM-μ, and the mean paired Δ."""
-    base = test_means.get('baseline', {})
-    lines = []
-    for label, per_seed in test_means.items():
-        seeds = [s for s in sorted(per_seed) if s in base]
-        if label == 'baseline' or not seeds:
+def arm_table(scores: Scores, metrics: Sequence[str], timings: Optional[Dict[str, Any]] = None) -> str:
+    """Per arm: the mean over seeds of the scene-mean metrics (± seed standard deviation) and the per-seed values."""
+    present = [m for m in metrics if any(m in next(iter(per_seed[s].values()), {}) for per_seed in scores.values()
+                                         for s in per_seed)]
+    header = ['arm', 'seeds'] + present + (['train min'] if timings is not None else [])
+    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
+    for label, per_seed in scores.items():
+        seeds = sorted(per_seed)
+        cells = [label, ', '.join(map(str, seeds))]
+        for m in present:
+            values = [scene_mean(per_seed[s], m) for s in seeds]
+            cells.append(mean_sd(values))
+        if timings is not None:
+            minutes = [timings.get(run_name(label, s), {}).get('train_s') for s in seeds]
+            cells.append(', '.join('?' if m is None else f'{m / 60:.1f}' for m in minutes))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def mean_sd(values: Sequence[float]) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return '–'
+    if len(finite) == 1:
+        return f'{finite[0]:.4f}'
+    return f'{np.mean(finite):.4f} ± {np.std(finite, ddof=1):.4f}'
+
+
+def validation_scores(final: Dict[str, Dict[int, Dict[str, float]]]) -> Scores:
+    """Final validation means in the layout of :data:`Scores` (one pseudo-scene ``mean`` per seed)."""
+    return OrderedDict((label, {s: OrderedDict(mean=values) for s, values in per_seed.items()})
+                       for label, per_seed in final.items())
+
+
+def oracle_check(final: Dict[str, Dict[int, Dict[str, float]]]) -> List[str]:
+    """The data's acceptance check (validation): the oracle teacher vs the prior-free teacher, per seed."""
+    lines = ['## Oracle-prior acceptance check (validation)', '',
+             f'The data leave room for semantics only if a teacher given the oracle prior (the μ-law GT pooled to '
+             f'{ORACLE_CELL}-px cells: an upper bound for any prior, diagnostics only, never a claim) beats the same '
+             f'teacher without priors (`no_semantics`) by at least {ORACLE_MARGIN:.1f} dB PSNR-μ on validation.', '']
+    oracle, plain = final.get('oracle_teacher', {}), final.get('no_semantics', {})
+    seeds = sorted(set(oracle) & set(plain))
+    key = 'teacher_psnr_mu'
+    rows = [(s, oracle[s].get(key), plain[s].get(key), oracle[s].get('psnr_mu'), oracle[s].get('teacher0_psnr_mu'))
+            for s in seeds]
+    rows = [r for r in rows if r[1] is not None and r[2] is not None]
+    if not rows:
+        lines += ['Not measured: run the arms `oracle_teacher` and `no_semantics` (e.g. with `--validation-only`); '
+                  f'their validation logs need `{key}` (the teacher\'s held-out metric).', '']
+        return lines
+    lines += ['| seed | teacher, oracle prior | teacher, no priors | Δ | ORM of the oracle run | oracle teacher, '
+              'priors zeroed |', '|---|---|---|---|---|---|']
+    deltas = []
+    for s, with_oracle, without, orm, zeroed in rows:
+        deltas.append(with_oracle - without)
+        lines.append(f'| {s} | {with_oracle:.4f} | {without:.4f} | {with_oracle - without:+.4f} | {fmt(orm, 4)} | '
+                     f'{fmt(zeroed, 4)} |')
+    verdict = 'passed' if np.mean(deltas) >= ORACLE_MARGIN else 'FAILED: the data leave too little room for semantics'
+    lines += ['', f'Mean Δ {np.mean(deltas):+.3f} dB over {len(deltas)} seed(s): **{verdict}**.', '']
+    return lines
+
+
+def share_table(manifest: Dict[str, Any], extra: Optional[Dict[str, Any]]) -> str:
+    """Per split: scenes, and the mean shares of saturated, near-black, motion and missing reference pixels."""
+    lines = ['| split | scenes | saturated ref. % | near-black ref. % | motion % | missing % | missing by occlusion '
+             '% |', '|---|---|---|---|---|---|---|']
+    groups = [(split, manifest['shares'][split]) for split in SPLITS]
+    if extra is not None:
+        groups.append(('extra test', extra['shares']))
+    for split, shares in groups:
+        if not shares:
             continue
-        parts = []
-        for metric in ('psnr_mu', 'ssim_mu'):
-            deltas = [per_seed[s][metric] - base[s][metric] for s in seeds]
-            parts.append(f'{metric} higher in {sum(d > 0 for d in deltas)} of {len(seeds)} seeds (mean Δ '
-                         f'{np.mean(deltas):+.4f})')
-        lines.append(f'- `{label}` vs baseline: ' + '; '.join(parts))
-    return lines + [''] if lines else []
+        cells = [split, str(len(shares))]
+        for key in ('saturated', 'dark', 'motion', 'missing', 'missing_occluded'):
+            cells.append(f'{100 * np.mean([s[key] for s in shares.values()]):.2f}')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
-def write_plot(path: str, series: Dict[str, List[Tuple[int, float]]], title: str, x_label: str = 'iteration') -> None:
+def write_plot(path: str, series: Dict[str, List[Tuple[int, float]]], title: str, x_label: str = 'iteration') -> bool:
     series = {name: points for name, points in series.items() if points}
     if series:
         cv2.imwrite(path, line_chart(series, title, x_label))
+    return bool(series)
+
+
+def largest_delta_scenes(scores: Scores, count: int = 3) -> List[Tuple[str, float]]:
+    """The ``count`` test scenes with the largest |mean over seeds of (SKT − baseline) PSNR-μ|."""
+    if 'skt' not in scores or 'baseline' not in scores:
+        return []
+    seeds = sorted(set(scores['skt']) & set(scores['baseline']))
+    deltas = {}
+    for scene in scores['skt'][seeds[0]] if seeds else []:
+        values = [scores['skt'][s][scene]['psnr_mu'] - scores['baseline'][s][scene]['psnr_mu'] for s in seeds
+                  if scene in scores['skt'][s] and scene in scores['baseline'][s]]
+        deltas[scene] = float(np.mean(values))
+    return sorted(deltas.items(), key=lambda item: -abs(item[1]))[:count]
+
+
+def _tile(image: np.ndarray, label: str) -> np.ndarray:
+    tile = np.ascontiguousarray(image)
+    cv2.putText(tile, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def scene_picture(work: str, data_dir: str, scene: str, seed: int, arms: Sequence[str], crop: int = 96) -> np.ndarray:
+    """One row per arm: μ-law prediction and error map (|T(pred) − T(gt)| x 4), then the μ-law GT; a ``crop``-px
+    window where SKT and the baseline differ most."""
+    gt = read_hdr(osp.join(data_dir, 'Test', scene, 'HDRImg.hdr'))
+    preds = {}
+    for arm in arms:
+        pattern = osp.join(work, 'results', f'test_{run_name(arm, seed)}', 'visualization',
+                           'evidence_test', f'{scene}_pred.hdr')
+        found = glob.glob(pattern)
+        if found:
+            preds[arm] = read_hdr(found[0])
+    if not preds:
+        raise FileNotFoundError(f'No saved predictions of {scene} (seed {seed})')
+    t_gt = mu_law(np.clip(gt, 0, 1))
+    errors = {arm: np.abs(mu_law(np.clip(p, 0, 1)) - t_gt).mean(axis=2) for arm, p in preds.items()}
+    height, width = gt.shape[:2]
+    size = min(crop, height, width)
+    diff = np.abs(errors.get('skt', 0) - errors.get('baseline', 0)) if len(errors) > 1 else next(iter(errors.values()))
+    density = cv2.boxFilter(np.asarray(diff, np.float32), -1, (size, size), normalize=True)
+    half = size // 2
+    inner = density[half:height - size + half + 1, half:width - size + half + 1]
+    y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)
+    window = (slice(y, y + size), slice(x, x + size))
+
+    def to8(img: np.ndarray) -> np.ndarray:
+        return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+    tiles = []
+    for arm, pred in preds.items():
+        err = cv2.applyColorMap(to8(4 * errors[arm][window]), cv2.COLORMAP_INFERNO)
+        tiles += [_tile(to8(mu_law(np.clip(pred, 0, 1))[window]), arm), _tile(err, f'{arm} err x4')]
+    tiles.append(_tile(to8(t_gt[window]), 'GT'))
+    return np.concatenate(tiles, axis=1)
 
 
 def git_commit() -> str:
@@ -287,104 +700,184 @@ def git_commit() -> str:
         return 'unknown'
 
 
-def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], runs: List[Tuple[str, int]],
-                 timings: Dict[str, Any]) -> str:
-    """``args.report`` (Markdown) and its PNG plots beside it, from the runs' logs and test CSVs only."""
-    report_dir = osp.dirname(osp.abspath(args.report))
+def report_paths(args: argparse.Namespace, work: str) -> Tuple[str, str]:
+    """(Markdown report, JSON summary): ``--report`` and the ``.json`` beside it; ``<work>/screen.*`` for
+    ``--validation-only`` unless ``--report`` is given."""
+    report = args.report or (osp.join(work, 'screen.md') if args.validation_only else 'docs/evidence.md')
+    return report, osp.splitext(report)[0] + '.json'
+
+
+def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], extra: Optional[Dict[str, Any]],
+                 runs: List[Tuple[str, int]], timings: Dict[str, Any]) -> Tuple[str, str]:
+    """The Markdown report, its PNGs and the JSON summary, from the runs' logs and test CSVs only."""
+    report, json_path = report_paths(args, work)
+    report_dir = osp.dirname(osp.abspath(report))
     os.makedirs(report_dir, exist_ok=True)
-    stem = osp.splitext(osp.basename(args.report))[0]
-    test_means: 'OrderedDict[str, Dict[int, Dict[str, float]]]' = OrderedDict()
-    per_scene: Dict[Tuple[str, int], Any] = {}
-    val_curves, gaps = OrderedDict(), OrderedDict()
+    stem = osp.splitext(osp.basename(report))[0]
+    data_dir = osp.join(work, 'data')
+    final_val = read_validation(work, runs, args.iters)
+    test_scores = OrderedDict() if args.validation_only else read_test_scores(
+        work, [r for r in runs if r[0] not in DIAGNOSTIC], 'evidence_test')
+    extra_scores = read_test_scores(work, runs, 'evidence_extra') if extra is not None else OrderedDict()
+
+    split = 'validation' if args.validation_only else 'test'
+    main_scores = validation_scores(final_val) if args.validation_only else test_scores
+    main_scores = OrderedDict((k, v) for k, v in main_scores.items() if k not in DIAGNOSTIC or args.validation_only)
+    summaries = contrast_summaries(main_scores, EQUIVALENCE_MARGIN, per_scene=not args.validation_only)
+    extra_summaries = contrast_summaries(extra_scores, EQUIVALENCE_MARGIN) if extra_scores else []
+
+    val_curves, gaps, teacher_curves = OrderedDict(), OrderedDict(), OrderedDict()
     for label, seed in runs:
-        name = run_name(label, seed)
-        scenes = read_metrics_csv(osp.join(work, 'results', f'test_{name}', 'evidence_test_metrics.csv'),
-                                  keep_mean=True)
-        test_means.setdefault(label, {})[seed] = scenes.pop('mean')
-        per_scene[label, seed] = scenes
-        log = read_experiment_logs(osp.join(work, 'experiments', name))
-        val_curves[f'{label} s{seed}'] = validation_curves(log).get('evidence_val', {}).get('psnr_mu', [])
+        try:
+            log = read_experiment_logs(osp.join(work, 'experiments', run_name(label, seed)))
+        except FileNotFoundError:
+            continue
+        curves = validation_curves(log).get('evidence_val', {})
+        val_curves[f'{label} s{seed}'] = curves.get('psnr_mu', [])
+        if curves.get('teacher_psnr_mu'):
+            teacher_curves[f'{label} s{seed}'] = curves['teacher_psnr_mu']
         if label != 'baseline':
             gaps[f'{label} s{seed}'] = logged_scalars(log).get('gap_psnr_mu', [])
-    write_plot(osp.join(report_dir, f'{stem}_val_psnr_mu.png'), val_curves, 'validation PSNR-mu (dB), mean of val')
-    write_plot(osp.join(report_dir, f'{stem}_teacher_gap.png'), gaps, 'teacher - student PSNR-mu on the batch (dB)')
+    plots = []
+    if write_plot(osp.join(report_dir, f'{stem}_val_psnr_mu.png'), val_curves, 'validation PSNR-mu (dB), EMA ORM'):
+        plots.append(('validation PSNR-μ of the (EMA) ORM', f'{stem}_val_psnr_mu.png'))
+    if write_plot(osp.join(report_dir, f'{stem}_val_teacher_psnr_mu.png'), teacher_curves,
+                  'validation PSNR-mu (dB), teacher'):
+        plots.append(('validation PSNR-μ of the teacher', f'{stem}_val_teacher_psnr_mu.png'))
+    if write_plot(osp.join(report_dir, f'{stem}_teacher_gap.png'), gaps, 'teacher - student PSNR-mu on the batch (dB)'):
+        plots.append(('teacher − student PSNR-μ on the training batch', f'{stem}_teacher_gap.png'))
 
     train_opt = train_options('skt', runs[0][1], '<data>', args)
     orm = train_opt['network_g']
+    config = manifest.get('bracket_config', {})
     lines = [
-        '# Evidence: does SKT boost the ORM?', '',
-        '*Generated by `scripts/run_evidence.py` from the runs\' own outputs; no number here is typed by hand.*', '',
-        '## Command', '', '```bash', 'python scripts/run_evidence.py ' + ' '.join(args.argv), '```', '',
-        f'Report written at commit `{git_commit()}` (each run\'s training commit: "Wall time"); machine: '
-        f'{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; report written '
-        f'{time.strftime("%Y-%m-%d %H:%M")}.', '', '## Setup', '',
-        f'- **Data** (`{args.work}/data/manifest.json`): synthetic brackets simulated from the HDR photographs in '
-        f'`{manifest["hdr_dir"]}` (long side {manifest["max_size"]} px, EV -2/0/+2, gamma 2.2 response, '
-        f'Poisson-Gaussian noise, 16-bit, hand-held motion + a moving object; {manifest["variants"]} captures per '
-        'training photograph) plus generated demo scenes (128 x 192). Split **by source**: no photograph is in two '
-        'splits.'
+        '# Evidence: does SKT boost the ORM?' + (' (validation screen)' if args.validation_only else ''), '',
+        '*Generated by `scripts/run_evidence.py` from the runs\' own outputs; no number here is typed by hand. The '
+        'plan (arms, recipe, metrics, decision rule) is `docs/evidence_plan.md`.*', '', '## Command', '', '```bash',
+        'python scripts/run_evidence.py ' + ' '.join(args.argv), '```', '',
+        f'Report written at commit `{git_commit()}`; machine: {platform.machine()}, {os.cpu_count()} CPU cores, '
+        f'Python {platform.python_version()}; {time.strftime("%Y-%m-%d %H:%M")}.', '', '## Setup', '',
+        f'- **Data** (`{args.work}/data/manifest.json`, recipe `{manifest.get("data_recipe", "v1")}`): brackets '
+        f'simulated from the HDR photographs in `{manifest["hdr_dir"]}` (long side {manifest["max_size"]} px, EVs '
+        f'{config.get("evs")} (t = 2^ev), reference clipped share {config.get("ref_clipped_share")}, noise gain '
+        f'{config.get("noise_gain")}, object speed {config.get("object_speed")} px/frame, occluder '
+        f'`{config.get("occluder")}`; {manifest["variants"]} captures per training photograph, '
+        f'{manifest.get("eval_variants", 1)} per validation / test photograph) plus generated scenes. Split **by '
+        'source**: no photograph is in two splits.'
     ]
-    for split in SPLITS:
-        photos = manifest['photo_sources'][split]
-        lines.append(f'  - {split}: {len(manifest["scenes"][split])} scenes; photographs: '
-                     f'{", ".join(photos) or "none"}; demo scenes: {len(manifest["demo_sources"][split])}')
+    for part in SPLITS:
+        photos = manifest['photo_sources'][part]
+        lines.append(f'  - {part}: {len(manifest["scenes"][part])} scenes; photographs: {", ".join(photos) or "none"}; '
+                     f'generated scenes: {len(manifest["demo_sources"][part])}')
     lines += [
+        '', share_table(manifest, extra), '',
+        'Shares of reference pixels: saturated (a channel at the white level), near black (linear < '
+        f'{DARK_LEVEL}), motion (covered by the moving object in some frame), missing (no frame shows the content), '
+        'missing by occlusion (missing only because the object hides it).', '',
         f'- **ORM**: HDR-Transformer, embed_dim {orm["embed_dim"]}, depths {orm["depths"]}, heads {orm["num_heads"]} '
         '(the CPU demo configuration), trained from scratch.',
-        f'- **Training**: {args.iters} iterations, batch {train_opt["datasets"]["train"]["batch_size_per_gpu"]}, '
+        f'- **Recipe**: {args.iters} iterations, batch {train_opt["datasets"]["train"]["batch_size_per_gpu"]}, '
         f'{train_opt["datasets"]["train"]["gt_size"]}² crops, Adam lr {train_opt["train"]["optim_g"]["lr"]}, '
-        f'lr x0.5 at {train_opt["train"]["scheduler"]["milestones"][0]}; the same seed gives every run the same '
-        'initial ORM, data order and crops.',
-        f'- **SKT**: SPGRM teacher ({train_opt["network_t"]["num_feat"]} features), distillation after a warm-up of '
-        f'{train_opt["skt"]["warmup_iter"]} iterations; λ_content {train_opt["skt"]["content_opt"]["loss_weight"]}, '
-        f'λ_colour {train_opt["skt"]["colour_opt"]["loss_weight"]}, '
-        f'λ_skam {train_opt["skt"]["skam_opt"]["loss_weight"]}, mask ratio to {train_opt["skt"]["mask"]["ratio_max"]} '
-        'over the first half.',
-        '- **Semantic priors**: the offline VGG16 backend (ImageNet VGG16 `relu4_3` + Felzenszwalb segments) on the '
-        'μ-law GT. No Segment Anything weights exist on this machine, so SAM was not used; a SAM checkpoint would '
-        'replace this backend (`scripts/make_semantic_priors.py --backend sam`).',
-        f'- **Evaluation**: the final iteration ({args.iters}) of each run on the test split (no checkpoint '
-        'selection); validation curves use the validation split only.', '', '## Results (test split)', '',
-        summary_table(test_means, timings), '',
-        'Values are the mean over test scenes; with several seeds, mean ± half the range over seeds. Δ is paired '
-        'by seed (run − baseline of the same seed).', ''
+        f'{args.lr_schedule} decay' + (f' to {args.eta_min:g}' if args.lr_schedule == 'cosine' else '') +
+        f', EMA decay {args.ema_decay} (validation and test use the EMA weights, `params_ema`); the same seed gives '
+        'every arm the same initial ORM, data order and crops.',
+        f'- **SKT**: SPGRM teacher ({train_opt["network_t"]["num_feat"]} features), mode '
+        f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["warmup_iter"]} iterations; the loss settings '
+        'are those of `options/demo/train_demo_skt_hdrtransformer.yml`.',
+        '- **Semantic priors**: the offline VGG16 backend (`relu4_3` + Felzenszwalb segments) on the μ-law GT, for the '
+        'training and validation scenes (no Segment Anything weights on this machine).',
+        f'- **Evaluation**: the final iteration ({args.iters}) of each run on the {split} split (no checkpoint '
+        'selection). Arms: ' + '; '.join(f'`{label}`: {RUNS[label][0]}' for label in dict.fromkeys(r[0] for r in runs)),
+        ''
     ]
-    lines += seed_wins(test_means)
-    for label in RUNS:
-        if label in test_means:
-            lines.append(f'- `{label}`: {RUNS[label][0]}')
-    seed = runs[0][1]
-    if ('baseline', seed) in per_scene and ('skt', seed) in per_scene:
-        lines += [
-            '', f'### Per scene, baseline vs SKT (seed {seed})', '',
-            comparison_table({
-                'base': per_scene['baseline', seed],
-                'SKT': per_scene['skt', seed]
-            }, metrics=['psnr_mu', 'ssim_mu'])
-        ]
-    lines += [
-        '', '## Training curves', '', f'![validation PSNR-mu]({stem}_val_psnr_mu.png)', '',
-        f'![teacher-student gap]({stem}_teacher_gap.png)', '',
-        'The gap plot shows teacher (SPGRM) minus student (ORM) PSNR-μ on each logged training batch: distillation can '
-        'only help while it is positive.', ''
-    ]
-    final_gaps = {name: points[-1][1] for name, points in gaps.items() if points}
-    if final_gaps:
-        lines.append('Last logged gap: ' + ', '.join(f'{name} {value:+.2f} dB' for name, value in final_gaps.items()))
-        lines.append('')
+    done = finished_seeds(main_scores, [a for a in dict.fromkeys(r[0] for r in runs) if a not in DIAGNOSTIC])
+    seeds_text = ', '.join(map(str, done)) or 'none'
+    shown = list(METRICS) + ['lpips'] + (list(TEACHER_METRICS) if args.validation_only else [])
+    lines += [f'## Results ({split} split)', '', f'Seeds with every arm finished: {seeds_text}.', '',
+              arm_table(main_scores, shown, timings), '',
+              f'Mean over seeds of the {split}-mean metrics ± the seed-to-seed standard deviation' +
+              ('; `teacher_*`: the teacher on the ORM\'s output, `teacher0_*`: the same teacher with its priors zeroed.'
+               if args.validation_only else '.'), '']
+    if summaries:
+        lines += ['### Paired contrasts', '', contrast_table(summaries), '',
+                  'Δ = arm − control of the same seed (LPIPS: lower is better). Primary: `skt - baseline` on PSNR-μ; '
+                  'Holm over the two contrasts on PSNR-μ (paired t tests). TOST: equivalence within ±0.3 dB at 5 %. '
+                  'The bootstrap resamples seeds, then scenes within each seed.', '']
+    if not args.validation_only and test_scores:
+        lines += ['### Region metrics (test split)', '', arm_table(test_scores, REGION_METRICS), '',
+                  'PSNR-μ / SSIM-μ inside the pixels saturated or near black in the reference (`extreme`), the motion '
+                  'regions (`motion`) and the rest (`basicsr_skt/metrics/region_metric.py`); mean over the scenes '
+                  'that have the region.', '']
+        picked = largest_delta_scenes(test_scores)
+        if picked:
+            seed = sorted(test_scores['skt'])[0]
+            lines += [f'### The {len(picked)} test scenes with the largest |Δ PSNR-μ| (SKT − baseline, seed {seed} '
+                      'crops)', '']
+            for scene, delta in picked:
+                path = osp.join(report_dir, f'{stem}_scene_{scene}.png')
+                try:
+                    cv2.imwrite(path, scene_picture(work, data_dir, scene, seed, [a for a in test_scores]))
+                except FileNotFoundError as err:
+                    lines.append(f'- {scene}: {err}')
+                    continue
+                lines += [f'{scene}: mean Δ {delta:+.3f} dB', '', f'![{scene}]({osp.basename(path)})', '']
+    elif args.validation_only and final_val:
+        lines += ['### Region metrics (validation)', '', arm_table(validation_scores(final_val), REGION_METRICS), '']
+    if any(label == 'oracle_teacher' for label, _ in runs):
+        lines += oracle_check(final_val)
+    if extra is not None:
+        lines += ['## Test on your own photographs (`--extra-test`)', '',
+                  f'{len(extra["scenes"])} scenes from the photographs in `{extra["extra_dir"]}` '
+                  f'({", ".join(extra["photographs"])}), never trained or tuned on; brackets with the test recipe.', '',
+                  arm_table(extra_scores, list(METRICS) + ['lpips']) if extra_scores else 'No run tested yet.', '']
+        if extra_summaries:
+            lines += [contrast_table(extra_summaries), '']
+    lines += ['## Training curves', '']
+    for title, name in plots:
+        lines += [f'![{title}]({name})', '']
     if args.notes:
         with open(args.notes, encoding='utf-8') as f:
             lines += ['## Investigation notes', '', f.read().strip(), '']
     lines += ['## Wall time', '', '| run | train (min) | test (s) | trained at commit |', '|---|---|---|---|']
     for label, seed in runs:
         t = timings.get(run_name(label, seed), {})
-        train_min, test_s = t.get('train_s', float('nan')) / 60, t.get('test_s', float('nan'))
-        lines.append(f'| {label} s{seed} | {train_min:.1f} | {test_s:.0f} | {t.get("commit", "not recorded")} |')
-    lines += ['', f'Runs went {args.jobs} side by side with {args.threads} thread(s) each on a shared machine, so '
-              'minutes compare runs of one report only.']
-    with open(args.report, 'w', encoding='utf-8') as f:
+        if not t:
+            continue
+        lines.append(f'| {label} s{seed} | {t.get("train_s", float("nan")) / 60:.1f} | '
+                     f'{t.get("test_s", float("nan")):.0f} | {t.get("commit", "not recorded")} |')
+    lines += ['', f'Runs went {args.jobs} side by side with {args.threads} thread(s) each.']
+    with open(report, 'w', encoding='utf-8') as f:
         f.write('\n'.join(lines) + '\n')
-    return args.report
+    summary = {
+        'format': 2,
+        'split': split,
+        'commit': git_commit(),
+        'command': 'python scripts/run_evidence.py ' + ' '.join(args.argv),
+        'iters': args.iters,
+        'seeds_done': done,
+        'equivalence_margin_db': EQUIVALENCE_MARGIN,
+        'contrasts': [s.as_dict() for s in summaries],
+        'extra_test_contrasts': [s.as_dict() for s in extra_summaries],
+        'arm_means': {
+            label: {m: float(np.nanmean([scene_mean(per_seed[s], m) for s in per_seed])) for m in
+                    next(iter(next(iter(per_seed.values())).values())).keys()}
+            for label, per_seed in main_scores.items() if per_seed
+        },
+    }
+    with open(json_path, 'w', encoding='utf-8') as f:
+        json.dump(_finite(summary), f, indent=1)
+    return report, json_path
+
+
+def _finite(value: Any) -> Any:
+    """JSON without NaN / inf (None instead)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -392,38 +885,54 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--hdr-dir', help='folder of real HDR photographs (.hdr/.exr) to simulate brackets from')
     parser.add_argument('--work', default='evidence', help='working folder (data, experiments, results)')
-    parser.add_argument('--report', default='docs/evidence.md', help='Markdown report (plots written beside it)')
-    parser.add_argument('--runs', nargs='+', choices=list(RUNS), default=list(MAIN_PAIR), help='runs to make')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0], help='training seeds of every run')
-    parser.add_argument('--grid', action='store_true',
-                        help='every run of RUNS with seed 0, and the main pair also with seed 1')
-    parser.add_argument('--extra', nargs='+', metavar='LABEL:SEED', help='further runs, e.g. no_semantics:0')
-    parser.add_argument('--iters', type=int, default=1500, help='training iterations of every run')
-    parser.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters')
-    parser.add_argument('--num-val-points', type=int, default=6, help='validations per run')
-    parser.add_argument('--max-size', type=int, default=256, help='long side of the synthetic scenes')
-    parser.add_argument('--variants', type=int, default=2, help='synthetic captures per training photograph')
-    parser.add_argument('--demo-scenes', type=int, nargs=3, default=[8, 2, 3], metavar=('TRAIN', 'VAL', 'TEST'),
-                        help='generated demo scenes per split')
-    parser.add_argument('--val-fraction', type=float, default=0.2, help='share of photographs for validation')
-    parser.add_argument('--test-fraction', type=float, default=0.2, help='share of photographs for the test set')
-    parser.add_argument('--split-seed', type=int, default=0, help='seed of the split by source')
-    parser.add_argument('--data-seed', type=int, default=0, help='seed of the simulated captures')
-    parser.add_argument('--jobs', type=int, default=2, help='runs trained side by side')
-    parser.add_argument('--threads', type=int, default=max(1, (os.cpu_count() or 1) // 2),
-                        help='intra-op threads per run (default: cores / 2, for --jobs 2)')
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu',
-                        help='device of the runs (cuda: one GPU each)')
-    parser.add_argument('--notes', help='Markdown file appended as "Investigation notes" (what was tried)')
+    parser.add_argument('--report', help='Markdown report (plots and the .json summary beside it); default '
+                        'docs/evidence.md, or <work>/screen.md with --validation-only')
+    parser.add_argument('--runs', nargs='+', choices=list(RUNS), default=list(DEFAULT_ARMS), help='arms to run')
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], help='training seeds of every arm')
+    parser.add_argument('--grid', action='store_true', help='every arm of RUNS with the first seed')
+    parser.add_argument('--extra', nargs='+', metavar='LABEL:SEED', help='further runs, e.g. no_skam:0')
+    parser.add_argument('--validation-only', action='store_true',
+                        help='screening: train and report final validation metrics; never touches the test split')
+    parser.add_argument('--extra-test', metavar='DIR',
+                        help='HDR photographs never trained or tuned on ("test on your own photographs"): brackets '
+                        'with the test recipe, every arm\'s final checkpoint scored on them in a separate table')
+    recipe = parser.add_argument_group('recipe')
+    recipe.add_argument('--iters', type=int, default=2400, help='training iterations of every run')
+    recipe.add_argument('--ema-decay', type=float, default=0.999, help='EMA of the ORM weights (0: off)')
+    recipe.add_argument('--lr-schedule', choices=['cosine', 'step'], default='cosine',
+                        help='cosine decay over --iters, or x0.5 at 75 %% (the first experiment)')
+    recipe.add_argument('--eta-min', type=float, default=1e-6, help='final learning rate of the cosine decay')
+    recipe.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters')
+    recipe.add_argument('--num-val-points', type=int, default=8, help='validations per run')
+    data = parser.add_argument_group('data')
+    data.add_argument('--data-recipe', choices=['hard', 'v1'], default='hard',
+                      help='hard: Kalantari EVs 0 2 4, bright references, strong noise, large motion, occluders; '
+                      'v1: the first experiment\'s data')
+    data.add_argument('--max-size', type=int, default=256, help='long side of the synthetic scenes')
+    data.add_argument('--variants', type=int, default=2, help='synthetic captures per training photograph')
+    data.add_argument('--eval-variants', type=int, default=4,
+                      help='captures per validation / test / extra-test photograph (different motion and noise)')
+    data.add_argument('--demo-scenes', type=int, nargs=3, default=[8, 4, 8], metavar=('TRAIN', 'VAL', 'TEST'),
+                      help='generated scenes per split')
+    data.add_argument('--val-fraction', type=float, default=0.2, help='share of photographs for validation')
+    data.add_argument('--test-fraction', type=float, default=0.2, help='share of photographs for the test set')
+    data.add_argument('--split-seed', type=int, default=0, help='seed of the split by source')
+    data.add_argument('--data-seed', type=int, default=0, help='seed of the simulated captures')
+    run = parser.add_argument_group('running')
+    run.add_argument('--jobs', type=int, default=2, help='runs trained side by side')
+    run.add_argument('--threads', type=int, default=max(1, (os.cpu_count() or 1) // 2),
+                     help='intra-op threads per run (default: cores / 2, for --jobs 2)')
+    run.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help='device of the runs (cuda: one GPU each)')
+    run.add_argument('--notes', help='Markdown file appended as "Investigation notes" (what was tried)')
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
 
 
 def planned_runs(args: argparse.Namespace) -> List[Tuple[str, int]]:
-    """(label, seed) of every run: ``--grid``, or ``--runs`` x ``--seeds``, plus ``--extra`` (no duplicates)."""
+    """(label, seed) of every run, seed by seed: ``--grid``, or ``--runs`` x ``--seeds``, plus ``--extra``."""
     if args.grid:
-        runs = [(label, 0) for label in RUNS] + [(label, 1) for label in MAIN_PAIR]
+        runs = [(label, args.seeds[0]) for label in RUNS]
     else:
         runs = [(label, seed) for seed in args.seeds for label in args.runs]
     for item in args.extra or []:
@@ -440,25 +949,33 @@ def main(argv: Optional[List[str]] = None) -> None:
     os.makedirs(osp.join(work, 'configs'), exist_ok=True)
     data_dir = osp.join(work, 'data')
     manifest = build_data(args, data_dir)
+    extra = None if args.validation_only else build_extra_test(args, work, manifest)
     timings_path = osp.join(work, 'timings.json')
     timings = json.load(open(timings_path)) if osp.isfile(timings_path) else {}
     runs = planned_runs(args)
-    if any(label != 'baseline' for label, _ in runs) and 'priors_s' not in timings:
+    if any(RUNS[label][1] is not None for label, _ in runs) and 'priors_s' not in timings:
         timings['priors_s'] = build_priors(data_dir)
+    if any(label == 'oracle_teacher' for label, _ in runs) and 'oracle_priors_s' not in timings:
+        timings['oracle_priors_s'] = build_oracle_data(data_dir, osp.join(work, 'data_oracle'))
     lock = threading.Lock()
 
-    def one_run(run: Tuple[str, int]) -> None:
-        run_timings: Dict[str, Any] = {run_name(*run): dict(timings.get(run_name(*run), {}))}
-        train_and_test(run[0], run[1], work, data_dir, args, run_timings)
+    def run(item: Tuple[str, int]) -> None:
+        name = run_name(*item)
+        run_timings: Dict[str, Any] = {name: dict(timings.get(name, {}))}
+        one_run(item[0], item[1], work, data_dir, args, run_timings, extra)
         with lock:
             timings.update(run_timings)
             with open(timings_path, 'w') as f:
                 json.dump(timings, f, indent=1)
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for future in [pool.submit(one_run, run) for run in runs]:
-            future.result()
-    print(f'\n=== report: {write_report(args, work, manifest, runs, timings)}')
+    seeds = list(dict.fromkeys(seed for _, seed in runs))
+    for seed in seeds:  # the report after every finished seed: an interruption loses at most the seed in progress
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for future in [pool.submit(run, item) for item in runs if item[1] == seed]:
+                future.result()
+        report, json_path = write_report(args, work, manifest, extra, [r for r in runs if r[1] in seeds[:seeds.index(
+            seed) + 1]], timings)
+        print(f'\n=== seed {seed} done; report: {report}, summary: {json_path}', flush=True)
 
 
 if __name__ == '__main__':

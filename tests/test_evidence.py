@@ -1,4 +1,7 @@
 """The evidence experiment: split by source, log parsing, and a tiny end-to-end run that writes the whole report."""
+import glob
+import json
+import os
 import os.path as osp
 import sys
 
@@ -78,25 +81,79 @@ def smooth_radiance(seed, height=112, width=160):
     return image
 
 
-def test_tiny_experiment_writes_every_section_of_the_report(tmp_path):
-    hdr_dir = tmp_path / 'photos'
+def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_path):
+    hdr_dir, extra_dir = tmp_path / 'photos', tmp_path / 'own_photos'
     hdr_dir.mkdir()
+    extra_dir.mkdir()
     for i in range(3):
         write_hdr(str(hdr_dir / f'photo{i}.hdr'), smooth_radiance(i))
+    write_hdr(str(extra_dir / 'mine.hdr'), smooth_radiance(7))
     report = tmp_path / 'docs' / 'evidence.md'
     argv = ['--hdr-dir', str(hdr_dir), '--work', str(tmp_path / 'work'), '--report', str(report), '--iters', '2',
-            '--demo-scenes', '1', '0', '0', '--max-size', '128', '--variants', '2', '--runs', 'baseline', 'skt']
+            '--demo-scenes', '1', '0', '0', '--max-size', '128', '--variants', '2', '--eval-variants', '2', '--runs',
+            'baseline', 'skt', '--seeds', '0', '1', '--extra-test', str(extra_dir), '--jobs', '2', '--threads', '1']
     run_evidence.main(argv)
     text = report.read_text()
-    for section in ('## Command', '## Setup', '## Results (test split)', '### Per scene, baseline vs SKT (seed 0)',
-                    '## Training curves', '## Wall time', 'No Segment Anything weights'):
-        assert section in text
+    for section in ('## Command', '## Setup', '## Results (test split)', '### Paired contrasts',
+                    '### Region metrics (test split)', 'largest |Δ PSNR-μ|', '## Test on your own photographs',
+                    '## Training curves', '## Wall time', 'missing by occlusion',
+                    'Seeds with every arm finished: 0, 1'):
+        assert section in text, section
     manifest = run_evidence.build_data(run_evidence.parse_args(argv), str(tmp_path / 'work' / 'data'))  # reused
-    assert len(manifest['scenes']['train']) == 3 and len(manifest['scenes']['test']) == 1  # 2 captures + 1 demo
+    assert len(manifest['scenes']['train']) == 3 and len(manifest['scenes']['test']) == 2  # 2 captures (+ 1 demo)
+    assert manifest['bracket_config']['evs'] == [0.0, 2.0, 4.0]
     check_disjoint(manifest['photo_sources'])
-    test_csv = tmp_path / 'work' / 'results' / 'test_evidence_skt_s0' / 'evidence_test_metrics.csv'
-    mean_row = [line for line in test_csv.read_text().splitlines() if line.startswith('mean,')][0]
-    psnr_mu = float(mean_row.split(',')[1])
-    assert f'| skt | 0 | {psnr_mu:.4f} |' in text  # the table holds the test CSV's number
+    # the table holds the test CSVs' numbers: mean over seeds of the scene means
+    psnr = []
+    for seed in (0, 1):
+        scenes = run_evidence.read_metrics_csv(
+            str(tmp_path / 'work' / 'results' / f'test_evidence_skt_s{seed}' /
+                'evidence_test_metrics.csv'))
+        psnr.append(np.mean([v['psnr_mu'] for v in scenes.values()]))
+        assert {'psnr_mu_extreme', 'psnr_mu_motion', 'ssim_mu_rest'} <= set(next(iter(scenes.values())))
+    assert f'| skt | 0, 1 | {np.mean(psnr):.4f} ± {np.std(psnr, ddof=1):.4f} |' in text
+    summary = json.loads((tmp_path / 'docs' / 'evidence.json').read_text())
+    primary = [c for c in summary['contrasts'] if c['contrast'] == 'skt - baseline' and c['metric'] == 'psnr_mu'][0]
+    for key in ('n_seeds', 'mean', 'ci_low', 'ci_high', 'p_sign', 'p_wilcoxon', 'tost_equivalent'):
+        assert key in primary
+    assert primary['n_seeds'] == 2 and summary['seeds_done'] == [0, 1] and summary['extra_test_contrasts']
+    assert primary['ci_low'] <= primary['mean'] <= primary['ci_high']
     assert osp.isfile(tmp_path / 'docs' / 'evidence_val_psnr_mu.png')
-    assert osp.isfile(tmp_path / 'docs' / 'evidence_teacher_gap.png')
+    assert len(glob.glob(str(tmp_path / 'docs' / 'evidence_scene_*.png'))) == 2
+    # the screen reads validation only and never runs a model on the test split
+    tests_before = sorted(os.listdir(tmp_path / 'work' / 'results'))
+    run_evidence.main(argv[:-6] + ['--validation-only', '--report', str(tmp_path / 'screen.md'), '--seeds', '0', '1'])
+    screen = (tmp_path / 'screen.md').read_text()
+    assert '## Results (validation split)' in screen and '(test split)' not in screen
+    assert 'Seeds with every arm finished: 0, 1' in screen and '| skt | 0, 1 |' in screen
+    assert sorted(os.listdir(tmp_path / 'work' / 'results')) == tests_before
+    assert json.loads((tmp_path / 'screen.json').read_text())['split'] == 'validation'
+
+
+def test_extra_test_refuses_photographs_of_the_experiment(tmp_path):
+    manifest = {'photo_sources': {'train': ['a'], 'val': ['b'], 'test': ['c']}}
+    (tmp_path / 'own').mkdir()
+    write_hdr(str(tmp_path / 'own' / 'b.hdr'), smooth_radiance(0))
+    args = run_evidence.parse_args(['--extra-test', str(tmp_path / 'own')])
+    with pytest.raises(SystemExit, match=r"\['b'\] are also in --hdr-dir"):
+        run_evidence.build_extra_test(args, str(tmp_path / 'work'), manifest)
+
+
+def test_recipe_options_reach_the_configs():
+    args = run_evidence.parse_args(['--iters', '100', '--ema-decay', '0.99'])
+    opt = run_evidence.train_options('no_semantics', 3, '/data', args)
+    assert opt['manual_seed'] == 3 and opt['train']['ema_decay'] == 0.99 and opt['train']['total_iter'] == 100
+    assert opt['train']['scheduler'] == {'type': 'CosineAnnealingRestartLR', 'periods': [100],
+                                         'restart_weights': [1], 'eta_min': 1e-6}
+    assert opt['network_t']['use_semantics'] is False
+    assert opt['val']['metrics']['psnr_mu_motion']['read_noise'] == pytest.approx(5e-4 * 8)
+    oracle = run_evidence.train_options('oracle_teacher', 0, '/w/data', args)
+    assert oracle['datasets']['train']['dataroot'] == '/w/data_oracle/Training'
+    assert oracle['network_t']['embed_channels'] == 3
+    base = run_evidence.train_options('baseline', 3, '/data', args)
+    same_data = {k: v for k, v in opt['datasets']['train'].items() if k != 'skb'}
+    assert {k: v for k, v in base['datasets']['train'].items() if k != 'skb'} == same_data  # same data for every arm
+    assert base['manual_seed'] == 3 and base['train']['scheduler'] == opt['train']['scheduler']
+    test = run_evidence.test_options('t', {'evidence_test': '/d/Test', 'evidence_extra': '/e'}, opt, 'net.pth', args)
+    assert test['path']['param_key_g'] == 'params_ema' and 'ssim_mu_extreme' in test['val']['metrics']
+    assert [d['name'] for d in test['datasets'].values()] == ['evidence_test', 'evidence_extra']

@@ -458,5 +458,5 @@ def test_script_reports_missing_sam_checkpoint(script, demo_root, capsys):
 
 
 def test_format_module_exposes_the_contract():
-    assert skb_format.BACKENDS == ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16')
+    assert skb_format.BACKENDS == ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16', 'oracle')
     assert skb_format.SOURCES == ('gt', 'orm', 'reference')

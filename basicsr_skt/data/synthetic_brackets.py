@@ -6,19 +6,31 @@ A radiance map (``.hdr`` / ``.exr``, relative scale) becomes one scene by simula
    to it, plus a margin of ``margin`` pixels on every side that the camera motion may bring into view.
 2. **Exposure normalisation**: radiance is scaled so that the ``percentile``-th percentile of the brightest channel
    of the reference exposure ``H * t_ref`` lands at ``target`` (the shared photographs span 7-31 stops with highlights
-   up to 10^4 x their 99th percentile: a fixed scale would leave most of them black or white). The fraction of GT
-   pixels above 1 (what a sigmoid-ended network cannot reach) is reported per scene.
+   up to 10^4 x their 99th percentile: a fixed scale would leave most of them black or white). With
+   ``ref_clipped_share = (lo, hi)`` a share ``f ~ U(lo, hi)`` is drawn per scene instead and the reference is exposed
+   so that about ``f`` of its pixels saturate (percentile ``100 (1 - f)`` at level 1): a bright reference like real
+   brackets with windows and sky. The fraction of GT pixels above 1 (what a sigmoid-ended network cannot reach) is
+   reported per scene. **Exposure convention**: with Kalantari's EVs relative to the *shortest* frame
+   (``evs = (0, 2, 4)``, ``t = 2 ** ev``) the GT is the radiance on the shortest frame's scale, so it stays <= 1
+   wherever the shortest frame is unclipped, also where the reference clips; with EVs relative to the reference
+   (``(-2, 0, 2)``, the old default) every clipped reference pixel has GT > 1.
 3. **Misalignment**: every non-reference frame sees the scene through a random homography (each image corner moved by
    up to ``max_shift`` pixels: translation, rotation, zoom and perspective), and an elliptical region moves by
    ``object_speed`` pixels per frame step (local motion; the background it uncovers is filled smoothly from its
    surroundings). The reference frame (the middle one) has neither; the GT is the reference view's radiance.
-4. **Camera**: exposure ``t = 2 ** ev``, Poisson-Gaussian noise, saturation at 1, a response curve (gamma, or a
-   measured-style S-curve on top of it, see :class:`CameraResponse`) and 16-bit quantisation — the steps of
+   ``occluder`` places the region so that, in a non-reference frame, it covers pixels that are clipped (``'clipped'``:
+   the object hides them in the shortest frame, the only one that could show them) or near black (``'dark'``: it
+   hides them in the longest frame) in the reference: *missing content*, shown by no frame
+   (:attr:`SyntheticBracket.missing_mask`). ``'mixed'`` draws random / clipped / dark placement per scene.
+4. **Camera**: exposure ``t = 2 ** ev``, Poisson-Gaussian noise (both terms times a per-scene gain drawn
+   log-uniformly from ``noise_gain``), saturation at 1, a response curve (gamma, or a measured-style S-curve on top of
+   it, see :class:`CameraResponse`) and 16-bit quantisation — the steps of
    :func:`basicsr_skt.data.demo_scenes.capture_frame`.
 
 Files per scene (``<out>/<image stem>/``): ``input_1.tif`` ... ``input_N.tif`` (uint16 BGR, shortest exposure first),
 ``exposure.txt``, ``HDRImg.hdr`` (GT, aligned with the reference), ``bracket_info.json`` (every parameter drawn, the
-homographies, the normalisation scale and the clipping statistics) and ``bracket_preview.png`` (the frames and the
+homographies, the normalisation scale, the clipping statistics and the shares of saturated, near-black, motion and
+missing-content reference pixels) and ``bracket_preview.png`` (the frames and the
 μ-law tone-mapped GT side by side). Everything is deterministic given the seed and the image's file name.
 """
 import glob
@@ -40,6 +52,9 @@ from basicsr_skt.utils.tonemap import mu_law
 SEED_STREAM = 2  # seed stream of synthetic brackets (the demo scenes use 0 and 1)
 RESPONSES = ('gamma', 's_curve')
 RESIZE_MODES = ('rescale', 'crop')
+OCCLUDERS = ('none', 'clipped', 'dark', 'mixed')
+#: Linear level of the reference signal ``H * t_ref`` below which a pixel counts as near black (LDR 0.09 at gamma 2.2).
+DARK_LEVEL = 0.005
 INFO_NAME = 'bracket_info.json'
 PREVIEW_NAME = 'bracket_preview.png'
 
@@ -99,6 +114,13 @@ class BracketConfig:
         max_shift: Camera motion: largest displacement of an image corner in a non-reference frame (pixels).
         object_size: Local motion: range of the moving ellipse's semi-axes as a fraction of the shorter image side.
         object_speed: Range of the moving region's displacement per frame step (pixels); (0, 0) disables it.
+        ref_clipped_share: ``(lo, hi)``: expose the reference so that a share ``U(lo, hi)`` of its pixels saturate
+            (replaces ``percentile`` / ``target``); None keeps the percentile normalisation.
+        max_gt_above_one: With ``ref_clipped_share``: the exposure is lowered where needed so that at most this share
+            of GT pixels exceeds 1 (the drawn clipped share is then not reached; the measured one is reported).
+        noise_gain: ``(lo, hi)``: per-scene factor on both noise terms, drawn log-uniformly ((1, 1): fixed noise).
+        occluder: Placement of the moving region: ``'none'`` (random), ``'clipped'``, ``'dark'`` or ``'mixed'``
+            (see the module docstring).
     """
     evs: Tuple[float, ...] = (-2.0, 0.0, 2.0)
     response: str = 'gamma'
@@ -113,6 +135,10 @@ class BracketConfig:
     max_shift: float = 8.0
     object_size: Tuple[float, float] = (0.06, 0.14)
     object_speed: Tuple[float, float] = (4.0, 12.0)
+    ref_clipped_share: Optional[Tuple[float, float]] = None
+    max_gt_above_one: float = 0.02
+    noise_gain: Tuple[float, float] = (1.0, 1.0)
+    occluder: str = 'none'
 
     def __post_init__(self):
         if len(self.evs) < 1 or list(self.evs) != sorted(self.evs):
@@ -123,6 +149,13 @@ class BracketConfig:
             raise ValueError(f'Need 0 < percentile <= 100 and target > 0, got {self.percentile}, {self.target}')
         if self.max_size < 32 or self.max_shift < 0 or min(self.object_speed) < 0:
             raise ValueError('max_size must be >= 32, max_shift and object_speed >= 0')
+        share = self.ref_clipped_share
+        if share is not None and not (len(share) == 2 and 0 <= share[0] <= share[1] < 1):
+            raise ValueError(f'ref_clipped_share must be (lo, hi) with 0 <= lo <= hi < 1, got {share}')
+        if not (len(self.noise_gain) == 2 and 0 < self.noise_gain[0] <= self.noise_gain[1]):
+            raise ValueError(f'noise_gain must be (lo, hi) with 0 < lo <= hi, got {self.noise_gain}')
+        if self.occluder not in OCCLUDERS:
+            raise ValueError(f'occluder must be one of {OCCLUDERS}, got {self.occluder!r}')
         CameraResponse(self.response, self.gamma, self.s_curve_strength)
 
     @property
@@ -152,6 +185,9 @@ class SyntheticBracket:
         motion_mask: bool ``H x W``: reference pixels covered by the moving region in any frame.
         scale: Factor applied to the photograph's radiance (exposure normalisation).
         info: Everything drawn and measured, as written to ``bracket_info.json``.
+        missing_mask: bool ``H x W``: background pixels of the reference (outside the moving region there) that are
+            saturated or near black in the reference and, in every other frame, covered by the moving region or
+            saturated / near black too: content that no frame shows.
     """
     gt: np.ndarray
     frames: List[np.ndarray]
@@ -161,6 +197,7 @@ class SyntheticBracket:
     motion_mask: np.ndarray
     scale: float
     info: Dict[str, object] = field(default_factory=dict)
+    missing_mask: Optional[np.ndarray] = None
 
     @property
     def fraction_above_one(self) -> float:
@@ -253,9 +290,21 @@ class _MovingRegion:
     params: Dict[str, object]
 
 
-def _moving_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], margin: int,
-                   config: BracketConfig) -> Optional[_MovingRegion]:
-    """An ellipse inside the output area and its integer displacement per frame (None when disabled)."""
+def _moving_region(rng: np.random.Generator,
+                   canvas_shape: Tuple[int, int],
+                   margin: int,
+                   config: BracketConfig,
+                   cover: Optional[Tuple[np.ndarray, int]] = None) -> Optional[_MovingRegion]:
+    """An ellipse inside the output area and its integer displacement per frame (None when disabled).
+
+    Args:
+        rng: Source of randomness.
+        canvas_shape: ``(H, W)`` of the canvas (output plus ``margin`` on every side).
+        margin: Canvas margin in pixels.
+        config: Motion parameters.
+        cover: ``(target, frame)``: a bool canvas map and a frame index; the centre is the best of 256 random
+            candidates at covering ``target`` with the region's position in ``frame`` (None: one random centre).
+    """
     if max(config.object_speed) <= 0:
         return None
     height, width = canvas_shape[0] - 2 * margin, canvas_shape[1] - 2 * margin
@@ -269,7 +318,19 @@ def _moving_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], marg
     reach = max(semi) + max(max(abs(dy), abs(dx)) for dy, dx in offsets) + 1
     if 2 * reach >= min(height, width):
         return None  # image too small for local motion
-    centre = (margin + rng.uniform(reach, height - reach), margin + rng.uniform(reach, width - reach))
+    if cover is None:
+        centre = (margin + rng.uniform(reach, height - reach), margin + rng.uniform(reach, width - reach))
+        covered_share = None
+    else:
+        target, frame = cover
+        box = (2 * int(round(semi[1])) + 1, 2 * int(round(semi[0])) + 1)  # (width, height) of the local mean
+        density = cv2.boxFilter(target.astype(np.float32), -1, box, borderType=cv2.BORDER_CONSTANT)
+        ys = margin + rng.uniform(reach, height - reach, size=256)
+        xs = margin + rng.uniform(reach, width - reach, size=256)
+        dy, dx = offsets[frame]
+        scores = density[np.round(ys).astype(int) + dy, np.round(xs).astype(int) + dx]
+        best = int(np.argmax(scores))
+        centre, covered_share = (float(ys[best]), float(xs[best])), float(scores[best])
     mask = _ellipse_mask(canvas_shape[0], canvas_shape[1], centre, (semi[0], semi[1]), angle)
     params = {
         'centre_yx': [centre[0] - margin, centre[1] - margin],
@@ -278,6 +339,8 @@ def _moving_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], marg
         'speed': speed,
         'direction': direction
     }
+    if covered_share is not None:
+        params['target_share_under_box'] = covered_share
     return _MovingRegion(mask, offsets, params)
 
 
@@ -313,18 +376,39 @@ def simulate_bracket(radiance: np.ndarray, config: BracketConfig, rng: np.random
     height, width = canvas.shape[0] - 2 * margin, canvas.shape[1] - 2 * margin
     times = [2.0**ev for ev in config.evs]
     ref = config.ref_index
-    scale = exposure_scale(canvas[margin:margin + height, margin:margin + width], times[ref], config.percentile,
-                           config.target)
+    percentile, target, clipped_share = config.percentile, config.target, None
+    if config.ref_clipped_share is not None:
+        clipped_share = float(rng.uniform(*config.ref_clipped_share))
+        percentile, target = 100.0 * (1.0 - clipped_share), 1.0
+    output_area = canvas[margin:margin + height, margin:margin + width]
+    scale = exposure_scale(output_area, times[ref], percentile, target)
+    if clipped_share is not None and config.max_gt_above_one < 1:  # GT <= 1 on all but max_gt_above_one
+        scale = min(scale, exposure_scale(output_area, 1.0, 100.0 * (1.0 - config.max_gt_above_one), 1.0))
     canvas = canvas * np.float32(scale)
     homographies = [
         np.eye(3) if i == ref or config.max_shift == 0 else random_homography(rng, height, width, config.max_shift)
         for i in range(len(config.evs))
     ]
-    region = _moving_region(rng, canvas.shape[:2], margin, config)
+    placement = config.occluder
+    if placement == 'mixed':
+        placement = str(rng.choice(['none', 'clipped', 'dark']))
+    cover = None
+    if placement != 'none' and len(times) > 1:
+        brightest = canvas.max(axis=2) * times[ref]
+        clipped, dark = brightest >= 1.0, brightest < DARK_LEVEL
+        if config.occluder == 'mixed' and placement == 'dark' and dark.mean() < 0.005:
+            placement = 'clipped'  # (almost) nothing near black to hide: hide highlights instead
+        cover = (clipped, 0) if placement == 'clipped' else (dark, len(times) - 1)
+    region = _moving_region(rng, canvas.shape[:2], margin, config, cover)
     background = None
     if region is not None:
         background = _fill_smoothly(
             canvas, region.mask, sigma=max(2.0, 0.5 * float(min(region.params['semi_axes_yx']))))
+    gain = 1.0
+    if config.noise_gain[0] < config.noise_gain[1]:
+        gain = float(np.exp(rng.uniform(np.log(config.noise_gain[0]), np.log(config.noise_gain[1]))))
+    elif config.noise_gain[0] != 1.0:
+        gain = float(config.noise_gain[0])
     to_canvas = np.array([[1.0, 0.0, margin], [0.0, 1.0, margin], [0.0, 0.0, 1.0]])
     response = config.camera_response()
     frames, views = [], []
@@ -339,7 +423,7 @@ def simulate_bracket(radiance: np.ndarray, config: BracketConfig, rng: np.random
                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                 borderMode=cv2.BORDER_REFLECT)
         views.append(view)
-        frames.append(capture_frame(rng, view, t, response, config.shot_noise, config.read_noise))
+        frames.append(capture_frame(rng, view, t, response, gain * config.shot_noise, gain * config.read_noise))
     gt = np.ascontiguousarray(views[ref], dtype=np.float32)
     motion_mask = np.zeros((height, width), bool)
     offsets = [(0, 0)] * len(times) if region is None else region.offsets
@@ -349,23 +433,97 @@ def simulate_bracket(radiance: np.ndarray, config: BracketConfig, rng: np.random
             motion_mask |= np.roll(inner, (dy, dx), axis=(0, 1))
     bracket = SyntheticBracket(gt, frames, tuple(float(ev) for ev in config.evs), homographies, offsets, motion_mask,
                                float(scale))
+    inner = None if region is None else region.mask[margin:margin + height, margin:margin + width]
+    bracket.missing_mask = missing_content(gt, times, ref, inner, offsets)
     bracket.info = _describe(bracket, config, region)
+    bracket.info.update(clipped_share_drawn=clipped_share, noise_gain=gain, occluder_placement=placement)
     return bracket
+
+
+def missing_content(gt: np.ndarray, times: Sequence[float], ref: int, object_mask: Optional[np.ndarray],
+                    offsets: Sequence[Tuple[int, int]]) -> np.ndarray:
+    """Reference pixels whose content no frame shows.
+
+    A background pixel (outside the moving region's reference position) is missing when its signal ``gt * t_ref`` is
+    saturated (brightest channel >= 1) or near black (< :data:`DARK_LEVEL`) and, in every other frame ``i``, the
+    moving region covers it (its mask shifted by ``offsets[i]``) or ``gt * t_i`` is saturated or near black too.
+    Camera motion is ignored: it moves what a frame shows, not whether the frame shows it.
+
+    Args:
+        gt: float32 ``H x W x 3`` reference radiance.
+        times: Exposure time per frame.
+        ref: Index of the reference frame.
+        object_mask: bool ``H x W`` moving region at its reference position (None: no local motion).
+        offsets: ``(dy, dx)`` of the region per frame.
+
+    Returns:
+        bool ``H x W``.
+    """
+    brightest = gt.max(axis=2)
+
+    def unusable(t: float) -> np.ndarray:
+        signal = brightest * t
+        return (signal >= 1.0) | (signal < DARK_LEVEL)
+
+    missing = unusable(times[ref])
+    if object_mask is not None:
+        missing &= ~object_mask
+    for i, t in enumerate(times):
+        if i == ref:
+            continue
+        hidden = unusable(t)
+        if object_mask is not None:
+            hidden |= np.roll(object_mask, offsets[i], axis=(0, 1))
+        missing &= hidden
+    return missing
+
+
+def occluded_somewhere(bracket: SyntheticBracket, config: BracketConfig) -> np.ndarray:
+    """bool ``H x W``: reference pixels that some non-reference frame shows unclipped and not near black, or would,
+    were the moving region not in front of them (missing content caused by the occluder, not by the dynamic range)."""
+    brightest = bracket.gt.max(axis=2)
+    usable = np.zeros(brightest.shape, bool)
+    for i, ev in enumerate(bracket.evs):
+        if i != config.ref_index:
+            signal = brightest * 2.0**ev
+            usable |= (signal < 1.0) & (signal >= DARK_LEVEL)
+    return usable
 
 
 def _describe(bracket: SyntheticBracket, config: BracketConfig, region: Optional[_MovingRegion]) -> Dict[str, object]:
     saturated = [float(np.mean(frame.max(axis=2) == 65535)) for frame in bracket.frames]
+    ref = config.ref_index
+    ref_signal = bracket.gt.max(axis=2) * 2.0**bracket.evs[ref]
     return {
-        'format': 1,
+        'format': 2,
         'config': asdict(config),
         'image_size': list(bracket.gt.shape[:2]),
         'scale': bracket.scale,
         'fraction_gt_above_one': bracket.fraction_above_one,
         'gt_max': float(bracket.gt.max()),
         'fraction_saturated': saturated,
+        'fraction_ref_saturated': saturated[ref],
+        'fraction_ref_dark': float(np.mean(ref_signal < DARK_LEVEL)),
+        'fraction_motion': float(np.mean(bracket.motion_mask)),
+        'fraction_missing': float(np.mean(bracket.missing_mask)) if bracket.missing_mask is not None else 0.0,
+        'fraction_missing_occluded': float(np.mean(bracket.missing_mask & occluded_somewhere(bracket, config))),
+        'fraction_gt_above_one_where_ref_saturated': float(np.mean(bracket.gt.max(axis=2)[bracket.frames[ref].max(
+            axis=2) == 65535] > 1.0)) if saturated[ref] > 0 else 0.0,
         'homographies_frame_to_reference': [np.round(h, 9).tolist() for h in bracket.homographies],
         'object_offsets_yx': [list(o) for o in bracket.object_offsets],
         'moving_region': None if region is None else region.params,
+    }
+
+
+def scene_shares(info: Dict[str, object]) -> Dict[str, float]:
+    """Shares of reference pixels from a scene's ``bracket_info``: ``{'saturated', 'dark', 'motion', 'missing',
+    'missing_occluded'}``."""
+    return {
+        'saturated': float(info['fraction_ref_saturated']),
+        'dark': float(info['fraction_ref_dark']),
+        'motion': float(info['fraction_motion']),
+        'missing': float(info['fraction_missing']),
+        'missing_occluded': float(info['fraction_missing_occluded'])
     }
 
 
@@ -433,7 +591,8 @@ def make_synthetic_dataset(input_dir: str,
         progress: Show a tqdm progress bar.
 
     Returns:
-        ``{'scenes': [folders], 'fraction_gt_above_one': {scene: fraction}, 'mean_fraction_gt_above_one': float}``.
+        ``{'scenes': [folders], 'fraction_gt_above_one': {scene: fraction}, 'shares': {scene: scene_shares(...)},
+        'mean_fraction_gt_above_one': float}``.
 
     Raises:
         FileExistsError: A scene folder exists and ``force`` is False.
@@ -449,7 +608,7 @@ def make_synthetic_dataset(input_dir: str,
     if progress:
         from tqdm import tqdm
         jobs = tqdm(jobs, desc='synthetic brackets', unit='scene')
-    fractions = {}
+    fractions, shares = {}, {}
     for path, folder in jobs:
         name = osp.basename(folder)
         bracket = simulate_bracket(read_hdr(path), config, bracket_rng(seed, name))
@@ -459,8 +618,10 @@ def make_synthetic_dataset(input_dir: str,
         os.makedirs(folder)
         write_bracket(bracket, folder)
         fractions[name] = bracket.fraction_above_one
+        shares[name] = scene_shares(bracket.info)
     return {
         'scenes': folders,
         'fraction_gt_above_one': fractions,
+        'shares': shares,
         'mean_fraction_gt_above_one': float(np.mean(list(fractions.values()))),
     }

@@ -34,7 +34,7 @@ EMBEDDING_FILE = 'skb_embedding.npy'
 LABELS_FILE = 'skb_labels.npy'
 META_FILE = 'skb_meta.json'
 PREVIEW_FILE = 'skb_preview.png'
-BACKENDS = ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16')
+BACKENDS = ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16', 'oracle')  # oracle: diagnostics only
 SOURCES = ('gt', 'orm', 'reference')
 REQUIRED_META_KEYS = ('format', 'backend', 'source', 'image_size', 'embedding_shape', 'cell_size', 'num_segments')
 
