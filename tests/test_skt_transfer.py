@@ -259,6 +259,27 @@ def test_validation_scores_the_teacher_beside_the_prior_free_orm(tmp_path):
     assert model.teacher_outputs == {}  # a semantic teacher without priors is not scored
 
 
+def test_with_ema_the_teacher_refines_the_live_orm_it_is_trained_with(tmp_path):
+    """EMA runs validate the EMA ORM; the teacher must see the live ORM's output (its training input), scored as live_."""
+    opt = skt_opt(tmp_path)
+    opt['train']['ema_decay'] = 0.999
+    model = SKTModel(opt)
+    model.feed_data(batch())
+    model.optimize_parameters(1)  # live and EMA weights now differ
+    model.feed_data(val_batches()[0])
+    model.test()
+    live = model.get_bare_model(model.net_g).eval()
+    with torch.no_grad():
+        expected_live = model.infer(live, model.lq)
+        expected_teacher = model.infer_teacher(model.validation_teacher().eval(), expected_live)
+    assert not torch.allclose(model.output, expected_live)  # the validated (EMA) ORM is another network
+    torch.testing.assert_close(model.teacher_outputs['live_'], expected_live, rtol=0, atol=0)
+    torch.testing.assert_close(model.teacher_outputs['teacher_'], expected_teacher, rtol=1e-5, atol=1e-6)
+    model.validation(ListLoader(val_batches()), 1, None, save_img=False)
+    assert {'psnr_mu', 'live_psnr_mu', 'teacher_psnr_mu'} <= set(model.metric_results)
+    assert model.metric_results['live_psnr_mu'] != model.metric_results['psnr_mu']
+
+
 def test_teacher_without_semantics_is_validated_without_priors(tmp_path):
     opt = skt_opt(tmp_path)
     opt['network_t']['use_semantics'] = False

@@ -42,6 +42,8 @@ TEACHER_INPUTS = ('reference', 'all_frames')
 DISTILL_SECTIONS = (('content_opt', 'l_content'), ('colour_opt', 'l_colour'), ('skam_opt', 'l_skam'))
 #: Prefixes of the teacher's validation metrics: with its priors, and with its priors zeroed.
 TEACHER_PREFIX, ZEROED_PREFIX = 'teacher_', 'teacher0_'
+#: metrics of the live (non-EMA) ORM, the one the teacher is trained with and refines at validation (EMA runs only)
+LIVE_PREFIX = 'live_'
 
 
 def freeze(net: nn.Module) -> nn.Module:
@@ -395,8 +397,14 @@ class SKTModel(HDRModel):
         return self.net_t_ema if hasattr(self, 'net_t_ema') else self.get_bare_model(self.net_t)
 
     def test(self) -> None:
-        """The ORM's prediction (:class:`HDRModel`), then the teacher's on it when the batch allows
-        (``self.teacher_outputs``: prefix -> (B, 3, H, W))."""
+        """The ORM's prediction (:class:`HDRModel`), then the teacher's when the batch allows
+        (``self.teacher_outputs``: prefix -> (B, 3, H, W)).
+
+        The teacher refines the output of the ORM it is trained with: the live weights ``net_g``. With
+        ``train.ema_decay`` the validated ORM is the EMA copy, whose output the teacher never saw in training (and which
+        lags far behind in short runs), so the live ORM's output is scored too, as ``live_<metric>``: the teacher's
+        held-out gap is ``teacher_<metric>`` − ``live_<metric>``.
+        """
         super().test()
         self.teacher_outputs: Dict[str, torch.Tensor] = OrderedDict()
         teacher = self.validation_teacher()
@@ -405,14 +413,23 @@ class SKTModel(HDRModel):
         semantic = bool(getattr(teacher, 'use_semantics', False))
         if semantic and (getattr(self, 'skb_embedding', None) is None or getattr(self, 'skb_labels', None) is None):
             return
+        orm_output = self.output
+        if hasattr(self, 'net_g_ema'):
+            live = self.get_bare_model(self.net_g)
+            was_training = live.training
+            live.eval()
+            with torch.no_grad():
+                orm_output = self.infer(live, self.lq)
+            live.train(was_training)
+            self.teacher_outputs[LIVE_PREFIX] = orm_output
         was_training = teacher.training
         teacher.eval()
         try:
             with torch.no_grad():
-                self.teacher_outputs[TEACHER_PREFIX] = self.infer_teacher(teacher, self.output)
+                self.teacher_outputs[TEACHER_PREFIX] = self.infer_teacher(teacher, orm_output)
                 if semantic and self.skt_opt.get('val_teacher_zeroed_priors', False):
                     with zeroed_priors(teacher):
-                        self.teacher_outputs[ZEROED_PREFIX] = self.infer_teacher(teacher, self.output)
+                        self.teacher_outputs[ZEROED_PREFIX] = self.infer_teacher(teacher, orm_output)
         finally:
             teacher.train(was_training)
 
@@ -445,7 +462,8 @@ class SKTModel(HDRModel):
         return tiled_forward(run, packed, val_opt['tile'], val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP))
 
     def teacher_arrays(self) -> Dict[str, np.ndarray]:
-        """First batch item of every teacher output, float32 H×W×3 BGR, by metric prefix."""
+        """First batch item of every output scored beside the ORM's (live ORM, teacher, teacher with zeroed priors),
+        float32 H×W×3 BGR, by metric prefix."""
         return OrderedDict((prefix, out[0].detach().float().cpu().permute(1, 2, 0).numpy())
                            for prefix, out in (getattr(self, 'teacher_outputs', None) or {}).items())
 
@@ -461,7 +479,7 @@ class SKTModel(HDRModel):
         """BasicSR's, with records created on the fly for the teacher's metrics (same ``better`` as the ORM's)."""
         record = self.best_metric_results[dataset_name]
         if metric not in record:
-            base = metric.split('_', 1)[1] if metric.startswith((TEACHER_PREFIX, ZEROED_PREFIX)) else metric
+            base = metric.split('_', 1)[1] if metric.startswith((TEACHER_PREFIX, ZEROED_PREFIX, LIVE_PREFIX)) else metric
             better = (self.opt['val'].get('metrics') or {}).get(base, {}).get('better', 'higher')
             record[metric] = dict(better=better, val=float('-inf') if better == 'higher' else float('inf'), iter=-1)
         super()._update_best_metric_result(dataset_name, metric, val, current_iter)
