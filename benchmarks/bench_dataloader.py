@@ -32,15 +32,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.data._utils.collate import default_collate
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-import basicsr_skt  # noqa: F401,E402
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset  # noqa: E402
-from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader, HDRMultiExposureDataset  # noqa: E402
-from basicsr_skt.data.lmdb_store import pack_lmdb  # noqa: E402
-from basicsr_skt.utils.hdr_io import write_hdr  # noqa: E402
+import basicsr_skt  # noqa: F401
+from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader, HDRMultiExposureDataset
+from basicsr_skt.data.lmdb_store import pack_lmdb
+from basicsr_skt.utils.hdr_io import write_hdr
 
 METHODS = ('official', 'folder', 'lmdb')
 GAMMA = 2.2

@@ -19,7 +19,6 @@ The source is a generated 1500 x 1000 demo scene (GT, μ-law tone mapped), so no
 import argparse
 import math
 import os
-import sys
 import tempfile
 import time
 from os import path as osp
@@ -28,15 +27,11 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 import torch
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
-
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng  # noqa: E402
-from basicsr_skt.skb.extractors import SamBackend, SemanticBackend, Vgg16Backend  # noqa: E402
-from basicsr_skt.skb.format import save_scene_priors  # noqa: E402
-from basicsr_skt.skb.preview import make_preview  # noqa: E402
-from basicsr_skt.skb.source import hdr_to_display_rgb  # noqa: E402
+from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
+from basicsr_skt.skb.extractors import SamBackend, SemanticBackend, Vgg16Backend
+from basicsr_skt.skb.format import save_scene_priors
+from basicsr_skt.skb.preview import make_preview
+from basicsr_skt.skb.source import hdr_to_display_rgb
 
 Row = Tuple[str, str, float, int, str]  # backend, settings, seconds, bytes, note
 

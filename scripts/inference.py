@@ -31,19 +31,15 @@ import torch
 import yaml
 from tqdm import tqdm
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO_ROOT)
-
-import basicsr_skt  # noqa: E402,F401  isort:skip  (registers the archs; must precede basicsr imports)
-from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
-from basicsr_skt.utils import brackets  # noqa: E402
-from basicsr_skt.utils.checkpoint import load_state_dict_file  # noqa: E402
-from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
-from basicsr_skt.utils.figures import to_uint8  # noqa: E402
-from basicsr_skt.utils.hdr_io import write_hdr  # noqa: E402
-from basicsr_skt.utils.input_checks import parse_key_values  # noqa: E402
-from basicsr_skt.utils.paths import check_name, check_output_path  # noqa: E402
+import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede basicsr imports)
+from basicsr.utils.registry import ARCH_REGISTRY
+from basicsr_skt.utils import brackets
+from basicsr_skt.utils.checkpoint import load_state_dict_file
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.figures import to_uint8
+from basicsr_skt.utils.hdr_io import write_hdr
+from basicsr_skt.utils.input_checks import parse_key_values
+from basicsr_skt.utils.paths import check_name, check_output_path
 
 #: Checkpoint of an experiment folder given as --checkpoint.
 LATEST_G = osp.join('models', 'net_g_latest.pth')

@@ -12,14 +12,9 @@ import sys
 from os import path as osp
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO_ROOT)
-
-from basicsr_skt.data.demo_scenes import (SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits,  # noqa: E402
-                                          make_demo_dataset)
-from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
-from basicsr_skt.utils.input_checks import check_increasing  # noqa: E402
+from basicsr_skt.data.demo_scenes import SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits, make_demo_dataset
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.input_checks import check_increasing
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -17,15 +17,11 @@ import sys
 from os import path as osp
 from typing import List, Optional, Tuple
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO_ROOT)
-
-from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader  # noqa: E402
-from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader  # noqa: E402
-from basicsr_skt.data.lmdb_store import pack_lmdb, verify_lmdb  # noqa: E402
-from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
-from basicsr_skt.utils.paths import check_output_path  # noqa: E402
+from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader
+from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader
+from basicsr_skt.data.lmdb_store import pack_lmdb, verify_lmdb
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.paths import check_output_path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -13,18 +13,27 @@ Examples:
 """
 import argparse
 import sys
-from os import path as osp
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO_ROOT)
+from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.input_checks import check_writable_dir
 
-from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset  # noqa: E402
-from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
-from basicsr_skt.utils.input_checks import check_writable_dir  # noqa: E402
-
-DEFAULTS = RawBracketConfig()
+#: The RawBracketConfig fields exposed as options (``--num-frames`` ...) and their help.
+CONFIG_OPTIONS = {
+    'num_frames': 'frames per scene',
+    'ratio': 'exposure ratio between neighbours',
+    'black_level': 'sensor black level (DN)',
+    'white_level': 'sensor white level (DN)',
+    'percentile': 'normalisation percentile of the reference',
+    'target': 'linear level of that percentile',
+    'shot_noise': 'Poisson noise variance per unit',
+    'read_noise': 'Gaussian noise std',
+    'max_size': 'longest mosaic side in pixels',
+    'max_shift': 'camera motion: largest corner displacement (px)',
+    'object_speed': 'local motion per frame step (px range); 0 0 disables it',
+}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -38,24 +47,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')
     parser.add_argument(
         '--procedural-size', type=int, nargs=2, default=[96, 144], help='height width of procedural radiance maps')
-    parser.add_argument('--num-frames', type=int, default=DEFAULTS.num_frames, help='frames per scene')
-    parser.add_argument('--ratio', type=float, default=DEFAULTS.ratio, help='exposure ratio between neighbours')
-    parser.add_argument('--black-level', type=int, default=DEFAULTS.black_level, help='sensor black level (DN)')
-    parser.add_argument('--white-level', type=int, default=DEFAULTS.white_level, help='sensor white level (DN)')
-    parser.add_argument(
-        '--percentile', type=float, default=DEFAULTS.percentile, help='normalisation percentile of the reference')
-    parser.add_argument('--target', type=float, default=DEFAULTS.target, help='linear level of that percentile')
-    parser.add_argument('--shot-noise', type=float, default=DEFAULTS.shot_noise, help='Poisson noise variance per unit')
-    parser.add_argument('--read-noise', type=float, default=DEFAULTS.read_noise, help='Gaussian noise std')
-    parser.add_argument('--max-size', type=int, default=DEFAULTS.max_size, help='longest mosaic side in pixels')
-    parser.add_argument(
-        '--max-shift', type=float, default=DEFAULTS.max_shift, help='camera motion: largest corner displacement (px)')
-    parser.add_argument(
-        '--object-speed',
-        type=float,
-        nargs=2,
-        default=list(DEFAULTS.object_speed),
-        help='local motion per frame step (px range); 0 0 disables it')
+    add_dataclass_arguments(parser, RawBracketConfig(), CONFIG_OPTIONS)
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--force', action='store_true', help='replace existing scene folders of the same names')
     return parser.parse_args(argv)
@@ -65,18 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         check_writable_dir(args.out, 'output folder (--out)')
-        config = RawBracketConfig(
-            num_frames=args.num_frames,
-            ratio=args.ratio,
-            black_level=args.black_level,
-            white_level=args.white_level,
-            percentile=args.percentile,
-            target=args.target,
-            shot_noise=args.shot_noise,
-            read_noise=args.read_noise,
-            max_size=args.max_size,
-            max_shift=args.max_shift,
-            object_speed=tuple(args.object_speed))
+        config = dataclass_from_args(RawBracketConfig, args, CONFIG_OPTIONS)
         summary = make_raw_dataset(
             args.out,
             args.input,

@@ -32,25 +32,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO_ROOT)
-
-import basicsr_skt  # noqa: E402,F401  isort:skip  (registers the archs; must precede basicsr imports)
-from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
-from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset  # noqa: E402
-from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset  # noqa: E402
-from basicsr_skt.models.hdr_model import forward_frames  # noqa: E402
-from basicsr_skt.skb import extractors as skb_extractors  # noqa: E402
-from basicsr_skt.skb import format as skb_format  # noqa: E402
-from basicsr_skt.skb.preview import make_preview  # noqa: E402
-from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb  # noqa: E402
-from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file  # noqa: E402
-from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag  # noqa: E402
-from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw  # noqa: E402
-from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values  # noqa: E402
-from basicsr_skt.utils.padding import crop_to, pad_to_multiple  # noqa: E402
-from basicsr_skt.utils.paths import is_within  # noqa: E402
+import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede basicsr imports)
+from basicsr.utils.registry import ARCH_REGISTRY
+from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset
+from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+from basicsr_skt.models.hdr_model import forward_frames
+from basicsr_skt.skb import extractors as skb_extractors
+from basicsr_skt.skb import format as skb_format
+from basicsr_skt.skb.preview import make_preview
+from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb
+from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file
+from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
+from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
+from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values
+from basicsr_skt.utils.padding import crop_to, pad_to_multiple
+from basicsr_skt.utils.paths import is_within
 
 #: Default ``--min-area-fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
 MIN_AREA_FRACTION = 1000 / (1500 * 1000)

@@ -15,19 +15,52 @@ Examples:
 """
 import argparse
 import sys
-from os import path as osp
 from typing import List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO_ROOT)
+from basicsr_skt.data.synthetic_brackets import (OCCLUDERS, RESIZE_MODES, RESPONSES, BracketConfig,
+                                                 make_synthetic_dataset)
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.input_checks import check_increasing, check_writable_dir
 
-from basicsr_skt.data.synthetic_brackets import (OCCLUDERS, RESIZE_MODES, RESPONSES,  # noqa: E402
-                                                 BracketConfig, make_synthetic_dataset)
-from basicsr_skt.utils.errors import run_cli, strip_debug_flag  # noqa: E402
-from basicsr_skt.utils.input_checks import check_increasing, check_writable_dir  # noqa: E402
-
-DEFAULTS = BracketConfig()
+OCCLUDER_HELP = ('place the moving region over reference pixels that are clipped (hidden in the shortest frame) or '
+                 'dark (hidden in the longest frame): content that no frame shows; mixed: random / clipped / dark '
+                 'per scene')
+#: The BracketConfig fields exposed as options (``--evs`` ...) and their help (or argparse keyword arguments).
+CONFIG_OPTIONS = {
+    'evs': 'EV per frame, shortest first',
+    'response': {
+        'choices': RESPONSES,
+        'help': 'camera response curve'
+    },
+    'gamma': 'gamma of the response',
+    's_curve_strength': 'contrast of the S-curve response',
+    'percentile': "percentile of the reference exposure's brightest channel used for exposure normalisation",
+    'target': 'linear level (1 = saturation) of that percentile',
+    'shot_noise': 'Poisson noise variance per unit',
+    'read_noise': 'Gaussian noise std',
+    'max_size': 'longest output side in pixels',
+    'resize': {
+        'choices': RESIZE_MODES,
+        'help': 'how larger photographs are fitted'
+    },
+    'max_shift': 'camera motion: largest corner displacement (px)',
+    'object_speed': 'local motion: displacement range of the moving region per frame step (px); 0 0 disables it',
+    'object_size': "range of the moving ellipse's semi-axes as a fraction of the shorter image side",
+    'ref_clipped_share': {
+        'metavar': ('LO', 'HI'),
+        'help': ('expose the reference so that a share U(LO, HI) of its pixels saturate (replaces --percentile/'
+                 '--target), e.g. 0.03 0.2 with --evs 0 2 4 for bright references whose GT stays <= 1')
+    },
+    'noise_gain': {
+        'metavar': ('LO', 'HI'),
+        'help': 'per-scene factor on both noise terms, drawn log-uniformly'
+    },
+    'occluder': {
+        'choices': OCCLUDERS,
+        'help': OCCLUDER_HELP
+    },
+}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -37,58 +70,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--input', required=True, help='folder of .hdr / .exr radiance maps')
     parser.add_argument('--out', required=True, help='output split folder (one sub-folder per scene)')
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')
-    parser.add_argument('--evs', type=float, nargs='+', default=list(DEFAULTS.evs), help='EV per frame, shortest first')
-    parser.add_argument('--response', choices=RESPONSES, default=DEFAULTS.response, help='camera response curve')
-    parser.add_argument('--gamma', type=float, default=DEFAULTS.gamma, help='gamma of the response')
-    parser.add_argument(
-        '--s-curve-strength', type=float, default=DEFAULTS.s_curve_strength, help='contrast of the S-curve response')
-    parser.add_argument(
-        '--percentile',
-        type=float,
-        default=DEFAULTS.percentile,
-        help="percentile of the reference exposure's brightest channel used for exposure normalisation")
-    parser.add_argument(
-        '--target', type=float, default=DEFAULTS.target, help='linear level (1 = saturation) of that percentile')
-    parser.add_argument('--shot-noise', type=float, default=DEFAULTS.shot_noise, help='Poisson noise variance per unit')
-    parser.add_argument('--read-noise', type=float, default=DEFAULTS.read_noise, help='Gaussian noise std')
-    parser.add_argument('--max-size', type=int, default=DEFAULTS.max_size, help='longest output side in pixels')
-    parser.add_argument(
-        '--resize', choices=RESIZE_MODES, default=DEFAULTS.resize, help='how larger photographs are fitted')
-    parser.add_argument(
-        '--max-shift', type=float, default=DEFAULTS.max_shift, help='camera motion: largest corner displacement (px)')
-    parser.add_argument(
-        '--object-speed',
-        type=float,
-        nargs=2,
-        default=list(DEFAULTS.object_speed),
-        help='local motion: displacement range of the moving region per frame step (px); 0 0 disables it')
-    parser.add_argument(
-        '--object-size',
-        type=float,
-        nargs=2,
-        default=list(DEFAULTS.object_size),
-        help="range of the moving ellipse's semi-axes as a fraction of the shorter image side")
-    parser.add_argument(
-        '--ref-clipped-share',
-        type=float,
-        nargs=2,
-        metavar=('LO', 'HI'),
-        default=DEFAULTS.ref_clipped_share,
-        help='expose the reference so that a share U(LO, HI) of its pixels saturate (replaces --percentile/--target), '
-        'e.g. 0.03 0.2 with --evs 0 2 4 for bright references whose GT stays <= 1')
-    parser.add_argument(
-        '--noise-gain',
-        type=float,
-        nargs=2,
-        metavar=('LO', 'HI'),
-        default=list(DEFAULTS.noise_gain),
-        help='per-scene factor on both noise terms, drawn log-uniformly')
-    parser.add_argument(
-        '--occluder',
-        choices=OCCLUDERS,
-        default=DEFAULTS.occluder,
-        help='place the moving region over reference pixels that are clipped (hidden in the shortest frame) or dark '
-        '(hidden in the longest frame): content that no frame shows; mixed: random / clipped / dark per scene')
+    add_dataclass_arguments(parser, BracketConfig(), CONFIG_OPTIONS)
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--force', action='store_true', help='replace existing scene folders of the same names')
     return parser.parse_args(argv)
@@ -99,23 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         check_writable_dir(args.out, 'output folder (--out)')  # before any photograph is read
         check_increasing(args.evs, '--evs')
-        config = BracketConfig(
-            evs=tuple(args.evs),
-            response=args.response,
-            gamma=args.gamma,
-            s_curve_strength=args.s_curve_strength,
-            percentile=args.percentile,
-            target=args.target,
-            shot_noise=args.shot_noise,
-            read_noise=args.read_noise,
-            max_size=args.max_size,
-            resize=args.resize,
-            max_shift=args.max_shift,
-            object_speed=tuple(args.object_speed),
-            object_size=tuple(args.object_size),
-            ref_clipped_share=None if args.ref_clipped_share is None else tuple(args.ref_clipped_share),
-            noise_gain=tuple(args.noise_gain),
-            occluder=args.occluder)
+        config = dataclass_from_args(BracketConfig, args, CONFIG_OPTIONS)
         summary = make_synthetic_dataset(
             args.input, args.out, config, seed=args.seed, names=args.images, force=args.force, progress=True)
     except (OSError, ValueError) as err:  # FileExistsError, PermissionError, bad input images
@@ -124,7 +90,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name, fraction in summary['fraction_gt_above_one'].items():
         shares = summary['shares'][name]
         print(f'{name}: {100 * fraction:.2f} % of GT pixels > 1; reference saturated '
-              f'{100 * shares["saturated"]:.2f} %, motion {100 * shares["motion"]:.2f} %, missing content {100 * shares["missing"]:.2f} %')
+              f'{100 * shares["saturated"]:.2f} %, motion {100 * shares["motion"]:.2f} %, '
+              f'missing content {100 * shares["missing"]:.2f} %')
     print(
         f'Wrote {len(summary["scenes"])} scenes to {args.out} (mean {100 * summary["mean_fraction_gt_above_one"]:.2f} '
         '% of GT pixels > 1, unreachable for a sigmoid output)')

@@ -37,16 +37,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from basicsr_skt.utils.compare import comparison_table, read_metrics_csv
+from basicsr_skt.utils.figures import (DEFAULT_ERROR_SCALE, GAP, colour_bar, error_heatmap, error_map, hstack_with_gaps,
+                                       label_band, to_uint8)
+from basicsr_skt.utils.hdr_io import read_hdr
+from basicsr_skt.utils.tonemap import mu_law
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO)
-
-from basicsr_skt.utils.compare import comparison_table, read_metrics_csv  # noqa: E402
-from basicsr_skt.utils.figures import (DEFAULT_ERROR_SCALE, GAP, colour_bar, error_heatmap, error_map,  # noqa: E402
-                                       hstack_with_gaps, label_band, to_uint8)
-from basicsr_skt.utils.hdr_io import read_hdr  # noqa: E402
-from basicsr_skt.utils.tonemap import mu_law  # noqa: E402
-
 OPTIONS = osp.join(REPO, 'options', 'demo')
 TEST_OPT = osp.join(OPTIONS, 'test_demo_hdrtransformer.yml')
 #: ``datasets.test.name`` of the test config: the metrics files are ``results/<test name>/demo_test_metrics.*``.

@@ -18,7 +18,7 @@ from basicsr.archs import build_network
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset, RawFolderSceneReader, RawLmdbSceneReader
 from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
 from basicsr_skt.data.synthetic_brackets import fit_to_size
-from basicsr_skt.metrics.hdr_metrics import SSIM_C1
+from basicsr_skt.metrics.metric_util import SSIM_C1
 from basicsr_skt.metrics.raw_metrics import calculate_raw_psnr, calculate_raw_ssim, raw_protocol_images
 from basicsr_skt.skb.source import raw_to_display_rgb
 from basicsr_skt.utils.hdr_io import read_hdr

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from basicsr.utils.registry import DATASET_REGISTRY
-from basicsr_skt.data.hdr_multiexposure_dataset import (_BASICSR_KEYS, SKB_FILES, FolderSceneReader,
-                                                        HDRMultiExposureDataset, _positive_int, _read_only)
+from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option, read_only
+from basicsr_skt.data.hdr_multiexposure_dataset import SKB_FILES, FolderSceneReader, HDRMultiExposureDataset
 from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, META_INFO_NAME, RAW_DTYPES, RAW_GT_KEY, RAW_META_KEY,
                                          SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY, LmdbSceneReader, RecordValue,
                                          SceneRecord, raw_index, raw_key)
@@ -122,7 +122,7 @@ class RawFolderSceneReader(FolderSceneReader):
         except ValueError as err:
             raise ValueError(f'Scene {scene!r}: {err}') from None
         self.meta[scene] = meta
-        record = SceneRecord(scene, tuple(frames), osp.join(folder, GT_FILE), _read_only(relative_exposures(meta)))
+        record = SceneRecord(scene, tuple(frames), osp.join(folder, GT_FILE), read_only(relative_exposures(meta)))
         self._records[scene] = record
         return record
 
@@ -148,7 +148,7 @@ class RawFolderSceneReader(FolderSceneReader):
         gt = gt.astype(np.float32, copy=False)
         if not np.all(np.isfinite(gt)) or gt.min() < 0:
             raise ValueError(f'{what}: {GT_FILE} holds NaN/Inf or negative values')
-        return [_read_only(frame) for frame in frames], _read_only(gt)
+        return [read_only(frame) for frame in frames], read_only(gt)
 
     def read_full(self, scene: str, key: str) -> RecordValue:
         index = raw_index(key)
@@ -226,9 +226,9 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
         torch.utils.data.Dataset.__init__(self)
         self.opt = copy.deepcopy(dict(opt))
         warn_unknown_keys(f'dataset {self.opt.get("name", "")!r} (BracketIRERawDataset)', self.opt,
-                          _BASICSR_KEYS | _OWN_KEYS)
+                          BASICSR_DATASET_KEYS | _OWN_KEYS)
         self.is_train = self.opt.get('phase') == 'train'
-        self.num_frames = _positive_int(self.opt.get('num_frames', DEFAULT_NUM_FRAMES), 'num_frames')
+        self.num_frames = positive_int_option(self.opt.get('num_frames', DEFAULT_NUM_FRAMES), 'num_frames')
         self.frame_indices = self._read_frame_indices()
         self.ref_index = len(self.frame_indices) // 2  # position of the reference in `lq`
         self.hdr_scale = float(self.opt.get('hdr_scale', DEFAULT_HDR_SCALE))

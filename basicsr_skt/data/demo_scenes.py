@@ -30,12 +30,12 @@ import cv2
 import numpy as np
 
 from basicsr_skt.utils.hdr_io import write_hdr
+from basicsr_skt.utils.tonemap import luminance
 
 SPLITS = (('Training', 'demo_train', 0), ('Test', 'demo_val', 1))  # (folder, scene prefix, seed stream)
 #: The layout with separate validation and test scenes (``num_test > 0``): validation scenes keep their seed stream,
 #: so ``Validation/demo_val_000`` equals the ``Test/demo_val_000`` of :data:`SPLITS`.
 SPLITS_WITH_TEST = (('Training', 'demo_train', 0), ('Validation', 'demo_val', 1), ('Test', 'demo_test', 2))
-LUMA_BGR = np.array([0.0722, 0.7152, 0.2126], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -195,14 +195,9 @@ def _static_reflectance_and_light(rng: np.random.Generator, height: int, width: 
     return np.clip(reflectance, 0.02, 0.95) * light
 
 
-def _luminance(img: np.ndarray) -> np.ndarray:
-    """BGR -> luminance (Rec.709 weights)."""
-    return img @ LUMA_BGR
-
-
 def _exposure_scale(radiance: np.ndarray, config: DemoSceneConfig) -> float:
     """Scale that makes the reference exposure well exposed: median at ``median_level``, p97 at most 0.9."""
-    luma = _luminance(radiance)
+    luma = luminance(radiance)
     t_ref = 2.0**config.evs[config.ref_index]
     scale = min(config.median_level / float(np.median(luma)), 0.9 / float(np.percentile(luma, 97)))
     return scale / t_ref
@@ -351,7 +346,7 @@ def render_scene(rng: np.random.Generator, config: DemoSceneConfig = DemoSceneCo
     radiance = radiance * np.float32(_exposure_scale(radiance[margin:-margin, margin:-margin], config))
     _add_window(rng, radiance, config, margin)
     _add_lights(rng, radiance, config, margin)
-    patch, obj_mask = _moving_object(rng, obj_size, float(np.median(_luminance(radiance))) * 2.0)
+    patch, obj_mask = _moving_object(rng, obj_size, float(np.median(luminance(radiance))) * 2.0)
     shifts, offsets = _motion(rng, config)
     obj_top = margin + int(rng.integers(0, height - obj_size))
     obj_left = margin + int(rng.integers(0, width - obj_size))

@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import random
-import re
 from os import path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -13,6 +12,7 @@ import torch
 from torch.utils import data
 
 from basicsr.utils.registry import DATASET_REGISTRY
+from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option, read_only
 from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
                                          SKB_META_KEY, LmdbSceneReader, RecordValue, SceneReader, SceneRecord, lq_index,
                                          lq_key)
@@ -21,14 +21,10 @@ from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embeddin
 from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
 from basicsr_skt.utils.input_checks import (check_exposure_order, check_gt_content, check_same_bit_depth,
                                             check_same_channels, warn_unknown_keys)
+from basicsr_skt.utils.scan import natural_key
 
 __all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
 
-# Keys BasicSR itself puts into or reads from a dataset's option dict (not ours, but expected).
-_BASICSR_KEYS = {
-    'name', 'type', 'phase', 'scale', 'use_shuffle', 'num_worker_per_gpu', 'batch_size_per_gpu',
-    'dataset_enlarge_ratio', 'prefetch_mode', 'pin_memory', 'persistent_workers', 'num_prefetch_queue'
-}
 _OWN_KEYS = {
     'dataroot', 'ldr_glob', 'gt_glob', 'exposure_file', 'num_frames', 'gamma', 'gt_size', 'use_hflip', 'use_rot',
     'cache_images', 'scene_list', 'exclude_scenes', 'io_backend', 'skb'
@@ -41,24 +37,12 @@ SKB_FILES = {SKB_EMBEDDING_KEY: 'skb_embedding.npy', SKB_LABELS_KEY: 'skb_labels
 SceneImages = Tuple[List[np.ndarray], np.ndarray]
 
 
-def _natural_key(text: str) -> List[object]:
-    """Sort key that orders ``input_2`` before ``input_10``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', text)]
-
-
 def _as_list(value: object, key: str) -> List[str]:
     """A glob option given as one string or a list of strings."""
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, (list, tuple)) or not values or not all(isinstance(v, str) and v for v in values):
         raise ValueError(f'Option {key!r} must be a glob string or a non-empty list of glob strings, got {value!r}')
     return list(values)
-
-
-def _positive_int(value: object, key: str) -> int:
-    """Validate an option that must be a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f'Option {key!r} must be a positive integer, got {value!r}')
-    return int(value)
 
 
 def _matching_files(folder: str, patterns: Sequence[str]) -> List[str]:
@@ -68,17 +52,12 @@ def _matching_files(folder: str, patterns: Sequence[str]) -> List[str]:
         for pattern in patterns
         for path in glob.glob(osp.join(glob.escape(folder), pattern)) if osp.isfile(path)
     }
-    return sorted(found, key=lambda path: _natural_key(osp.basename(path)))
+    return sorted(found, key=lambda path: natural_key(osp.basename(path)))
 
 
 def _size(img: np.ndarray) -> str:
     """``'W x H'`` of an image array."""
     return f'{img.shape[1]} x {img.shape[0]}'
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 def is_lmdb_folder(path: str) -> bool:
@@ -126,7 +105,7 @@ class FolderSceneReader(SceneReader):
     def scene_names(self) -> List[str]:
         return sorted((name for name in os.listdir(self.dataroot)
                        if not name.startswith('.') and osp.isdir(osp.join(self.dataroot, name))),
-                      key=_natural_key)
+                      key=natural_key)
 
     def index_scene(self, scene: str) -> SceneRecord:
         folder = osp.join(self.dataroot, scene)
@@ -150,7 +129,7 @@ class FolderSceneReader(SceneReader):
         if len(evs) != self.num_frames:
             raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} has {len(evs)} values, expected one per '
                              f'frame ({self.num_frames})')
-        times = _read_only(exposure_times(evs))
+        times = read_only(exposure_times(evs))
         if not np.all(np.isfinite(times)) or not np.all(times > 0):
             raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} gives exposure times 2 ** ev = '
                              f'{times.tolist()}; EVs must lie within about [-120, 120] (one EV stop per line)')
@@ -201,7 +180,7 @@ class FolderSceneReader(SceneReader):
                              f'are {_size(frames[0])}')
         check_same_channels(record.name, [osp.basename(path) for path in record.lq_paths], frames)
         check_gt_content(record.name, record.gt_path, gt)
-        return [_read_only(frame) for frame in frames], _read_only(gt)
+        return [read_only(frame) for frame in frames], read_only(gt)
 
     def images(self, scene: str) -> SceneImages:
         """The decoded scene, from the cache when possible."""
@@ -245,7 +224,7 @@ class FolderSceneReader(SceneReader):
                 if not isinstance(meta, dict):
                     raise ValueError('expected a JSON object')
                 return meta
-            return _read_only(np.load(path, allow_pickle=False))
+            return read_only(np.load(path, allow_pickle=False))
         except (OSError, ValueError) as err:
             raise ValueError(f'Scene {scene!r}: cannot read {path}: {err}') from err
 
@@ -313,7 +292,7 @@ class HDRMultiExposureDataset(data.Dataset):
         self.opt = copy.deepcopy(dict(opt))
         self._warn_unknown_keys()
         self.is_train = self.opt.get('phase') == 'train'
-        self.num_frames = _positive_int(self.opt.get('num_frames', 3), 'num_frames')
+        self.num_frames = positive_int_option(self.opt.get('num_frames', 3), 'num_frames')
         self.ref_index = self.num_frames // 2
         self.gamma = float(self.opt.get('gamma', 2.2))
         if self.gamma <= 0:
@@ -340,7 +319,7 @@ class HDRMultiExposureDataset(data.Dataset):
     def _warn_unknown_keys(self) -> None:
         """Warn (BasicSR's logger) about option keys nothing reads, suggesting the closest known key."""
         warn_unknown_keys(f'dataset {self.opt.get("name", "")!r} (HDRMultiExposureDataset)', self.opt,
-                          _BASICSR_KEYS | _OWN_KEYS)
+                          BASICSR_DATASET_KEYS | _OWN_KEYS)
 
     def _read_gt_size(self) -> int:
         gt_size = self.opt.get('gt_size')
@@ -349,7 +328,7 @@ class HDRMultiExposureDataset(data.Dataset):
                 raise ValueError('HDRMultiExposureDataset: option gt_size (training crop size) is required when '
                                  "phase == 'train'")
             return 0
-        return _positive_int(gt_size, 'gt_size')
+        return positive_int_option(gt_size, 'gt_size')
 
     def _read_io_backend(self) -> str:
         backend = self.opt.get('io_backend') or {'type': 'disk'}
@@ -383,7 +362,7 @@ class HDRMultiExposureDataset(data.Dataset):
 
     # ------------------------------------------------------------------ scene selection
     def _scene_names(self) -> List[str]:
-        available = sorted(self.reader.scene_names(), key=_natural_key)
+        available = sorted(self.reader.scene_names(), key=natural_key)
         scene_list = self.opt.get('scene_list')
         if scene_list is None:
             names = available

@@ -11,7 +11,8 @@ from torch import nn
 
 from basicsr.losses.loss_util import weight_reduce_loss
 from basicsr.utils.registry import LOSS_REGISTRY
-from basicsr_skt.losses.hdr_loss import MuLawL1Loss, _check_reduction
+from basicsr_skt.losses.hdr_loss import MuLawL1Loss
+from basicsr_skt.losses.loss_util import check_reduction
 from basicsr_skt.utils.masks import segment_means
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
@@ -295,7 +296,7 @@ class ColourDistillLoss(nn.Module):
                  regions: str = 'labels',
                  grid_size: int = 16) -> None:
         super().__init__()
-        _check_reduction(reduction)
+        check_reduction(reduction)
         _check_criterion(criterion, charbonnier_eps)
         if regions not in COLOUR_REGIONS:
             raise ValueError(f'Unknown regions {regions!r}; expected one of {COLOUR_REGIONS}')
@@ -417,7 +418,7 @@ class SKAMLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', positions: str = 'all') -> None:
         super().__init__()
-        _check_reduction(reduction)
+        check_reduction(reduction)
         if positions not in SKAM_POSITIONS:
             raise ValueError(f'Unknown positions {positions!r}; expected one of {SKAM_POSITIONS}')
         self.loss_weight = loss_weight

@@ -16,18 +16,13 @@ from torch import nn
 
 from basicsr.losses.loss_util import weighted_loss
 from basicsr.utils.registry import LOSS_REGISTRY
+from basicsr_skt.losses.loss_util import check_reduction
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 from basicsr_skt.utils.vgg_weights import load_vgg16_features
 
-REDUCTIONS = ('none', 'mean', 'sum')
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
 HDR_TRANSFORMER_VGG_LAYERS = ('relu1_2', 'relu2_2', 'relu3_3', 'relu4_3')
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f'Unsupported reduction mode: {reduction}. Supported ones are: {list(REDUCTIONS)}')
 
 
 def vgg16_layer_indices() -> Dict[str, int]:
@@ -62,7 +57,7 @@ class MuLawL1Loss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean', mu: float = DEFAULT_MU) -> None:
         super().__init__()
-        _check_reduction(reduction)
+        check_reduction(reduction)
         self.loss_weight = loss_weight
         self.reduction = reduction
         self.mu = mu
@@ -117,7 +112,7 @@ class MuLawPerceptualLoss(nn.Module):
                  layers: Sequence[str] = HDR_TRANSFORMER_VGG_LAYERS,
                  reduction: str = 'mean') -> None:
         super().__init__()
-        _check_reduction(reduction)
+        check_reduction(reduction)
         self.loss_weight = loss_weight
         self.mu = mu
         self.reduction = reduction

@@ -36,9 +36,8 @@ import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
+from basicsr_skt.metrics.metric_util import ArrayOrTensor, crop_pair
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
-
-ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
 #: The tested package version and how to install it without its declared ffmpeg/matplotlib/pyexr dependencies.
 CVVDP_PIN = 'cvvdp==0.5.7'
@@ -121,16 +120,7 @@ def cvvdp_inputs(img: ArrayOrTensor,
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f'Unknown ColorVideoVDP protocol {protocol!r}; choose one of {PROTOCOLS}')
-    a, b = _to_hwc(img, 'img'), _to_hwc(img2, 'img2')
-    if a.shape != b.shape:
-        raise ValueError(f'Image shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}')
-    if crop_border < 0:
-        raise ValueError(f'crop_border must be >= 0, got {crop_border}')
-    if crop_border > 0:
-        a = a[crop_border:-crop_border, crop_border:-crop_border]
-        b = b[crop_border:-crop_border, crop_border:-crop_border]
-    if a.numel() == 0:
-        raise ValueError(f'Nothing left to compare after cropping {crop_border} pixels per side')
+    a, b = crop_pair(_to_hwc(img, 'img'), _to_hwc(img2, 'img2'), crop_border)
     b = b.to(a.device)
     if protocol == 'hdr_linear':
         if not luminance_scale > 0:

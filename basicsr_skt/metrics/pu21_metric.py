@@ -24,9 +24,10 @@ emitted by a display. Two mappings (``display``) are provided:
 
 PU-PSNR is ``10 log10(R² / MSE)`` over all channels of the PU-encoded images, with the peak ``R`` (``data_range``)
 defaulting to the encoding of the display peak, ``pu21_encode(peak_luminance)``. PU-SSIM uses the SSIM of
-:mod:`basicsr_skt.metrics.hdr_metrics` (Gaussian 11 x 11, σ = 1.5, C1 = (0.01 R)², C2 = (0.03 R)², valid region, values
-clipped to [0, R]) on PU values, by default on luminance (Y = 0.212656 R + 0.715158 G + 0.072186 B, computed in linear
-absolute units before encoding) as the reference ``pu21_metric`` does. Differences from the MATLAB reference
+:mod:`basicsr_skt.metrics.metric_util` (Gaussian 11 x 11, σ = 1.5, C1 = (0.01 R)², C2 = (0.03 R)², valid region,
+values clipped to [0, R]) on PU values, by default on luminance (Y = 0.212656 R + 0.715158 G + 0.072186 B, the
+six-digit BT.709 weights of :data:`basicsr_skt.utils.tonemap.BT709_LUMA_BGR_PU21`, computed in linear absolute units
+before encoding) as the reference ``pu21_metric`` does. Differences from the MATLAB reference
 ``pu21_metric`` (which SCTNet calls): it uses a fixed peak of 256 for PSNR and SSIM (pass ``data_range=256`` to
 match) and MATLAB's ``ssim`` (same-size output with replicated borders instead of the valid region).
 
@@ -34,16 +35,14 @@ Inputs follow :mod:`basicsr_skt.metrics.hdr_metrics`: numpy (H, W, C) / (H, W) o
 BGR channel order (the luminance weights assume BGR), linear relative HDR values. Computed in float64 on CPU.
 """
 import math
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
-from basicsr_skt.metrics.hdr_metrics import _prepare_pair, _psnr_unit_range, _ssim_unit_range
-from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
-
-ArrayOrTensor = Union[np.ndarray, torch.Tensor]
+from basicsr_skt.metrics.metric_util import ArrayOrTensor, prepare_pair, psnr_unit_range, ssim_unit_range
+from basicsr_skt.utils.tonemap import BT709_LUMA_BGR_PU21, DEFAULT_MU, luminance, mu_law
 
 #: Published PU21 parameters p1..p7 of each variant (gfxdisp/pu21, updated 06/02/2020).
 PU21_PARAMS: Dict[str, Tuple[float, ...]] = {
@@ -64,8 +63,6 @@ SDR_CONTRAST = 1000.0
 SDR_GAMMA = 2.2
 SDR_AMBIENT_LUX = 10.0
 SDR_REFLECTIVITY = 0.005
-# Rec. 709 luminance weights in BGR order, as used by the reference pu21_metric.
-LUMINANCE_WEIGHTS_BGR = (0.072186, 0.715158, 0.212656)
 
 
 def _params(variant: str) -> Tuple[float, ...]:
@@ -167,7 +164,7 @@ def _to_luminance(img: np.ndarray) -> np.ndarray:
         return img
     if img.shape[2] != 3:
         raise ValueError(f'Luminance needs 1 or 3 (BGR) channels, got {img.shape[2]}')
-    return (img @ np.asarray(LUMINANCE_WEIGHTS_BGR))[..., None]
+    return luminance(img, BT709_LUMA_BGR_PU21, np.float64)[..., None]
 
 
 def _pu_pair(img: ArrayOrTensor, img2: ArrayOrTensor, display: str, peak_luminance: Optional[float],
@@ -175,7 +172,7 @@ def _pu_pair(img: ArrayOrTensor, img2: ArrayOrTensor, display: str, peak_luminan
              luminance: bool) -> Tuple[np.ndarray, np.ndarray, float]:
     """Both images in PU units, (H, W, C) float64, and the PU peak used for PSNR / SSIM."""
     peak = _peak(display, peak_luminance)
-    a, b = _prepare_pair(img, img2, crop_border)
+    a, b = prepare_pair(img, img2, crop_border)
     a = relative_to_luminance(a, display, peak, mu)
     b = relative_to_luminance(b, display, peak, mu)
     if luminance:
@@ -214,7 +211,7 @@ def calculate_pu_psnr(img: ArrayOrTensor,
         PSNR in dB (``inf`` when the PU images are identical).
     """
     a, b, pu_peak = _pu_pair(img, img2, display, peak_luminance, data_range, variant, crop_border, mu, False)
-    return _psnr_unit_range(a / pu_peak, b / pu_peak)
+    return psnr_unit_range(a / pu_peak, b / pu_peak)
 
 
 @METRIC_REGISTRY.register()
@@ -249,4 +246,4 @@ def calculate_pu_ssim(img: ArrayOrTensor,
         Mean SSIM over valid positions (and channels), in [-1, 1]; 1 for identical images.
     """
     a, b, pu_peak = _pu_pair(img, img2, display, peak_luminance, data_range, variant, crop_border, mu, luminance)
-    return _ssim_unit_range(a / pu_peak, b / pu_peak)
+    return ssim_unit_range(a / pu_peak, b / pu_peak)

@@ -18,19 +18,18 @@ passes them from the dataset's items (``BracketIRERawDataset`` returns ``wb`` an
 (μ-law of RAW / 16, as the BracketIRE loss) are the ordinary ``calculate_psnr_mu`` / ``calculate_ssim_mu`` on the
 packed arrays, which accept and ignore the extra keyword arguments.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
-from basicsr_skt.metrics.hdr_metrics import _psnr_unit_range, _ssim_unit_range
 from basicsr_skt.metrics.lpips_metric import get_lpips
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
+from basicsr_skt.metrics.metric_util import ArrayOrTensor, psnr_unit_range, ssim_unit_range
 from basicsr_skt.utils.raw_pipeline import border_crop, raw_to_display
 from basicsr_skt.utils.tonemap import DEFAULT_MU
 
-ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 #: Border removed by the BracketIRE protocol (full-resolution display pixels).
 BRACKETIRE_BORDER = 10
 #: Bit depth of the protocol's PNGs.
@@ -110,7 +109,7 @@ def calculate_raw_psnr(img: ArrayOrTensor,
     Returns:
         PSNR in dB (``inf`` for identical renderings).
     """
-    return _psnr_unit_range(*raw_protocol_images(img, img2, wb, ccm, crop_border, mu, bits))
+    return psnr_unit_range(*raw_protocol_images(img, img2, wb, ccm, crop_border, mu, bits))
 
 
 @METRIC_REGISTRY.register()
@@ -123,7 +122,7 @@ def calculate_raw_ssim(img: ArrayOrTensor,
                        bits: Optional[int] = BRACKETIRE_BITS,
                        **kwargs) -> float:
     """SSIM of the 16-bit μ-law sRGB renderings, border removed; in [-1, 1], 1 for identical renderings."""
-    return _ssim_unit_range(*raw_protocol_images(img, img2, wb, ccm, crop_border, mu, bits))
+    return ssim_unit_range(*raw_protocol_images(img, img2, wb, ccm, crop_border, mu, bits))
 
 
 @METRIC_REGISTRY.register()

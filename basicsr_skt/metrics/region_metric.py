@@ -28,17 +28,16 @@ them (:func:`metric_frame_inputs`). Configure, e.g. in ``val.metrics``::
     ssim_mu_motion: {type: calculate_region_ssim_mu, region: motion, read_noise: !!float 2e-3}
 """
 import inspect
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import torch
 
 from basicsr.utils.registry import METRIC_REGISTRY
-from basicsr_skt.metrics.hdr_metrics import SSIM_PIXEL_MAX, SSIM_WINDOW, _gaussian_window, _prepare_pair, _ssim_channel
+from basicsr_skt.metrics.metric_util import SSIM_WINDOW, ArrayOrTensor, check_ssim_size, prepare_pair, ssim_maps
 from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
-ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 REGIONS = ('extreme', 'motion', 'rest')
 #: Keyword arguments that the validation fills in for metric functions declaring them.
 FRAME_INPUTS = ('ldrs', 'exposures')
@@ -152,17 +151,12 @@ def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """The project's SSIM of (H, W, C) images in [0, 1] averaged over the valid positions inside ``mask`` (H, W)
     and over channels; NaN when no valid position lies in the mask."""
-    if min(a.shape[:2]) < SSIM_WINDOW:
-        raise ValueError(f'SSIM needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} pixels, got {a.shape[:2]}')
+    check_ssim_size(a)
     r = SSIM_WINDOW // 2
     inner = mask[r:-r, r:-r]
     if not inner.any():
         return float('nan')
-    a = np.clip(a * SSIM_PIXEL_MAX, 0.0, SSIM_PIXEL_MAX)
-    b = np.clip(b * SSIM_PIXEL_MAX, 0.0, SSIM_PIXEL_MAX)
-    kernel = _gaussian_window()
-    maps = [_ssim_channel(a[..., c].copy(), b[..., c].copy(), kernel)[inner] for c in range(a.shape[2])]
-    return float(np.mean(maps))
+    return float(np.mean([m[inner] for m in ssim_maps(a, b)]))
 
 
 @METRIC_REGISTRY.register()
@@ -188,7 +182,7 @@ def calculate_region_psnr_mu(img: ArrayOrTensor,
     Returns:
         PSNR-μ in dB over the region (NaN for an empty region).
     """
-    a, b = _prepare_pair(img, img2, 0)
+    a, b = prepare_pair(img, img2, 0)
     mask = _region(region, ldrs, exposures, _mask_options(kwargs))
     _check_shape(mask, a)
     return masked_psnr(mu_law(a, mu), mu_law(b, mu), mask)
@@ -207,7 +201,7 @@ def calculate_region_ssim_mu(img: ArrayOrTensor,
     Returns:
         Mean SSIM-μ over the region's valid positions and the channels (NaN when none).
     """
-    a, b = _prepare_pair(img, img2, 0)
+    a, b = prepare_pair(img, img2, 0)
     mask = _region(region, ldrs, exposures, _mask_options(kwargs))
     _check_shape(mask, a)
     return masked_ssim(mu_law(a, mu), mu_law(b, mu), mask)

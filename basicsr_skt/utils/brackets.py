@@ -47,8 +47,9 @@ from basicsr_skt.utils.figures import GAP, hstack_with_gaps, label_band, to_uint
 from basicsr_skt.utils.hdr_io import exposure_times, ldr_to_linear, read_exposure_values, read_ldr_raw
 from basicsr_skt.utils.input_checks import check_exposure_order, check_same_bit_depth, check_same_channels
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
+from basicsr_skt.utils.scan import natural_key
 from basicsr_skt.utils.tiling import tiled_forward
-from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
+from basicsr_skt.utils.tonemap import DEFAULT_MU, luminance, mu_law
 
 __all__ = [
     'LDR_SUFFIXES', 'EV_ORIGINS', 'Bracket', 'read_exif', 'exposure_settings_warning', 'parse_exposure_time',
@@ -66,8 +67,6 @@ EV_ORIGINS = ('auto', 'shortest', 'reference', 'as-given')
 EXIF_TAGS = ('ExposureTime', 'Orientation', 'FNumber', 'ISOSpeedRatings')
 #: Tags that should be equal in every frame of a bracket (only the exposure time is meant to change).
 _CONSTANT_TAGS = ('FNumber', 'ISOSpeedRatings')
-#: Rec. 709 luminance weights in BGR order.
-_LUMA_BGR = np.array([0.0722, 0.7152, 0.2126], dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -217,10 +216,6 @@ def parse_response(name: str) -> float:
 # ----------------------------------------------------------------------------------------------------------------
 # Brackets
 # ----------------------------------------------------------------------------------------------------------------
-def _natural_key(text: str) -> List[object]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r'(\d+)', text)]
-
-
 def list_frames(folder: str) -> List[str]:
     """LDR frame files (:data:`LDR_SUFFIXES`; hidden files and :data:`NOT_FRAME_PATTERNS` skipped) directly inside
     ``folder``, in natural name order.
@@ -231,7 +226,7 @@ def list_frames(folder: str) -> List[str]:
         name for name in os.listdir(folder) if not name.startswith('.') and not is_not_frame(name)
         and osp.splitext(name)[1].lower() in LDR_SUFFIXES and osp.isfile(osp.join(folder, name))
     ]
-    return [osp.join(folder, name) for name in sorted(names, key=_natural_key)]
+    return [osp.join(folder, name) for name in sorted(names, key=lambda name: natural_key(name, ignore_case=True))]
 
 
 #: Image files our tools write into scene folders that are never frames: semantic-prior and bracket previews
@@ -519,11 +514,6 @@ def predict(net: Callable[..., torch.Tensor],
 # ----------------------------------------------------------------------------------------------------------------
 # Display
 # ----------------------------------------------------------------------------------------------------------------
-def luminance(img: np.ndarray) -> np.ndarray:
-    """Rec. 709 luminance ``0.2126 R + 0.7152 G + 0.0722 B`` of a linear ``H x W x 3`` **BGR** image -> ``H x W``."""
-    return np.asarray(img, dtype=np.float32) @ _LUMA_BGR
-
-
 def log_average_luminance(img: np.ndarray, eps: float = 1e-6) -> float:
     """Reinhard'02's key statistic ``exp(mean(log(eps + Y)))`` of a linear BGR image (negatives count as 0)."""
     lum = np.maximum(luminance(img), 0.0).astype(np.float64)

@@ -6,9 +6,12 @@ range; losses and the PSNR-μ / SSIM-μ metrics are computed on ``T(pred)`` and 
 Both functions take a ``torch.Tensor`` (autograd, dtype and device are kept) or anything numpy understands (returned
 as numpy: an array, or a numpy scalar for scalar input; integer input is promoted to float64, float arrays keep their
 dtype). Inputs are not clipped, as in the official code.
+
+:func:`luminance` is the one BT.709 luminance ``Y`` of a linear BGR image, for display statistics (demo exposure,
+Reinhard previews) and for PU21 (see :data:`BT709_LUMA_BGR_PU21` for why PU21 keeps six digits).
 """
 import math
-from typing import Union
+from typing import Tuple, Union
 
 import numpy as np
 import torch
@@ -16,6 +19,13 @@ import torch
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
 DEFAULT_MU = 5000.0
+
+#: ITU-R BT.709 luminance coefficients ``Y = 0.2126 R + 0.7152 G + 0.0722 B`` (four digits, as the standard prints
+#: them), in BGR order: the default of :func:`luminance`.
+BT709_LUMA_BGR = (0.0722, 0.7152, 0.2126)
+#: The same BT.709 luminance to six digits, ``0.212656 R + 0.715158 G + 0.072186 B``, as the PU21 reference code
+#: (gfxdisp/pu21) writes it; PU-PSNR / PU-SSIM on luminance use it so that they match that reference. BGR order.
+BT709_LUMA_BGR_PU21 = (0.072186, 0.715158, 0.212656)
 
 
 def _check_mu(mu: float) -> None:
@@ -61,3 +71,19 @@ def inverse_mu_law(y: ArrayOrTensor, mu: float = DEFAULT_MU) -> ArrayOrTensor:
     if isinstance(y, torch.Tensor):
         return torch.expm1(y * math.log1p(mu)) / mu
     return np.expm1(_as_float_array(y) * math.log1p(mu)) / mu
+
+
+def luminance(img: np.ndarray,
+              weights: Tuple[float, float, float] = BT709_LUMA_BGR,
+              dtype: type = np.float32) -> np.ndarray:
+    """BT.709 luminance of a linear ``... x 3`` **BGR** image -> ``...``: ``img @ weights``, computed in ``dtype``.
+
+    Args:
+        img: Linear BGR values, channels last.
+        weights: B, G, R coefficients: :data:`BT709_LUMA_BGR` (default) or :data:`BT709_LUMA_BGR_PU21`.
+        dtype: Precision of the product (float32 for display statistics, float64 for metrics).
+
+    Returns:
+        The luminance, shape ``img.shape[:-1]``, of type ``dtype``.
+    """
+    return np.asarray(img, dtype=dtype) @ np.asarray(weights, dtype=dtype)

@@ -1,0 +1,65 @@
+"""Command-line options backed by a dataclass: one ``--field-name`` per field, typed and defaulted from the field.
+
+A script lists the fields it exposes with their help text (or a dict of ``argparse`` keyword arguments for
+``choices`` / ``metavar``), adds them with :func:`add_dataclass_arguments` and builds the dataclass back from the
+parsed arguments with :func:`dataclass_from_args`::
+
+    OPTIONS = {'max_size': 'longest side in pixels', 'object_speed': 'px per frame step'}
+    add_dataclass_arguments(parser, BracketConfig(), OPTIONS)
+    config = dataclass_from_args(BracketConfig, parser.parse_args(), OPTIONS)
+
+Supported field types: ``int``, ``float``, ``str``, ``Tuple[X, ...]`` (``nargs='+'``), ``Tuple[X, X]`` (``nargs=2``)
+and ``Optional`` of those (default None). Imports nothing above ``basicsr_skt.utils``.
+"""
+import argparse
+import typing
+from typing import Any, Dict, Iterable, Mapping, Type, TypeVar, Union
+
+T = TypeVar('T')
+#: Help text, or ``argparse.add_argument`` keyword arguments (with ``help``) that override the inferred ones.
+OptionSpec = Union[str, Mapping[str, Any]]
+
+
+def _field_arguments(hint: Any, default: Any) -> Dict[str, Any]:
+    """``type`` / ``nargs`` / ``default`` of the option for a field with type ``hint`` and value ``default``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Union:
+        inner = [arg for arg in args if arg is not type(None)]
+        if len(inner) != 1:
+            raise TypeError(f'Unsupported option type {hint}')
+        return _field_arguments(inner[0], default)
+    if origin is tuple:
+        variable = len(args) == 2 and args[1] is Ellipsis
+        if not args or not (variable or len(set(args)) == 1):
+            raise TypeError(f'Unsupported option type {hint}')
+        return {
+            'type': args[0],
+            'nargs': '+' if variable else len(args),
+            'default': None if default is None else list(default)
+        }
+    if hint in (int, float, str):
+        return {'type': hint, 'default': default}
+    raise TypeError(f'Unsupported option type {hint}')
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, defaults: Any, options: Mapping[str, OptionSpec]) -> None:
+    """Add ``--field-name`` to ``parser`` for each field named in ``options``, in that order.
+
+    Args:
+        parser: The parser (or argument group) to extend.
+        defaults: An instance of the dataclass; its values are the defaults.
+        options: Field name -> help text, or -> ``add_argument`` keyword arguments overriding the inferred ``type``,
+            ``nargs`` and ``default`` (e.g. ``{'choices': RESPONSES, 'help': ...}``).
+    """
+    hints = typing.get_type_hints(type(defaults))
+    for name, spec in options.items():
+        kwargs = _field_arguments(hints[name], getattr(defaults, name))
+        kwargs.update({'help': spec} if isinstance(spec, str) else spec)
+        parser.add_argument('--' + name.replace('_', '-'), **kwargs)
+
+
+def dataclass_from_args(cls: Type[T], args: argparse.Namespace, names: Iterable[str]) -> T:
+    """``cls(**{name: args.name})`` for the ``names`` added by :func:`add_dataclass_arguments` (lists become tuples);
+    other fields keep their defaults."""
+    values = {name: getattr(args, name) for name in names}
+    return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()})
