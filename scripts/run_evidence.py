@@ -335,6 +335,7 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
         opt['datasets']['val']['skb'] = True  # the teacher's held-out metrics (the ORM's validation ignores priors)
     opt['train']['total_iter'] = args.iters
     opt['train']['ema_decay'] = args.ema_decay
+    opt['train']['ema_warmup'] = args.ema_decay > 0  # a fixed 0.999 EMA still holds the initial weights (notes)
     opt['train']['scheduler'] = scheduler_options(args)
     opt['val']['val_freq'] = max(args.iters // args.num_val_points, 1)
     opt['val']['metrics'].update(region_metric_options(args))

@@ -226,6 +226,15 @@ def test_ema_follows_the_trained_network(demo_root, tmp_path):
     assert model.inference_network() is model.net_g_ema
 
 
+def test_ema_warmup_averages_recent_weights_early_on(tmp_path):
+    fixed = HDRModel(model_opt(tmp_path, ema_decay=0.999))
+    assert fixed.ema_decay_at(1) == fixed.ema_decay_at(10**6) == 0.999
+    warm = HDRModel(model_opt(tmp_path, ema_decay=0.999, ema_warmup=True))
+    assert warm.ema_decay_at(0) == pytest.approx(0.1)
+    assert warm.ema_decay_at(1190) == pytest.approx(1191 / 1200)
+    assert warm.ema_decay_at(10**6) == 0.999
+
+
 def test_save_writes_plain_orm_state_dict(demo_root, tmp_path):
     model = HDRModel(model_opt(tmp_path))
     model.save(epoch=0, current_iter=7)

@@ -187,7 +187,16 @@ class HDRModel(BaseModel):
         self.optimizer_g.step()
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))
         if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay)
+            self.model_ema(decay=self.ema_decay_at(current_iter))
+
+    def ema_decay_at(self, current_iter: int) -> float:
+        """The EMA decay of this iteration: ``train.ema_decay``, or with ``train.ema_warmup: true``
+        ``min(ema_decay, (1 + t) / (10 + t))``, so that the average covers about the last ``t / 10`` iterations early on
+        instead of still holding the initial weights (at decay 0.999 a fixed-decay EMA keeps e^-1.2 = 30 % of the
+        random initialisation after 1,200 iterations)."""
+        if not self.opt['train'].get('ema_warmup', False):
+            return self.ema_decay
+        return min(self.ema_decay, (1 + current_iter) / (10 + current_iter))
 
     def save(self, epoch: int, current_iter: int) -> None:
         if hasattr(self, 'net_g_ema'):

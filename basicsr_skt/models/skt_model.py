@@ -208,7 +208,7 @@ class SKTModel(HDRModel):
         log.update(self.monitor(current_iter, teacher_output))
         self.log_dict = self.reduce_loss_dict(log)
         if self.ema_decay > 0 and self.trains_student:
-            self.model_ema(decay=self.ema_decay)
+            self.model_ema(decay=self.ema_decay_at(current_iter))
 
     def forward_student(self) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
         """f_O = ORM(frames), and the tapped ORM features (one (B, C, H, W) map per tap) when SKAM is on."""
@@ -479,7 +479,8 @@ class SKTModel(HDRModel):
         """BasicSR's, with records created on the fly for the teacher's metrics (same ``better`` as the ORM's)."""
         record = self.best_metric_results[dataset_name]
         if metric not in record:
-            base = metric.split('_', 1)[1] if metric.startswith((TEACHER_PREFIX, ZEROED_PREFIX, LIVE_PREFIX)) else metric
+            prefixed = metric.startswith((TEACHER_PREFIX, ZEROED_PREFIX, LIVE_PREFIX))
+            base = metric.split('_', 1)[1] if prefixed else metric
             better = (self.opt['val'].get('metrics') or {}).get(base, {}).get('better', 'higher')
             record[metric] = dict(better=better, val=float('-inf') if better == 'higher' else float('inf'), iter=-1)
         super()._update_best_metric_result(dataset_name, metric, val, current_iter)
