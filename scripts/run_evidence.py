@@ -476,15 +476,20 @@ def read_test_scores(work: str, runs: Sequence[Tuple[str, int]], dataset: str) -
     return scores
 
 
-def read_validation(work: str, runs: Sequence[Tuple[str, int]], iters: int) -> Dict[str, Dict[int, Dict[str, float]]]:
-    """Final validation means (at ``iters``) of every run whose log has them: arm -> seed -> metric -> value."""
-    final: Dict[str, Dict[int, Dict[str, float]]] = OrderedDict()
+def run_logs(work: str, runs: Sequence[Tuple[str, int]]):
+    """(label, seed, parsed training log, validation curves of ``evidence_val``) of every run that has a log."""
     for label, seed in runs:
         try:
             log = read_experiment_logs(osp.join(work, 'experiments', run_name(label, seed)))
         except FileNotFoundError:
             continue
-        curves = validation_curves(log).get('evidence_val', {})
+        yield label, seed, log, validation_curves(log).get('evidence_val', {})
+
+
+def read_validation(work: str, runs: Sequence[Tuple[str, int]], iters: int) -> Dict[str, Dict[int, Dict[str, float]]]:
+    """Final validation means (at ``iters``) of every run whose log has them: arm -> seed -> metric -> value."""
+    final: Dict[str, Dict[int, Dict[str, float]]] = OrderedDict()
+    for label, seed, _, curves in run_logs(work, runs):
         values = {m: dict(points)[iters] for m, points in curves.items() if iters in dict(points)}
         if values:
             final.setdefault(label, {})[seed] = values
@@ -728,12 +733,7 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     extra_summaries = contrast_summaries(extra_scores, EQUIVALENCE_MARGIN) if extra_scores else []
 
     val_curves, gaps, teacher_curves = OrderedDict(), OrderedDict(), OrderedDict()
-    for label, seed in runs:
-        try:
-            log = read_experiment_logs(osp.join(work, 'experiments', run_name(label, seed)))
-        except FileNotFoundError:
-            continue
-        curves = validation_curves(log).get('evidence_val', {})
+    for label, seed, log, curves in run_logs(work, runs):
         val_curves[f'{label} s{seed}'] = curves.get('psnr_mu', [])
         if curves.get('teacher_psnr_mu'):
             teacher_curves[f'{label} s{seed}'] = curves['teacher_psnr_mu']
