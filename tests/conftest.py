@@ -1,6 +1,7 @@
 """Shared pytest fixtures: the read-only ``../shared`` folder (real data, official fixtures) when present."""
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import List
 
@@ -35,3 +36,10 @@ def basicsr_warnings():
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
+
+
+@pytest.fixture()
+def split(demo_root, tmp_path) -> Path:
+    """A writable copy of the module's ``demo_root`` training scenes: ``<tmp>/Training/demo_train_00{0,1}``."""
+    shutil.copytree(demo_root / 'Training', tmp_path / 'Training')
+    return tmp_path / 'Training'

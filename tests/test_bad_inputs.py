@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import pickle
-import shutil
 from pathlib import Path
 
 import cv2
@@ -35,19 +34,11 @@ HEIGHT, WIDTH = 48, 72
 IS_ROOT = hasattr(os, 'geteuid') and os.geteuid() == 0
 
 
-
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('bad_inputs_demo')
     make_demo_dataset(str(root), num_train=2, num_val=1, config=DemoSceneConfig(height=HEIGHT, width=WIDTH), seed=5)
     return root
-
-
-@pytest.fixture()
-def split(demo_root, tmp_path) -> Path:
-    """A writable copy of the two training scenes: ``<tmp>/Training/demo_train_00{0,1}``."""
-    shutil.copytree(demo_root / 'Training', tmp_path / 'Training')
-    return tmp_path / 'Training'
 
 
 def dataset_opt(dataroot: Path, phase: str = 'train', **kwargs) -> dict:

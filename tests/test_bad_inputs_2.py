@@ -31,19 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 48, 72
 
 
-
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('bad_inputs_2_demo')
     make_demo_dataset(str(root), num_train=2, num_val=1, config=DemoSceneConfig(height=HEIGHT, width=WIDTH), seed=3)
     return root
-
-
-@pytest.fixture()
-def split(demo_root, tmp_path) -> Path:
-    """A writable copy of the training scenes: ``<tmp>/Training/demo_train_00{0,1}``."""
-    shutil.copytree(demo_root / 'Training', tmp_path / 'Training')
-    return tmp_path / 'Training'
 
 
 def val_dataset(root: Path) -> HDRMultiExposureDataset:

@@ -30,7 +30,6 @@ METRICS = (['psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l', 'pu_psnr', 'pu_ssim'] + ([
            (['cvvdp'] if HAS_CVVDP else []))
 
 
-
 @pytest.fixture(scope='module')
 def demo_root(tmp_path_factory):
     return make_tiny_demo(tmp_path_factory.mktemp('demo'))

@@ -31,7 +31,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RAW_PARAMS = {'in_chans': 8, 'out_chans': 4}
 
 
-
 @pytest.fixture(scope='module')
 def raw_root(tmp_path_factory):
     """2 training + 1 test synthetic scenes (procedural radiance), packed 42 x 66, with fake priors."""

@@ -18,7 +18,6 @@ BASICSR_LOG = """    total_iter: 400
 """
 
 
-
 @pytest.fixture(scope='module')
 def run_demo():
     return load_script('run_demo')
