@@ -50,7 +50,10 @@ def _gate_name(gate: Union[bool, str]) -> str:
     return gate
 
 
-def _check_criterion(criterion: str, eps: float) -> None:
+def _check_criterion(criterion: str, eps: float, gate_temperature: float) -> None:
+    """The pull's criterion and its Charbonnier eps, and the soft gate's temperature (shared by both output terms)."""
+    if gate_temperature <= 0:
+        raise ValueError(f'gate_temperature must be > 0, got {gate_temperature}')
     if criterion not in CRITERIA:
         raise ValueError(f'Unknown criterion {criterion!r}; expected one of {CRITERIA}')
     if criterion == 'charbonnier' and eps <= 0:
@@ -152,11 +155,9 @@ class ContentDistillLoss(MuLawL1Loss):
                  alpha: float = 1.0) -> None:
         super().__init__(loss_weight, reduction, mu)
         self.gate = _gate_name(gate)
-        _check_criterion(criterion, eps)
+        _check_criterion(criterion, eps, gate_temperature)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
-        if gate_temperature <= 0:
-            raise ValueError(f'gate_temperature must be > 0, got {gate_temperature}')
         self.criterion = criterion
         self.eps = eps
         self.gate_temperature = gate_temperature
@@ -297,11 +298,9 @@ class ColourDistillLoss(nn.Module):
                  grid_size: int = 16) -> None:
         super().__init__()
         check_reduction(reduction)
-        _check_criterion(criterion, charbonnier_eps)
+        _check_criterion(criterion, charbonnier_eps, gate_temperature)
         if regions not in COLOUR_REGIONS:
             raise ValueError(f'Unknown regions {regions!r}; expected one of {COLOUR_REGIONS}')
-        if gate_temperature <= 0:
-            raise ValueError(f'gate_temperature must be > 0, got {gate_temperature}')
         self.loss_weight = loss_weight
         self.reduction = reduction
         self.mu = mu
