@@ -11,13 +11,13 @@ Examples:
         --evs -3 0 3 --response s_curve --max-size 512 --seed 1 --force
     # Kalantari's convention (EVs from the shortest frame), bright references, strong noise, occluded highlights:
     python scripts/make_synthetic_brackets.py --input photos --out datasets/hard/Training --evs 0 2 4 \
-        --ref-clipped-share 0.03 0.2 --noise-gain 1 8 --object-speed 10 30 --occluder mixed
+        --ref-clipped-share 0.03 0.2 --noise-gain 1 8 --object-size 0.15 0.25 --occluder covering --object-motion free
 """
 import argparse
 import sys
 from typing import List, Optional
 
-from basicsr_skt.data.synthetic_brackets import (OCCLUDERS, RESIZE_MODES, RESPONSES, BracketConfig,
+from basicsr_skt.data.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESIZE_MODES, RESPONSES, BracketConfig,
                                                  make_synthetic_dataset)
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
@@ -25,7 +25,7 @@ from basicsr_skt.utils.input_checks import check_increasing, check_writable_dir
 
 OCCLUDER_HELP = ('place the moving region over reference pixels that are clipped (hidden in the shortest frame) or '
                  'dark (hidden in the longest frame): content that no frame shows; mixed: random / clipped / dark '
-                 'per scene')
+                 'per scene; covering: clipped / dark per scene')
 #: The BracketConfig fields exposed as options (``--evs`` ...) and their help (or argparse keyword arguments).
 CONFIG_OPTIONS = {
     'evs': 'EV per frame, shortest first',
@@ -59,6 +59,11 @@ CONFIG_OPTIONS = {
     'occluder': {
         'choices': OCCLUDERS,
         'help': OCCLUDER_HELP
+    },
+    'object_motion': {
+        'choices': OBJECT_MOTIONS,
+        'help': ('linear: constant velocity (--object-speed); free: an independent position per frame, the covering '
+                 "frame's where it hides the most")
     },
 }
 

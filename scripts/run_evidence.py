@@ -113,9 +113,10 @@ def bracket_config(args: argparse.Namespace) -> BracketConfig:
         ref_clipped_share=(0.03, 0.2),
         noise_gain=(1.0, 8.0),
         max_shift=12.0,
-        object_size=(0.12, 0.2),
+        object_size=(0.15, 0.25),
         object_speed=(12.0, 32.0),
-        occluder='mixed')
+        occluder='covering',
+        object_motion='free')
 
 
 def demo_config(args: argparse.Namespace) -> DemoSceneConfig:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
-from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng, scene_shares,
-                                                 simulate_bracket, write_bracket)
+from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng, occluded_somewhere,
+                                                 scene_shares, simulate_bracket, write_bracket)
 
 HARD = dict(evs=(0.0, 2.0, 4.0), ref_clipped_share=(0.08, 0.12), object_speed=(14.0, 18.0),
             object_size=(0.12, 0.16))
@@ -104,3 +104,28 @@ def test_defaults_are_unchanged_by_the_new_options(radiance):
         BracketConfig(occluder='somewhere')
     with pytest.raises(ValueError, match='ref_clipped_share'):
         BracketConfig(ref_clipped_share=(0.3, 0.1))
+
+
+def test_free_motion_hides_the_whole_footprint_not_a_crescent(radiance):
+    """``object_motion='free'``: the covering frame's ellipse does not overlap the reference one, so the clipped
+    reference pixels under it are missing; linear motion of the same size and seed hides far less (a crescent)."""
+    config = dict(HARD, occluder='clipped', max_shift=0.0, shot_noise=0.0, read_noise=0.0)
+    free = simulate_bracket(radiance, BracketConfig(**config, object_motion='free'), bracket_rng(1, 'free'))
+    region = free.info['moving_region']
+    assert region['motion'] == 'free' and len(region['centres_yx']) == 3
+    assert free.object_offsets[1] == (0, 0)
+    assert np.hypot(*free.object_offsets[0]) >= 2 * max(region['semi_axes_yx'])  # disjoint positions
+    clipped_ref = free.gt.max(axis=2) * 4.0 >= 1.0
+    hidden = free.missing_mask & occluded_somewhere(free, BracketConfig(**config, object_motion='free'))
+    assert np.all(clipped_ref[hidden]) and np.all(free.motion_mask[hidden])
+    assert free.info['fraction_missing_occluded'] == pytest.approx(0.01107, abs=1e-4)
+    linear = simulate_bracket(radiance, BracketConfig(**config), bracket_rng(1, 'free'))
+    assert linear.info['fraction_missing_occluded'] < 0.002
+
+
+def test_covering_occluder_always_hides_clipped_or_dark_content(radiance):
+    placements = {simulate_bracket(radiance, BracketConfig(**HARD, occluder='covering', object_motion='free'),
+                                   bracket_rng(seed, 'cover')).info['occluder_placement'] for seed in range(6)}
+    assert placements <= {'clipped', 'dark'} and placements
+    with pytest.raises(ValueError, match='object_motion'):
+        BracketConfig(object_motion='teleport')

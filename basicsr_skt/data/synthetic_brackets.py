@@ -21,7 +21,12 @@ A radiance map (``.hdr`` / ``.exr``, relative scale) becomes one scene by simula
    ``occluder`` places the region so that, in a non-reference frame, it covers pixels that are clipped (``'clipped'``:
    the object hides them in the shortest frame, the only one that could show them) or near black (``'dark'``: it
    hides them in the longest frame) in the reference: *missing content*, shown by no frame
-   (:attr:`SyntheticBracket.missing_mask`). ``'mixed'`` draws random / clipped / dark placement per scene.
+   (:attr:`SyntheticBracket.missing_mask`). ``'mixed'`` draws random / clipped / dark placement per scene,
+   ``'covering'`` clipped / dark (every scene has an occluder over clipped or near-black content). With
+   ``object_motion='linear'`` the region moves at a constant velocity, so at the sizes a 256-px image allows its
+   positions in consecutive frames overlap and only a crescent of content is hidden; ``'free'`` draws the region's
+   position in every frame independently (a fast object, or one that moves back and forth between exposures), the
+   covering frame's position where it hides the most, the other positions where they do not overlap it.
 4. **Camera**: exposure ``t = 2 ** ev``, Poisson-Gaussian noise (both terms times a per-scene gain drawn
    log-uniformly from ``noise_gain``), saturation at 1, a response curve (gamma, or a measured-style S-curve on top of
    it, see :class:`CameraResponse`) and 16-bit quantisation — the steps of
@@ -52,7 +57,8 @@ from basicsr_skt.utils.tonemap import mu_law
 SEED_STREAM = 2  # seed stream of synthetic brackets (the demo scenes use 0 and 1)
 RESPONSES = ('gamma', 's_curve')
 RESIZE_MODES = ('rescale', 'crop')
-OCCLUDERS = ('none', 'clipped', 'dark', 'mixed')
+OCCLUDERS = ('none', 'clipped', 'dark', 'mixed', 'covering')
+OBJECT_MOTIONS = ('linear', 'free')
 #: Linear level of the reference signal ``H * t_ref`` below which a pixel counts as near black (LDR 0.09 at gamma 2.2).
 DARK_LEVEL = 0.005
 INFO_NAME = 'bracket_info.json'
@@ -119,8 +125,10 @@ class BracketConfig:
         max_gt_above_one: With ``ref_clipped_share``: the exposure is lowered where needed so that at most this share
             of GT pixels exceeds 1 (the drawn clipped share is then not reached; the measured one is reported).
         noise_gain: ``(lo, hi)``: per-scene factor on both noise terms, drawn log-uniformly ((1, 1): fixed noise).
-        occluder: Placement of the moving region: ``'none'`` (random), ``'clipped'``, ``'dark'`` or ``'mixed'``
-            (see the module docstring).
+        occluder: Placement of the moving region: ``'none'`` (random), ``'clipped'``, ``'dark'``, ``'mixed'`` or
+            ``'covering'`` (see the module docstring).
+        object_motion: ``'linear'`` (constant velocity ``object_speed``) or ``'free'`` (independent positions per
+            frame; ``object_speed`` is then unused except that ``(0, 0)`` disables local motion).
     """
     evs: Tuple[float, ...] = (-2.0, 0.0, 2.0)
     response: str = 'gamma'
@@ -139,6 +147,7 @@ class BracketConfig:
     max_gt_above_one: float = 0.02
     noise_gain: Tuple[float, float] = (1.0, 1.0)
     occluder: str = 'none'
+    object_motion: str = 'linear'
 
     def __post_init__(self):
         if len(self.evs) < 1 or list(self.evs) != sorted(self.evs):
@@ -156,6 +165,8 @@ class BracketConfig:
             raise ValueError(f'noise_gain must be (lo, hi) with 0 < lo <= hi, got {self.noise_gain}')
         if self.occluder not in OCCLUDERS:
             raise ValueError(f'occluder must be one of {OCCLUDERS}, got {self.occluder!r}')
+        if self.object_motion not in OBJECT_MOTIONS:
+            raise ValueError(f'object_motion must be one of {OBJECT_MOTIONS}, got {self.object_motion!r}')
         CameraResponse(self.response, self.gamma, self.s_curve_strength)
 
     @property
@@ -311,6 +322,8 @@ def _moving_region(rng: np.random.Generator,
     num, ref = len(config.evs), config.ref_index
     semi = rng.uniform(*config.object_size, size=2) * min(height, width)
     angle = float(rng.uniform(0.0, 180.0))
+    if config.object_motion == 'free':
+        return _free_region(rng, canvas_shape, margin, num, ref, semi, angle, cover)
     direction = rng.uniform(0.0, 2.0 * np.pi)
     speed = rng.uniform(*config.object_speed)
     offsets = [(int(round((i - ref) * speed * np.sin(direction))), int(round((i - ref) * speed * np.cos(direction))))
@@ -338,6 +351,63 @@ def _moving_region(rng: np.random.Generator,
         'angle': angle,
         'speed': speed,
         'direction': direction
+    }
+    if covered_share is not None:
+        params['target_share_under_box'] = covered_share
+    return _MovingRegion(mask, offsets, params)
+
+
+def _free_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], margin: int, num: int, ref: int,
+                 semi: np.ndarray, angle: float, cover: Optional[Tuple[np.ndarray, int]]) -> Optional[_MovingRegion]:
+    """The ellipse of :func:`_moving_region` with an independent position in every frame (``object_motion='free'``).
+
+    The position in the covering frame is the best of 256 random candidates at covering ``cover``'s target; the
+    reference position and the other frames' positions are random candidates whose ellipse does not overlap the
+    covering (respectively the reference) position, so that everything the region hides in a frame is shown by the
+    reference, or by nothing where the reference is clipped or near black. Without ``cover`` every non-reference
+    position only avoids the reference one.
+    """
+    height, width = canvas_shape[0] - 2 * margin, canvas_shape[1] - 2 * margin
+    radius = float(max(semi)) + 1.0
+    if 4 * radius >= max(height, width) or 2 * radius >= min(height, width):
+        return None  # image too small for two disjoint positions
+    ys = margin + rng.uniform(radius, height - radius, size=256)
+    xs = margin + rng.uniform(radius, width - radius, size=256)
+    order = rng.permutation(256)
+
+    def apart_from(centre: Tuple[float, float]) -> Tuple[float, float]:
+        """The first candidate (random order) whose ellipse does not overlap one at ``centre`` (else the farthest)."""
+        distance = np.hypot(ys[order] - centre[0], xs[order] - centre[1])
+        pick = order[int(np.argmax(distance >= 2 * radius))] if np.any(distance >= 2 * radius) else order[
+            int(np.argmax(distance))]
+        return float(ys[pick]), float(xs[pick])
+
+    centres: List[Optional[Tuple[float, float]]] = [None] * num
+    covered_share = None
+    if cover is not None:
+        target, frame = cover
+        box = (2 * int(round(semi[1])) + 1, 2 * int(round(semi[0])) + 1)  # (width, height) of the local mean
+        density = cv2.boxFilter(target.astype(np.float32), -1, box, borderType=cv2.BORDER_CONSTANT)
+        scores = density[np.round(ys).astype(int), np.round(xs).astype(int)]
+        best = int(np.argmax(scores))
+        centres[frame], covered_share = (float(ys[best]), float(xs[best])), float(scores[best])
+        centres[ref] = apart_from(centres[frame])
+    else:
+        centres[ref] = float(ys[order[0]]), float(xs[order[0]])
+    for i in range(num):
+        if centres[i] is None:
+            centres[i] = apart_from(centres[ref])
+    offsets = [(int(round(c[0] - centres[ref][0])), int(round(c[1] - centres[ref][1]))) for c in centres]
+    mask = _ellipse_mask(canvas_shape[0], canvas_shape[1], centres[ref], (semi[0], semi[1]), angle)
+    steps = [float(np.hypot(*o)) for o in offsets]
+    params = {
+        'motion': 'free',
+        'centre_yx': [centres[ref][0] - margin, centres[ref][1] - margin],
+        'centres_yx': [[c[0] - margin, c[1] - margin] for c in centres],
+        'semi_axes_yx': semi.tolist(),
+        'angle': angle,
+        'speed': max(steps),
+        'direction': float(np.arctan2(*offsets[0])) if steps[0] > 0 else 0.0
     }
     if covered_share is not None:
         params['target_share_under_box'] = covered_share
@@ -390,13 +460,13 @@ def simulate_bracket(radiance: np.ndarray, config: BracketConfig, rng: np.random
         for i in range(len(config.evs))
     ]
     placement = config.occluder
-    if placement == 'mixed':
-        placement = str(rng.choice(['none', 'clipped', 'dark']))
+    if placement in ('mixed', 'covering'):
+        placement = str(rng.choice(['none', 'clipped', 'dark'] if placement == 'mixed' else ['clipped', 'dark']))
     cover = None
     if placement != 'none' and len(times) > 1:
         brightest = canvas.max(axis=2) * times[ref]
         clipped, dark = brightest >= 1.0, brightest < DARK_LEVEL
-        if config.occluder == 'mixed' and placement == 'dark' and dark.mean() < 0.005:
+        if config.occluder in ('mixed', 'covering') and placement == 'dark' and dark.mean() < 0.005:
             placement = 'clipped'  # (almost) nothing near black to hide: hide highlights instead
         cover = (clipped, 0) if placement == 'clipped' else (dark, len(times) - 1)
     region = _moving_region(rng, canvas.shape[:2], margin, config, cover)
