@@ -77,6 +77,9 @@ METRICS = ('psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l')
 CONTRAST_METRICS = ('psnr_mu', 'ssim_mu', 'lpips')
 TEACHER_METRICS = ('teacher_psnr_mu', 'teacher0_psnr_mu', 'teacher_ssim_mu')
 REGION_METRICS = tuple(f'{m}_{r}' for m in ('psnr_mu', 'ssim_mu') for r in REGIONS)
+#: The teacher's PSNR-μ per region on validation, with its priors and with them zeroed (issue 19: is its gain from the
+#: priors where content is missing?).
+TEACHER_REGION_METRICS = tuple(f'{prefix}psnr_mu_{r}' for prefix in ('teacher_', 'teacher0_') for r in REGIONS)
 #: run label -> (description, changes to the SKT demo config; None = the baseline config)
 RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('baseline', ('ORM alone', None)),
@@ -825,6 +828,12 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
                 lines += [f'{scene}: mean Δ {delta:+.3f} dB', '', f'![{scene}]({osp.basename(path)})', '']
     elif args.validation_only and final_val:
         lines += ['### Region metrics (validation)', '', arm_table(validation_scores(final_val), REGION_METRICS), '']
+    teacher_regions = validation_scores(final_val) if final_val else OrderedDict()
+    if any(m in values for per_seed in final_val.values() for values in per_seed.values()
+           for m in TEACHER_REGION_METRICS):
+        lines += ['### The teacher per region (validation)', '', arm_table(teacher_regions, TEACHER_REGION_METRICS),
+                  '', '`teacher_*`: the teacher on the live ORM\'s output with its priors; `teacher0_*`: the same '
+                  'teacher with its priors zeroed. Regions as above.', '']
     if any(label == 'oracle_teacher' for label, _ in runs):
         lines += oracle_check(final_val)
     if extra is not None:

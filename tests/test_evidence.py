@@ -126,6 +126,9 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
     screen = (tmp_path / 'screen.md').read_text()
     assert '## Results (validation split)' in screen and '(test split)' not in screen
     assert 'Seeds with every arm finished: 0, 1' in screen and '| skt | 0, 1 |' in screen
+    teacher_rows = screen.split('### The teacher per region (validation)')[1].split('\n\n')[1].splitlines()
+    assert 'teacher_psnr_mu_extreme' in teacher_rows[0] and 'teacher0_psnr_mu_rest' in teacher_rows[0]
+    assert teacher_rows[3].startswith('| skt | 0, 1 | ') and '–' not in teacher_rows[3].split('|')[3]
     assert sorted(os.listdir(tmp_path / 'work' / 'results')) == tests_before
     assert json.loads((tmp_path / 'screen.json').read_text())['split'] == 'validation'
 
