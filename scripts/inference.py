@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede basicsr imports)
 from basicsr.utils.registry import ARCH_REGISTRY
-from basicsr_skt.utils import brackets
+from basicsr_skt.inference import brackets
 from basicsr_skt.utils.checkpoint import load_state_dict_file
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.figures import to_uint8

@@ -1,4 +1,4 @@
-"""scripts/inference.py and basicsr_skt.utils.brackets: real brackets, EXIF, checkpoints, tiling, outputs, errors."""
+"""scripts/inference.py and basicsr_skt.inference.brackets: real brackets, EXIF, checkpoints, tiling, outputs, errors."""
 import json
 import math
 import sys
@@ -16,7 +16,7 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
-from basicsr_skt.utils import brackets
+from basicsr_skt.inference import brackets
 from basicsr_skt.utils.hdr_io import read_hdr
 from basicsr_skt.utils.tonemap import mu_law
 
