@@ -4,8 +4,9 @@
 Variants (each measured in its own subprocess, so that its peak RSS is its own):
 
 * ``whole``: the whole image in one forward (the arch reflect-pads to the 8-pixel window); the reference output.
-* ``tile<T>``: :func:`basicsr_skt.utils.tiling.tiled_forward`, ``T x T`` tiles overlapping by ``--overlaps``
-  pixels, cross-faded (what ``val.tile`` / ``val.tile_overlap`` do in a test run).
+* ``tile<T>``: :func:`basicsr_skt.inference.run_orm` with ``tile=T`` (:func:`~basicsr_skt.utils.tiling.tiled_forward`),
+  ``T x T`` tiles overlapping by ``--overlaps`` pixels, cross-faded (what ``val.tile`` / ``val.tile_overlap`` do in a
+  test run).
 * ``official256``: the official HDR-Transformer test code (``dataset/dataset_sig17.py``, ``Img_Dataset``): LDR frames
   padded with ones to ``(H // 256 + 1) x (W // 256 + 1)`` tiles of 256, non-overlapping tiles, output cropped.
 
@@ -40,9 +41,10 @@ import basicsr_skt  # noqa: F401  isort:skip
 from basicsr.archs import build_network
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
-from basicsr_skt.models.hdr_model import forward_frames
-from basicsr_skt.utils.checkpoint import unwrap_state_dict
-from basicsr_skt.utils.tiling import tile_starts, tiled_forward
+from basicsr_skt.inference.orm import forward_frames, run_orm
+from basicsr_skt.inference.weights import load_weights
+from basicsr_skt.utils.hdr_io import network_input
+from basicsr_skt.utils.tiling import tile_starts
 
 ORM = {'type': 'HDRTransformer'}  # official configuration, 1,222,113 parameters
 WINDOW = 8
@@ -60,11 +62,9 @@ def render_input(path: str, height: int, width: int, seed: int) -> None:
     np.savez(path, ldrs=ldrs, evs=np.asarray(scene.evs, np.float32), gt=scene.gt)
 
 
-def network_input(ldrs: np.ndarray, evs: np.ndarray) -> torch.Tensor:
+def frames_tensor(ldrs: np.ndarray, evs: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) LDRs in [0, 1] -> (1, N, 6, H, W) frames ``concat(L ** 2.2 / t, L)``, t = 2 ** ev."""
-    ldr = torch.from_numpy(ldrs).permute(0, 3, 1, 2)
-    times = torch.from_numpy(2.0**evs).view(-1, 1, 1, 1)
-    return torch.cat([ldr**GAMMA / times, ldr], dim=1)[None].contiguous()
+    return torch.from_numpy(network_input(ldrs, 2.0**evs, GAMMA))[None]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def official_tiles(net: torch.nn.Module, ldrs: np.ndarray, evs: np.ndarray, devi
     pad_h, pad_w = (height // OFFICIAL_PATCH + 1) * OFFICIAL_PATCH, (width // OFFICIAL_PATCH + 1) * OFFICIAL_PATCH
     padded = np.ones((ldrs.shape[0], pad_h, pad_w, 3), np.float32)
     padded[:, :height, :width] = ldrs
-    frames = network_input(padded, evs).to(device)
+    frames = frames_tensor(padded, evs).to(device)
     output = torch.empty(1, 3, pad_h, pad_w, device=device)
     for top in range(0, pad_h, OFFICIAL_PATCH):
         for left in range(0, pad_w, OFFICIAL_PATCH):
@@ -100,10 +100,10 @@ def run_variant(variant: str, net: torch.nn.Module, ldrs: np.ndarray, evs: np.nd
     """One full-image prediction (1, 3, H, W) with the given variant (input preparation included in the time)."""
     if variant == 'official256':
         return official_tiles(net, ldrs, evs, device)
-    frames = network_input(ldrs, evs).to(device)
+    frames = frames_tensor(ldrs, evs).to(device)
     if variant == 'whole':
-        return forward_frames(net, frames)
-    return tiled_forward(lambda x: forward_frames(net, x), frames, int(variant[len('tile'):]), overlap, WINDOW)
+        return run_orm(net, frames)
+    return run_orm(net, frames, WINDOW, int(variant[len('tile'):]), overlap)
 
 
 def synchronize(device: torch.device) -> None:
@@ -119,9 +119,7 @@ def worker(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     net = build_network(dict(ORM))
     if args.checkpoint:
-        checkpoint = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
-        key = next((k for k in ('params_ema', 'params', 'state_dict') if k in checkpoint), None)
-        net.load_state_dict(unwrap_state_dict(checkpoint, key))
+        load_weights(net, args.checkpoint)  # params_ema, else params, else state_dict
     net = net.to(device).eval()
     seconds: List[float] = []
     with torch.no_grad():

@@ -20,9 +20,9 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
-from basicsr_skt.utils.compare import comparison_figure_values, comparison_rows, comparison_table, read_metrics_csv
+from basicsr_skt.reporting.charts import bar_chart
+from basicsr_skt.reporting.compare import comparison_figure_values, comparison_rows, comparison_table, read_metrics_csv
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
-from basicsr_skt.utils.figures import bar_chart
 from basicsr_skt.utils.paths import check_output_path
 
 

@@ -33,11 +33,12 @@ from tqdm import tqdm
 
 import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede basicsr imports)
 from basicsr.utils.registry import ARCH_REGISTRY
-from basicsr_skt.utils import brackets
-from basicsr_skt.utils.checkpoint import load_state_dict_file
+from basicsr_skt.inference import brackets, display
+from basicsr_skt.inference.orm import expected_frames, predict
+from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.figures import to_uint8
-from basicsr_skt.utils.hdr_io import write_hdr
+from basicsr_skt.utils.hdr_io import network_input, write_hdr
 from basicsr_skt.utils.input_checks import parse_key_values
 from basicsr_skt.utils.paths import check_name, check_output_path
 
@@ -193,21 +194,15 @@ def build_network(args: argparse.Namespace, device: torch.device) -> Tuple[torch
         raise ValueError(f'Unknown --arch {name!r}: {err.args[0]}') from None
     net = arch(**opts)
     path = resolve_checkpoint(args.checkpoint)
-    try:
-        state = load_state_dict_file(path, args.param_key)
-    except KeyError as err:
-        raise ValueError(f'Checkpoint {path}: {err.args[0]}') from None
-    except Exception as err:  # torch.load raises many types for non-checkpoint files
-        raise ValueError(f'Cannot read checkpoint {path}: {err}') from err
-    if 'optimizers' in state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{path} is not a network checkpoint (a training state?): pass net_g_*.pth')
-    hint = ''
+    teacher = ''
     if osp.basename(path).startswith(('net_t_', 'net_skam_')):
-        hint = ' (an SKT teacher/SKAM file: inference uses the ORM only, pass net_g_*.pth of the same run)'
-    try:
-        brackets.load_network_weights(net, state, f'Checkpoint {path}{hint}')
-    except ValueError as err:
-        raise ValueError(str(err)) from None
+        teacher = ' (an SKT teacher/SKAM file: inference uses the ORM only, pass net_g_*.pth of the same run)'
+    load_weights(
+        net,
+        path,
+        args.param_key,
+        what=f'Checkpoint {path}{teacher}',
+        hint='. With scripts/inference.py: check --arch and --arch-opt (or --config)')
     return net.to(device).eval(), path
 
 
@@ -259,14 +254,14 @@ def process_scene(scene: Scene, args: argparse.Namespace, net: torch.nn.Module, 
     seconds = [brackets.parse_exposure_time(text) for text in args.exposures] if args.exposures else None
     bracket = brackets.read_bracket(paths, name, seconds, args.ev, exposure_file_for(scene, args.exposure_file),
                                     args.ev_origin, args.reference, args.max_side)
-    wanted = brackets.expected_frames(net)
+    wanted = expected_frames(net)
     if wanted is not None and wanted != len(bracket.frames):
         raise ValueError(f'Scene {name!r}: {type(net).__name__} takes {wanted} frames, the bracket has '
                          f'{len(bracket.frames)}')
-    lq = brackets.network_input(bracket.frames, bracket.times, gamma)
+    lq = torch.from_numpy(network_input(bracket.frames, bracket.times, gamma))
     read_s = time.perf_counter() - start
     start = time.perf_counter()
-    pred = brackets.predict(net, lq, device, args.pad_multiple, args.tile, args.tile_overlap)
+    pred = predict(net, lq, device, args.pad_multiple, args.tile, args.tile_overlap)
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
     infer_s = time.perf_counter() - start
@@ -302,7 +297,7 @@ def write_outputs(bracket: brackets.Bracket, hdr: np.ndarray, args: argparse.Nam
     name = bracket.name
     hdr_path = osp.join(args.output, f'{name}.{args.format}')
     write_hdr(hdr_path, np.maximum(hdr, 0.0))
-    mulaw, tonemapped = brackets.mu_law_display(hdr), brackets.reinhard(hdr)
+    mulaw, tonemapped = display.mu_law_display(hdr), display.reinhard(hdr)
     files = {
         hdr_path: None,
         osp.join(args.output, f'{name}_mulaw.png'): mulaw,
@@ -311,10 +306,10 @@ def write_outputs(bracket: brackets.Bracket, hdr: np.ndarray, args: argparse.Nam
     if args.compare:
         labels = [f'EV {ev:+.2f}' + (' (ref)' if i == bracket.ref_index else '') for i, ev in enumerate(bracket.evs)]
         tiles = list(zip(labels, bracket.frames)) + [('HDR mu-law', mulaw), ('HDR Reinhard', tonemapped)]
-        files[osp.join(args.output, f'{name}_compare.png')] = brackets.comparison_strip(tiles, args.strip_height)
+        files[osp.join(args.output, f'{name}_compare.png')] = display.comparison_strip(tiles, args.strip_height)
     for path, img in files.items():
         if img is not None:
-            brackets.write_png(path, img if img.dtype == np.uint8 else to_uint8(img))
+            display.write_png(path, img if img.dtype == np.uint8 else to_uint8(img))
     return [osp.basename(path) for path in files]
 
 

@@ -36,16 +36,15 @@ import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede
 from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
-from basicsr_skt.models.hdr_model import forward_frames
+from basicsr_skt.inference.orm import run_orm
+from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.skb import extractors as skb_extractors
 from basicsr_skt.skb import format as skb_format
 from basicsr_skt.skb.preview import make_preview
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb
-from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
 from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values
-from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.paths import is_within
 
 #: Default ``--min-area-fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
@@ -215,15 +214,12 @@ def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module
     except KeyError as err:
         raise ValueError(f'Unknown --orm-arch {args.orm_arch!r}: {err.args[0]}') from None
     net = arch(**parse_key_values(args.orm_opt, '--orm-opt'))
-    try:
-        state = load_state_dict_file(args.orm_checkpoint, args.orm_param_key)
-    except KeyError as err:
-        raise ValueError(f'--orm-checkpoint {args.orm_checkpoint}: {err.args[0]}') from None
-    try:
-        check_state_dict_fits(net, state, strict=True, what=f'--orm-checkpoint {args.orm_checkpoint}')
-    except RuntimeError as err:
-        raise ValueError(f'{err} (--orm-arch / --orm-opt)') from None
-    net.load_state_dict(state, strict=True)
+    load_weights(
+        net,
+        args.orm_checkpoint,
+        args.orm_param_key,
+        what=f'--orm-checkpoint {args.orm_checkpoint}',
+        hint=' (--orm-arch / --orm-opt)')
     return net.to(device).eval()
 
 
@@ -232,12 +228,7 @@ def build_orm(args: argparse.Namespace, device: torch.device) -> torch.nn.Module
 def orm_output(net: torch.nn.Module, lq: torch.Tensor, pad_multiple: int) -> torch.Tensor:
     """ORM prediction (3, H, W), linear BGR, for one scene's (N, C, H, W) frames."""
     device = next(net.parameters()).device
-    frames = lq[None].to(device)
-    b, n, c, h, w = frames.shape
-    if pad_multiple > 1:
-        padded, _ = pad_to_multiple(frames.reshape(b, n * c, h, w), pad_multiple)
-        frames = padded.reshape(b, n, c, *padded.shape[-2:])
-    return crop_to(forward_frames(net, frames), h, w)[0].float().cpu()
+    return run_orm(net, lq[None].to(device), pad_multiple)[0].float().cpu()
 
 
 def source_image(scene: Scene, source: str, dataset: HDRMultiExposureDataset, orm: Optional[torch.nn.Module],

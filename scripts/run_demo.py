@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from basicsr_skt.utils.compare import comparison_table, read_metrics_csv
+from basicsr_skt.reporting.compare import comparison_table, read_metrics_csv
 from basicsr_skt.utils.figures import (DEFAULT_ERROR_SCALE, GAP, colour_bar, error_heatmap, error_map, hstack_with_gaps,
                                        label_band, to_uint8)
 from basicsr_skt.utils.hdr_io import read_hdr
@@ -211,7 +211,7 @@ def side_by_side_table(baseline: Dict[str, Dict[str, float]],
                        skt: Dict[str, Dict[str, float]],
                        metrics: Optional[Sequence[str]] = None) -> str:
     """Markdown table: per scene and the mean, each metric for baseline, SKT and SKT - baseline
-    (:func:`basicsr_skt.utils.compare.comparison_table`, the same table as ``scripts/compare_results.py``).
+    (:func:`basicsr_skt.reporting.compare.comparison_table`, the same table as ``scripts/compare_results.py``).
 
     Args:
         baseline: scene -> metric -> value of the baseline run.

@@ -61,13 +61,13 @@ from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, brac
                                                  list_hdr_images, missing_content, scene_shares, simulate_bracket,
                                                  write_bracket)
 from basicsr_skt.metrics.region_metric import REGIONS  # noqa: E402
+from basicsr_skt.reporting.charts import line_chart  # noqa: E402
+from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
 from basicsr_skt.reporting.stats import ContrastSummary, summarise, summarise_family  # noqa: E402
-from basicsr_skt.utils.compare import read_metrics_csv  # noqa: E402
-from basicsr_skt.utils.figures import line_chart  # noqa: E402
+from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr  # noqa: E402
 from basicsr_skt.utils.input_checks import dump_options_yaml, load_options_yaml  # noqa: E402
 from basicsr_skt.utils.tonemap import mu_law  # noqa: E402
-from basicsr_skt.utils.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')
 SPLIT_FOLDERS = {'train': 'Training', 'val': 'Validation', 'test': 'Test'}

@@ -21,7 +21,8 @@ from basicsr.data import build_dataloader
 from basicsr_skt import compat
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader, HDRMultiExposureDataset
-from basicsr_skt.utils import brackets, errors, input_checks
+from basicsr_skt.inference import brackets
+from basicsr_skt.utils import errors, input_checks
 from basicsr_skt.utils.errors import UserInputError, is_user_error, run_cli
 from basicsr_skt.utils.hdr_io import write_hdr
 from basicsr_skt.utils.paths import check_name, check_output_path, is_within, safe_join

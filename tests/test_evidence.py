@@ -11,9 +11,9 @@ import pytest
 from helpers import REPO_ROOT
 
 from basicsr_skt.data.splits import check_disjoint, split_by_source
-from basicsr_skt.utils.figures import line_chart, line_chart_size
+from basicsr_skt.reporting.charts import line_chart, line_chart_size
+from basicsr_skt.reporting.train_logs import logged_scalars, validation_curves
 from basicsr_skt.utils.hdr_io import write_hdr
-from basicsr_skt.utils.train_logs import logged_scalars, validation_curves
 
 sys.path.insert(0, str(REPO_ROOT / 'scripts'))
 import run_evidence  # noqa: E402

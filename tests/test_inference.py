@@ -1,4 +1,4 @@
-"""scripts/inference.py and basicsr_skt.utils.brackets: real brackets, EXIF, checkpoints, tiling, outputs, errors."""
+"""scripts/inference.py and basicsr_skt.inference: real brackets, EXIF, checkpoints, tiling, outputs, errors."""
 import json
 import math
 import sys
@@ -16,9 +16,10 @@ from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
-from basicsr_skt.utils import brackets
-from basicsr_skt.utils.hdr_io import read_hdr
-from basicsr_skt.utils.tonemap import mu_law
+from basicsr_skt.inference import brackets, display
+from basicsr_skt.inference.exif import apply_orientation, exposure_settings_warning, read_exif
+from basicsr_skt.utils.hdr_io import network_input, read_hdr
+from basicsr_skt.utils.tonemap import luminance, mu_law
 
 sys.path.insert(0, str(REPO_ROOT / 'scripts'))
 import inference  # noqa: E402  isort:skip
@@ -110,7 +111,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------------------------------------------------
 def test_read_exif_stack_ghost_matches_pillow(shared_dir):
     for path in stack_paths(shared_dir):
-        exif = brackets.read_exif(str(path))
+        exif = read_exif(str(path))
         assert exif['ExposureTime'] == STACK_EXIF[path.name]
         assert exif['Orientation'] == 1
         assert exif['FNumber'] == Fraction(28, 5) and exif['ISOSpeedRatings'] == 100  # f/5.6, ISO 100 in all three
@@ -160,11 +161,11 @@ def test_png_exif_and_orientation_match_pillow(tmp_path, orientation):
     rng = np.random.default_rng(orientation)
     rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
     path = write_png_with_exif(tmp_path / 'f.png', rgb, Fraction(1, 30), orientation)
-    exif = brackets.read_exif(str(path))
+    exif = read_exif(str(path))
     assert exif == {'ExposureTime': Fraction(1, 30), 'Orientation': orientation}
     with Image.open(path) as img:
         expected = np.asarray(ImageOps.exif_transpose(img))[..., ::-1]  # Pillow's upright view, as BGR
-    upright = brackets.apply_orientation(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), orientation)
+    upright = apply_orientation(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), orientation)
     np.testing.assert_array_equal(upright, expected)
 
 
@@ -172,11 +173,11 @@ def test_png_exif_and_orientation_match_pillow(tmp_path, orientation):
 def test_orientation_of_16_bit_and_single_channel_frames(orientation):
     img = np.arange(4 * 6 * 3, dtype=np.uint16).reshape(4, 6, 3) * 1000
     expected = {3: img[::-1, ::-1], 6: np.rot90(img, -1), 8: np.rot90(img, 1)}[orientation]  # numpy, independently
-    upright = brackets.apply_orientation(img, orientation)
+    upright = apply_orientation(img, orientation)
     assert upright.dtype == np.uint16 and upright.flags['C_CONTIGUOUS']
     np.testing.assert_array_equal(upright, expected)
-    np.testing.assert_array_equal(brackets.apply_orientation(img[..., 0], orientation), expected[..., 0])
-    assert brackets.apply_orientation(img, 1) is img and brackets.apply_orientation(img, 9) is img
+    np.testing.assert_array_equal(apply_orientation(img[..., 0], orientation), expected[..., 0])
+    assert apply_orientation(img, 1) is img and apply_orientation(img, 9) is img
 
 
 def test_different_aperture_or_iso_between_frames_warns(tmp_path):
@@ -192,26 +193,25 @@ def test_different_aperture_or_iso_between_frames_warns(tmp_path):
         path = tmp_path / f'f{index}.png'
         Image.fromarray(np.full((8, 8, 3), 60 * (index + 1), np.uint8)).save(path, 'PNG', exif=exif.tobytes())
         paths.append(str(path))
-    assert brackets.read_exif(paths[1]) == {'ExposureTime': Fraction(1, 25), 'FNumber': Fraction(28, 5),
-                                            'ISOSpeedRatings': 400}
+    assert read_exif(paths[1]) == {'ExposureTime': Fraction(1, 25), 'FNumber': Fraction(28, 5), 'ISOSpeedRatings': 400}
     with pytest.warns(UserWarning, match=r'FNumber differs between frames \(f0.png: 4, f1.png: 5.6\); '
                       r'ISOSpeedRatings differs between frames \(f0.png: 100, f1.png: 400\)'):
         bracket = brackets.read_bracket(paths, 'mixed')
     assert bracket.seconds == pytest.approx([0.01, 0.04])
-    assert brackets.exposure_settings_warning(paths, [{'FNumber': Fraction(4)}, {'ISOSpeedRatings': 100}]) is None
+    assert exposure_settings_warning(paths, [{'FNumber': Fraction(4)}, {'ISOSpeedRatings': 100}]) is None
 
 
 def test_tiff_exif_in_ifd0(tmp_path):
     tifffile = pytest.importorskip('tifffile')
     path = tmp_path / 'f.tif'
     tifffile.imwrite(path, np.zeros((4, 6, 3), np.uint16), photometric='rgb', extratags=[(33434, 5, 1, (1, 250), True)])
-    assert brackets.read_exif(str(path))['ExposureTime'] == Fraction(1, 250)
+    assert read_exif(str(path))['ExposureTime'] == Fraction(1, 250)
 
 
 def test_read_exif_without_exif_is_empty(tmp_path):
     path = tmp_path / 'plain.png'
     cv2.imwrite(str(path), np.zeros((4, 4, 3), np.uint8))
-    assert brackets.read_exif(str(path)) == {}
+    assert read_exif(str(path)) == {}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_scene_folder_input_equals_dataset(tmp_path):
         bracket = brackets.read_bracket(
             brackets.list_frames(str(folder)), record.name, exposure_file=str(folder / 'exposure.txt'))
         assert bracket.ev_origin == 'as-given' and bracket.evs == pytest.approx([-2, 0, 2])
-        lq = brackets.network_input(bracket.frames, bracket.times)
+        lq = torch.from_numpy(network_input(bracket.frames, bracket.times))
         assert torch.equal(lq, dataset[index]['lq'])
 
 
@@ -340,13 +340,13 @@ def test_reinhard_known_values():
     grey = np.full((4, 4, 3), 7.0, np.float32)  # any constant: Ls = key = 0.18 everywhere, white = 0.18
     ls = 0.18
     expected = (ls * (1 + ls / ls**2) / (1 + ls))**(1 / 2.2)
-    np.testing.assert_allclose(brackets.reinhard(grey), expected, rtol=1e-5)
-    np.testing.assert_allclose(brackets.reinhard(grey, white=1e9), (ls / (1 + ls))**(1 / 2.2), rtol=1e-5)
-    assert brackets.log_average_luminance(grey) == pytest.approx(7.0, rel=1e-5)
+    np.testing.assert_allclose(display.reinhard(grey), expected, rtol=1e-5)
+    np.testing.assert_allclose(display.reinhard(grey, white=1e9), (ls / (1 + ls))**(1 / 2.2), rtol=1e-5)
+    assert display.log_average_luminance(grey) == pytest.approx(7.0, rel=1e-5)
     rng = np.random.default_rng(0)
     hdr = rng.lognormal(0, 2, (16, 16, 3)).astype(np.float32)
-    np.testing.assert_allclose(brackets.reinhard(hdr), brackets.reinhard(hdr * 1000), atol=1e-5)  # scale-free
-    assert brackets.luminance(np.array([[[1, 0, 0]]], np.float32))[0, 0] == pytest.approx(0.0722)  # B of BGR
+    np.testing.assert_allclose(display.reinhard(hdr), display.reinhard(hdr * 1000), atol=1e-5)  # scale-free
+    assert luminance(np.array([[[1, 0, 0]]], np.float32))[0, 0] == pytest.approx(0.0722)  # B of BGR
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ def test_trailing_inputs_after_multi_value_options():
 
 def test_comparison_strip_layout():
     tiles = [('a', np.zeros((10, 20, 3), np.float32)), ('b', np.ones((10, 20, 3), np.float32))]
-    strip = brackets.comparison_strip(tiles, height=None)
+    strip = display.comparison_strip(tiles, height=None)
     assert strip.shape == (10 + 24, 2 * 20 + 4, 3)
     assert strip[24:, :20].max() == 0 and strip[24:, 24:].min() == 255 and strip[24:, 20:24].min() == 255
     assert strip[:24].min() < 255  # the label band holds text

@@ -1,1 +1,2 @@
-"""Application code on top of the library: statistics and reports of experiments (nothing here is registered)."""
+"""Application code on top of the library: statistics (``stats``), run comparisons (``compare``) and training-log
+curves (``train_logs``) of experiments; nothing here is registered."""

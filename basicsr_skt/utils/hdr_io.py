@@ -13,7 +13,7 @@ Every reader raises ``ValueError`` naming the file when it cannot be read or hol
 """
 import os
 from os import path as osp
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -288,3 +288,57 @@ def ldr_to_linear(ldr: ArrayOrTensor, exposure_time: Union[float, ArrayOrTensor]
     if isinstance(ldr, np.ndarray) and np.issubdtype(ldr.dtype, np.floating):
         linear = linear.astype(ldr.dtype, copy=False)  # a float64 numpy scalar t must not promote float32 data
     return linear
+
+
+def network_input(ldrs: Union[np.ndarray, Sequence[np.ndarray]],
+                  times: Sequence[float],
+                  gamma: float = 2.2,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Stack LDR frames into an ORM's input: per frame ``concat(L ** gamma / t, L)``, channels first.
+
+    The linear part is :func:`ldr_to_linear` computed in float32 in place (no temporaries of the frame size), so the
+    result equals ``np.concatenate([ldr_to_linear(L, np.float32(t), gamma), L])`` per frame, bit for bit.
+
+    Args:
+        ldrs: ``N`` frames ``L`` of shape ``H x W x 3`` (BGR; a sequence or an ``(N, H, W, 3)`` array): float in
+            [0, 1], or uint8 / uint16 as stored (normalised by the bit depth like :func:`read_ldr`:
+            ``uint8 / 255``, ``uint16 / 65535``).
+        times: ``N`` relative exposure times ``t`` (> 0).
+        gamma: Exponent of the assumed camera response (2.2 as in Kalantari'17; 1 for linear frames).
+        out: Optional float32 array of shape ``(N, 6, H, W)`` to write into (e.g. a preallocated batch slot).
+
+    Returns:
+        float32 ``(N, 6, H, W)`` array (``out`` when given): channels 0-2 ``L ** gamma / t`` (linear radiance
+        estimate, >= 0), channels 3-5 ``L`` in [0, 1]; BGR.
+
+    Raises:
+        ValueError: No frames, frames of different sizes or not ``H x W x 3``, a count of ``times`` that differs
+            from the frame count, an integer dtype other than uint8 / uint16, or an ``out`` of another shape or
+            dtype.
+    """
+    frames = [np.asarray(frame) for frame in ldrs]
+    if not frames:
+        raise ValueError('network_input needs at least one frame')
+    if len(times) != len(frames):
+        raise ValueError(f'network_input got {len(frames)} frames but {len(times)} exposure times')
+    height, width = frames[0].shape[:2]
+    for frame in frames:
+        if frame.shape != (height, width, 3):
+            raise ValueError(f'network_input needs H x W x 3 frames of one size, got {frame.shape} and '
+                             f'{frames[0].shape}')
+    shape = (len(frames), 6, height, width)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif out.shape != shape or out.dtype != np.float32:
+        raise ValueError(f'out must be a float32 array of shape {shape}, got {out.dtype} {out.shape}')
+    for index, (frame, t) in enumerate(zip(frames, times)):
+        ldr, linear = out[index, 3:], out[index, :3]
+        if np.issubdtype(frame.dtype, np.integer):
+            if frame.dtype not in LDR_WHITE_LEVELS:
+                raise ValueError(f'network_input reads uint8 or uint16 frames (or float in [0, 1]), got {frame.dtype}')
+            np.divide(frame.transpose(2, 0, 1), np.float32(LDR_WHITE_LEVELS[frame.dtype]), out=ldr)
+        else:
+            np.copyto(ldr, frame.transpose(2, 0, 1), casting='same_kind')
+        np.power(ldr, np.float32(gamma), out=linear)
+        np.divide(linear, np.float32(t), out=linear)
+    return out

@@ -3,7 +3,7 @@
 A test run (``python -m basicsr_skt.test``) writes ``results/<name>/<dataset>_metrics.csv``: a ``scene`` column, one
 column per metric (and ``time_s``), one row per scene and a final ``mean`` row. :func:`read_metrics_csv` reads such a
 file; :func:`comparison_table` turns several runs into one Markdown table; :func:`comparison_figure_values` gives the
-per-run values that :func:`basicsr_skt.utils.figures.bar_chart` draws.
+per-run values that :func:`basicsr_skt.reporting.charts.bar_chart` draws.
 
 Deltas are ``run - first run`` (the first run is the baseline). The ``mean`` row is recomputed over the scenes the
 table shows (those of the first run present in every run), so that its deltas equal the mean of the per-scene deltas
