@@ -32,10 +32,12 @@ import torch
 
 from basicsr.utils.registry import DATASET_REGISTRY
 from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option, read_only
-from basicsr_skt.data.hdr_multiexposure_dataset import SKB_FILES, FolderSceneReader, HDRMultiExposureDataset
-from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, META_INFO_NAME, RAW_DTYPES, RAW_GT_KEY, RAW_META_KEY,
-                                         SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY, LmdbSceneReader, RecordValue,
-                                         SceneRecord, raw_index, raw_key)
+from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, META_INFO_NAME, RAW_DTYPES, RAW_GT_KEY, RAW_META_KEY,
+                                          SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY, RecordValue, raw_index,
+                                          raw_key)
+from basicsr_skt.data.lmdb_reader import LmdbSceneReader
+from basicsr_skt.data.scene_reader import SKB_FILES, FolderSceneReader, SceneRecord
 from basicsr_skt.skb.geometry import resample_embedding
 from basicsr_skt.utils.input_checks import warn_unknown_keys
 from basicsr_skt.utils.raw_pipeline import (flip_packed, normalise_frame, normalise_raw_metadata, pack_bayer,

@@ -1,40 +1,32 @@
 """Multi-exposure LDR brackets + HDR ground truth (Kalantari'17 layout, or its LMDB), cropped on the fly."""
 import copy
-import glob
-import json
-import os
 import random
 from os import path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
 from torch.utils import data
 
 from basicsr.utils.registry import DATASET_REGISTRY
-from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option, read_only
-from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
-                                         SKB_META_KEY, LmdbSceneReader, RecordValue, SceneReader, SceneRecord, lq_index,
-                                         lq_key)
+from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option
+from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
+                                          SKB_META_KEY, is_lmdb_folder, lq_key)
+from basicsr_skt.data.lmdb_reader import LmdbSceneReader
+from basicsr_skt.data.scene_reader import SKB_FILES, FolderSceneReader, SceneReader, SceneRecord
 from basicsr_skt.skb.format import validate_meta
 from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
-from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
-from basicsr_skt.utils.input_checks import (check_exposure_order, check_gt_content, check_same_bit_depth,
-                                            check_same_channels, warn_unknown_keys)
+from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS
+from basicsr_skt.utils.input_checks import warn_unknown_keys
 from basicsr_skt.utils.scan import natural_key
 
-__all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
+__all__ = ['HDRMultiExposureDataset']
 
 _OWN_KEYS = {
     'dataroot', 'ldr_glob', 'gt_glob', 'exposure_file', 'num_frames', 'gamma', 'gt_size', 'use_hflip', 'use_rot',
     'cache_images', 'scene_list', 'exclude_scenes', 'io_backend', 'skb'
 }
 _BACKENDS = ('disk', 'lmdb')
-#: Semantic-prior files of a scene folder (see the SKB storage contract) and the record each one becomes.
-SKB_FILES = {SKB_EMBEDDING_KEY: 'skb_embedding.npy', SKB_LABELS_KEY: 'skb_labels.npy', SKB_META_KEY: 'skb_meta.json'}
-
-#: Decoded scene: (uint8/uint16 H x W x 3 BGR frames, float32 H x W x 3 BGR GT), all read-only.
-SceneImages = Tuple[List[np.ndarray], np.ndarray]
 
 
 def _as_list(value: object, key: str) -> List[str]:
@@ -43,190 +35,6 @@ def _as_list(value: object, key: str) -> List[str]:
     if not isinstance(values, (list, tuple)) or not values or not all(isinstance(v, str) and v for v in values):
         raise ValueError(f'Option {key!r} must be a glob string or a non-empty list of glob strings, got {value!r}')
     return list(values)
-
-
-def _matching_files(folder: str, patterns: Sequence[str]) -> List[str]:
-    """Files in ``folder`` matching any of ``patterns``, deduplicated, in natural file-name order."""
-    found = {
-        path
-        for pattern in patterns
-        for path in glob.glob(osp.join(glob.escape(folder), pattern)) if osp.isfile(path)
-    }
-    return sorted(found, key=lambda path: natural_key(osp.basename(path)))
-
-
-def _size(img: np.ndarray) -> str:
-    """``'W x H'`` of an image array."""
-    return f'{img.shape[1]} x {img.shape[0]}'
-
-
-def is_lmdb_folder(path: str) -> bool:
-    """True for a folder holding an LMDB (``data.mdb`` or ``meta_info.txt``)."""
-    return osp.isfile(osp.join(path, 'data.mdb')) or osp.isfile(osp.join(path, META_INFO_NAME))
-
-
-class FolderSceneReader(SceneReader):
-    """Scenes in the Kalantari'17 folder layout: ``dataroot/<scene>/{frames, exposure file, GT[, SKB files]}``.
-
-    Frames are ordered by file name (natural order: shortest exposure first in Kalantari's data); the exposure file
-    holds one EV per frame in the same order. Indexing checks files only; decoding a scene (on its first image read)
-    checks sizes. Decoded scenes are kept in :attr:`cache` when ``cache_images`` (frames at their stored bit depth,
-    GT float32: about 45 MB per 1500 x 1000 scene; semantic priors in :attr:`skb_cache`); otherwise only the most
-    recently read scene is kept, so that reading several windows of one item decodes it once.
-    Cached arrays are read-only.
-
-    Args:
-        dataroot: Folder with one sub-folder per scene.
-        ldr_globs: LDR frame patterns.
-        gt_globs: GT patterns; exactly one file per scene must match.
-        exposure_file: EV file name inside each scene.
-        num_frames: Expected frames per scene.
-        cache_images: Keep every decoded scene in memory.
-    """
-
-    def __init__(self,
-                 dataroot: str,
-                 ldr_globs: Sequence[str] = ('*.tif', ),
-                 gt_globs: Sequence[str] = ('HDRImg.hdr', ),
-                 exposure_file: str = 'exposure.txt',
-                 num_frames: int = 3,
-                 cache_images: bool = True):
-        self.location = self.dataroot = str(dataroot)
-        self.ldr_globs, self.gt_globs = list(ldr_globs), list(gt_globs)
-        self.exposure_file = exposure_file
-        self.num_frames = num_frames
-        self.cache_images = cache_images
-        self.cache: Dict[str, SceneImages] = {}
-        self.skb_cache: Dict[Tuple[str, str], RecordValue] = {}  # (scene, SKB key) -> array / meta, with cache_images
-        self._recent: Optional[Tuple[str, SceneImages]] = None
-        self._records: Dict[str, SceneRecord] = {}
-
-    # ---------------------------------------------------------------- indexing (cheap checks)
-    def scene_names(self) -> List[str]:
-        return sorted((name for name in os.listdir(self.dataroot)
-                       if not name.startswith('.') and osp.isdir(osp.join(self.dataroot, name))),
-                      key=natural_key)
-
-    def index_scene(self, scene: str) -> SceneRecord:
-        folder = osp.join(self.dataroot, scene)
-        gt_paths = _matching_files(folder, self.gt_globs)
-        if len(gt_paths) != 1:
-            found = [osp.basename(p) for p in gt_paths] or 'none'
-            raise ValueError(f'Scene {scene!r} ({folder}): expected exactly one GT file matching {self.gt_globs}, '
-                             f'found {found}{self._nested_hint(folder)}')
-        exposure_path = osp.join(folder, self.exposure_file)
-        excluded = {gt_paths[0], exposure_path}
-        lq_paths = [path for path in _matching_files(folder, self.ldr_globs) if path not in excluded]
-        if len(lq_paths) != self.num_frames:
-            raise ValueError(f'Scene {scene!r} ({folder}): expected num_frames={self.num_frames} LDR frames matching '
-                             f'{self.ldr_globs}, found {len(lq_paths)}: {[osp.basename(p) for p in lq_paths]}')
-        if not osp.isfile(exposure_path):
-            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} is missing')
-        try:
-            evs = read_exposure_values(exposure_path)
-        except ValueError as err:
-            raise ValueError(f'Scene {scene!r}: {err}') from err
-        if len(evs) != self.num_frames:
-            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} has {len(evs)} values, expected one per '
-                             f'frame ({self.num_frames})')
-        times = read_only(exposure_times(evs))
-        if not np.all(np.isfinite(times)) or not np.all(times > 0):
-            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} gives exposure times 2 ** ev = '
-                             f'{times.tolist()}; EVs must lie within about [-120, 120] (one EV stop per line)')
-        check_exposure_order(scene, times, [osp.basename(p) for p in lq_paths], f'exposure file {exposure_path}')
-        record = SceneRecord(scene, tuple(lq_paths), gt_paths[0], times)
-        self._records[scene] = record
-        return record
-
-    @staticmethod
-    def _nested_hint(folder: str) -> str:
-        """A hint for a scene folder that holds only folders: ``dataroot`` is probably one level too high."""
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            return ''
-        subdirs = sorted(name for name in entries if osp.isdir(osp.join(folder, name)) and not name.startswith('.'))
-        if not subdirs or any(osp.isfile(osp.join(folder, name)) for name in entries):
-            return ''
-        return (f'; it holds only folders ({", ".join(subdirs[:3])}{", ..." if len(subdirs) > 3 else ""}): is '
-                'dataroot one level too high? Point it at the folder of scene folders (e.g. .../Training)')
-
-    def record(self, scene: str) -> SceneRecord:
-        """The scene's :class:`SceneRecord` (indexing it on first use)."""
-        return self._records[scene] if scene in self._records else self.index_scene(scene)
-
-    def keys(self, scene: str) -> List[str]:
-        folder = osp.join(self.dataroot, scene)
-        skb = [key for key, name in SKB_FILES.items() if osp.isfile(osp.join(folder, name))]
-        return [lq_key(i) for i in range(len(self.record(scene).lq_paths))] + [GT_KEY, EXPOSURES_KEY] + skb
-
-    # ---------------------------------------------------------------- reading (full checks)
-    def _decode(self, record: SceneRecord) -> SceneImages:
-        """Decode one scene; ValueError naming the scene and file for unreadable images or mismatched sizes."""
-        try:
-            frames = [read_ldr_raw(path)[0] for path in record.lq_paths]
-            gt = read_hdr(record.gt_path)
-        except ValueError as err:
-            raise ValueError(f'Scene {record.name!r}: {err}') from err
-        check_same_bit_depth(record.name, [osp.basename(path) for path in record.lq_paths],
-                             [frame.dtype for frame in frames])
-        ref_shape = frames[0].shape[:2]
-        for path, frame in zip(record.lq_paths, frames):
-            if frame.shape[:2] != ref_shape:
-                raise ValueError(f'Scene {record.name!r}: frame {osp.basename(path)} is {_size(frame)} but '
-                                 f'{osp.basename(record.lq_paths[0])} is {_size(frames[0])}; all frames must match')
-        if gt.shape[:2] != ref_shape:
-            raise ValueError(f'Scene {record.name!r}: GT {osp.basename(record.gt_path)} is {_size(gt)} but the frames '
-                             f'are {_size(frames[0])}')
-        check_same_channels(record.name, [osp.basename(path) for path in record.lq_paths], frames)
-        check_gt_content(record.name, record.gt_path, gt)
-        return [read_only(frame) for frame in frames], read_only(gt)
-
-    def images(self, scene: str) -> SceneImages:
-        """The decoded scene, from the cache when possible."""
-        if scene in self.cache:
-            return self.cache[scene]
-        if self._recent is not None and self._recent[0] == scene:
-            return self._recent[1]
-        images = self._decode(self.record(scene))
-        if self.cache_images:
-            self.cache[scene] = images
-        else:
-            self._recent = (scene, images)
-        return images
-
-    def image_size(self, scene: str) -> Tuple[int, int]:
-        height, width = self.images(scene)[1].shape[:2]
-        return height, width
-
-    def read_full(self, scene: str, key: str) -> RecordValue:
-        index = lq_index(key)
-        if index is not None and index < self.num_frames:
-            return self.images(scene)[0][index]
-        if key == GT_KEY:
-            return self.images(scene)[1]
-        if key == EXPOSURES_KEY:
-            return self.record(scene).exposures
-        if key in SKB_FILES:
-            if not self.cache_images:
-                return self._read_skb_file(scene, key)
-            if (scene, key) not in self.skb_cache:
-                self.skb_cache[scene, key] = self._read_skb_file(scene, key)
-            return self.skb_cache[scene, key]
-        raise ValueError(f'Scene {scene!r} ({self.dataroot}): unknown record {key!r}')
-
-    def _read_skb_file(self, scene: str, key: str) -> RecordValue:
-        path = osp.join(self.dataroot, scene, SKB_FILES[key])
-        try:
-            if key == SKB_META_KEY:
-                with open(path, 'r', encoding='utf-8') as f:
-                    meta = json.load(f)
-                if not isinstance(meta, dict):
-                    raise ValueError('expected a JSON object')
-                return meta
-            return read_only(np.load(path, allow_pickle=False))
-        except (OSError, ValueError) as err:
-            raise ValueError(f'Scene {scene!r}: cannot read {path}: {err}') from err
 
 
 @DATASET_REGISTRY.register()
