@@ -226,10 +226,9 @@ def stage_times(paths: Dict[str, object], args: argparse.Namespace, samples: int
         dataset = build_dataset(method, paths, args.crop)
         for index in range(len(dataset)):
             dataset[index]  # fill the folder cache / map the records
-        keys = dataset._image_keys()
         start = time.perf_counter()
         for _ in range(samples):
-            dataset._augment(dataset._read_random_crop(dataset.scenes[random.randrange(len(dataset))], keys))
+            dataset.read_training_crop(dataset.scenes[random.randrange(len(dataset))])
         read = time.perf_counter() - start
         start = time.perf_counter()
         items = [dataset[random.randrange(len(dataset))] for _ in range(samples)]
