@@ -34,8 +34,9 @@ from torch.utils.data._utils.collate import default_collate
 
 import basicsr_skt  # noqa: F401
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
-from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader, HDRMultiExposureDataset
-from basicsr_skt.data.lmdb_store import pack_lmdb
+from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+from basicsr_skt.data.lmdb_pack import pack_lmdb
+from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.utils.hdr_io import write_hdr
 
 METHODS = ('official', 'folder', 'lmdb')
@@ -225,10 +226,9 @@ def stage_times(paths: Dict[str, object], args: argparse.Namespace, samples: int
         dataset = build_dataset(method, paths, args.crop)
         for index in range(len(dataset)):
             dataset[index]  # fill the folder cache / map the records
-        keys = dataset._image_keys()
         start = time.perf_counter()
         for _ in range(samples):
-            dataset._augment(dataset._read_random_crop(dataset.scenes[random.randrange(len(dataset))], keys))
+            dataset.read_training_crop(dataset.scenes[random.randrange(len(dataset))])
         read = time.perf_counter() - start
         start = time.perf_counter()
         items = [dataset[random.randrange(len(dataset))] for _ in range(samples)]

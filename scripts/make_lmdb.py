@@ -18,8 +18,8 @@ from os import path as osp
 from typing import List, Optional, Tuple
 
 from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader
-from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader
-from basicsr_skt.data.lmdb_store import pack_lmdb, verify_lmdb
+from basicsr_skt.data.lmdb_pack import pack_lmdb, verify_lmdb
+from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.paths import check_output_path
 

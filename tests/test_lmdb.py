@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
-from basicsr_skt.data.hdr_multiexposure_dataset import FolderSceneReader, HDRMultiExposureDataset
-from basicsr_skt.data.lmdb_store import (META_INFO_NAME, LmdbSceneReader, LmdbVerifyError, RecordInfo, pack_lmdb,
-                                         read_meta_info, release_lmdb_env, verify_lmdb)
+from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+from basicsr_skt.data.lmdb_format import META_INFO_NAME, RecordInfo, read_meta_info
+from basicsr_skt.data.lmdb_pack import LmdbVerifyError, pack_lmdb, verify_lmdb
+from basicsr_skt.data.lmdb_reader import LmdbSceneReader, release_lmdb_env
+from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.utils.hdr_io import write_hdr
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +109,35 @@ def test_window_read_copies_only_the_window(packed, data_root):
     assert lq0.dtype == np.uint16 and lq0.shape == (16, 12, 3)
     with pytest.raises(ValueError, match=r'Training.lmdb: demo_train_002/gt: window rows 40:56'):
         reader.read_window('demo_train_002', 'gt', 40, 0, 16, 16)
+
+
+def test_split_modules_pack_verify_then_read(data_root, tmp_path):
+    """The public API of the storage modules end to end: pack a scene, verify it, read it back through the reader."""
+    from basicsr_skt.data import lmdb_format, lmdb_pack, lmdb_reader, scene_reader
+    source = scene_reader.FolderSceneReader(str(data_root / 'Training'), cache_images=False)
+    db = str(tmp_path / 'api.lmdb')
+    summary = lmdb_pack.pack_lmdb(source, db, scenes=[SKB_SCENE])
+    assert summary['scenes'] == [SKB_SCENE] and lmdb_format.is_lmdb_folder(db)
+    records = lmdb_format.read_meta_info(db)
+    assert list(records) == [lmdb_format.record_key(SKB_SCENE, key) for key in source.keys(SKB_SCENE)]
+    assert lmdb_pack.verify_lmdb(db)['records'] == summary['records'] == len(records) == 3 + 2 + 3
+    reader = lmdb_reader.LmdbSceneReader(db, num_frames=3)
+    assert isinstance(reader, scene_reader.SceneReader) and reader.scene_names() == [SKB_SCENE]
+    record = reader.index_scene(SKB_SCENE)
+    assert record.lq_paths == tuple(f'{db}/{SKB_SCENE}/{lmdb_format.lq_key(i)}' for i in range(3))
+    assert reader.image_size(SKB_SCENE) == source.image_size(SKB_SCENE) == (48, 72)
+    for key in source.keys(SKB_SCENE):
+        expected, stored = source.read_full(SKB_SCENE, key), reader.read_full(SKB_SCENE, key)
+        if isinstance(expected, dict):
+            assert stored == expected
+        else:
+            assert stored.dtype == expected.dtype and np.array_equal(stored, expected), key
+    window = reader.read_window(SKB_SCENE, lmdb_format.GT_KEY, 2, 3, 5, 7)
+    np.testing.assert_array_equal(window, source.read_full(SKB_SCENE, lmdb_format.GT_KEY)[2:7, 3:10])
+    data, info = lmdb_format.encode_record('s/x', np.arange(6, dtype=np.uint16).reshape(2, 3))
+    assert lmdb_format.RecordInfo.from_line(info.to_line(), 'here') == info
+    np.testing.assert_array_equal(lmdb_format.decode_record(data, info, 'db'), np.arange(6).reshape(2, 3))
+    lmdb_reader.release_lmdb_env(db)
 
 
 # ---------------------------------------------------------------- identical samples

@@ -21,7 +21,6 @@ to the reference frame and ``s = hdr_scale`` (16): 8 channels, (R, G1, G2, B) tw
 ``raw_gt / s`` (so that a sigmoid output in [0, 1] covers the shortest useful range), which makes ``MuLawL1Loss`` on
 ``(output, gt)`` BracketIRE's μ-law loss on RAW / 16.
 """
-import copy
 import glob
 import random
 from os import path as osp
@@ -31,13 +30,12 @@ import numpy as np
 import torch
 
 from basicsr.utils.registry import DATASET_REGISTRY
-from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option, read_only
-from basicsr_skt.data.hdr_multiexposure_dataset import SKB_FILES, FolderSceneReader, HDRMultiExposureDataset
-from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, META_INFO_NAME, RAW_DTYPES, RAW_GT_KEY, RAW_META_KEY,
-                                         SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY, LmdbSceneReader, RecordValue,
-                                         SceneRecord, raw_index, raw_key)
-from basicsr_skt.skb.geometry import resample_embedding
-from basicsr_skt.utils.input_checks import warn_unknown_keys
+from basicsr_skt.data.data_util import read_only
+from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, META_INFO_NAME, RAW_DTYPES, RAW_GT_KEY, RAW_META_KEY,
+                                          RecordValue, raw_index, raw_key)
+from basicsr_skt.data.lmdb_reader import LmdbSceneReader
+from basicsr_skt.data.multi_exposure import CropWindow, MultiExposureBase
+from basicsr_skt.data.scene_reader import SKB_FILES, FolderSceneReader, SceneReader, SceneRecord
 from basicsr_skt.utils.raw_pipeline import (flip_packed, normalise_frame, normalise_raw_metadata, pack_bayer,
                                             transpose_packed)
 
@@ -48,10 +46,6 @@ GT_FILE = 'raw_gt.npy'
 META_FILE = 'metadata.npy'
 DEFAULT_NUM_FRAMES = 5
 DEFAULT_HDR_SCALE = 16.0
-_OWN_KEYS = {
-    'dataroot', 'num_frames', 'frame_indices', 'hdr_scale', 'gt_size', 'use_hflip', 'use_rot', 'cache_images',
-    'scene_list', 'exclude_scenes', 'io_backend', 'skb'
-}
 
 
 def load_raw_array(path: str, what: str) -> np.ndarray:
@@ -197,8 +191,11 @@ class RawLmdbSceneReader(LmdbSceneReader):
 
 
 @DATASET_REGISTRY.register()
-class BracketIRERawDataset(HDRMultiExposureDataset):
+class BracketIRERawDataset(MultiExposureBase):
     """RAW multi-exposure HDR dataset in the BracketIRE layout, from scene folders or an LMDB (see module docstring).
+
+    Options, storage, scene selection and priors come from :class:`MultiExposureBase`; this class adds the RAW
+    readers, the frame selection, the Bayer-exact crop geometry and the network input.
 
     Everything lives on the **packed** grid (H/2 x W/2, 4 channels R, G1, G2, B): ``gt_size`` counts packed pixels, so
     any crop offset is an even offset of the mosaic and keeps the Bayer phase. Flips are Bayer-exact too: a flip
@@ -214,39 +211,28 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
     (frames given to the network, ascending, default all: the middle one of the selection must be the scene's
     ``ref_index``; e.g. ``[1, 2, 3]`` for 3-frame ORMs such as HDR-Transformer); ``hdr_scale`` (16: ``gt = raw_gt /
     hdr_scale``, and the linear input channels share that scale); ``gt_size`` (packed training crop, required in
-    training); ``use_hflip``, ``use_rot`` (true); ``cache_images`` (true); ``scene_list``, ``exclude_scenes``; ``skb``.
+    training); ``use_hflip``, ``use_rot`` (true); ``cache_images`` (true); ``scene_list``, ``exclude_scenes``; ``skb``
+    (priors of the crop in training, of the whole image otherwise).
 
     Items: ``lq`` float32 (n, 8, h, w) with n = len(frame_indices): ``concat(x / (t * hdr_scale), x)``, x the packed
     normalised frame in [0, 1]; ``gt`` float32 (4, h, w) = raw_gt / hdr_scale (mostly in [0, 1]); ``exposures`` (n,)
     relative to the reference; ``wb`` float32 (4,) gains (R, G1, G2, B); ``ccm`` float32 (3, 3); ``scene``,
-    ``lq_paths``, ``gt_path``; with ``skb`` in training ``skb_embedding`` (C, h, w) and ``skb_labels`` (h, w).
+    ``lq_paths``, ``gt_path``; with ``skb`` ``skb_embedding`` float32 (C, h, w) and ``skb_labels`` int64 (h, w).
     """
 
+    OPTION_KEYS = frozenset({'frame_indices', 'hdr_scale'})
+    DEFAULT_NUM_FRAMES = DEFAULT_NUM_FRAMES
+
     def __init__(self, opt: Dict):
-        torch.utils.data.Dataset.__init__(self)
-        self.opt = copy.deepcopy(dict(opt))
-        warn_unknown_keys(f'dataset {self.opt.get("name", "")!r} (BracketIRERawDataset)', self.opt,
-                          BASICSR_DATASET_KEYS | _OWN_KEYS)
-        self.is_train = self.opt.get('phase') == 'train'
-        self.num_frames = positive_int_option(self.opt.get('num_frames', DEFAULT_NUM_FRAMES), 'num_frames')
+        super().__init__(opt)
+        self._meta_checked: set = set()
+
+    def _read_format_options(self) -> None:
         self.frame_indices = self._read_frame_indices()
         self.ref_index = len(self.frame_indices) // 2  # position of the reference in `lq`
         self.hdr_scale = float(self.opt.get('hdr_scale', DEFAULT_HDR_SCALE))
         if not self.hdr_scale > 0:
             raise ValueError(f'Option hdr_scale must be > 0, got {self.hdr_scale}')
-        self.gt_size = self._read_gt_size()
-        self.use_hflip = self.is_train and bool(self.opt.get('use_hflip', True))
-        self.use_rot = self.is_train and bool(self.opt.get('use_rot', True))
-        self.cache_images = bool(self.opt.get('cache_images', True))
-        self.use_skb = self.is_train and bool(self.opt.get('skb', False))
-        self.backend = self._read_io_backend()
-        self.dataroot = self._read_dataroot()
-        self.reader = self._make_reader()
-        self.scenes = [self.reader.index_scene(name) for name in self._scene_names()]
-        self._skb_checked: set = set()
-        self._meta_checked: set = set()
-        if self.use_skb:
-            self._check_priors_present()
 
     def _read_frame_indices(self) -> List[int]:
         indices = self.opt.get('frame_indices')
@@ -259,10 +245,16 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
                 f'got {indices!r}')
         return list(indices)
 
-    def _make_reader(self):
+    def _make_reader(self) -> SceneReader:
         if self.backend == 'lmdb':
             return RawLmdbSceneReader(self.dataroot, num_frames=self.num_frames)
         return RawFolderSceneReader(self.dataroot, self.num_frames, self.cache_images)
+
+    def _image_keys(self) -> List[str]:
+        return [raw_key(i) for i in self.frame_indices] + [RAW_GT_KEY]
+
+    def _scene_layout(self) -> str:
+        return f'{FRAME_FILE.format(1)} ... {FRAME_FILE.format(self.num_frames)}, {GT_FILE} and {META_FILE}'
 
     # ------------------------------------------------------------------ metadata
     def scene_meta(self, scene: str) -> Dict[str, object]:
@@ -279,11 +271,8 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
         return meta
 
     # ------------------------------------------------------------------ crop / augment
-    def _image_keys(self) -> List[str]:
-        return [raw_key(i) for i in self.frame_indices] + [RAW_GT_KEY]
-
-    def _draw_window(self, record: SceneRecord) -> Tuple[int, int, int, int, bool, bool, bool]:
-        """Flips first, then a window one packed pixel larger along each flipped axis: (top, left, h, w, flips)."""
+    def _draw_window(self, record: SceneRecord) -> CropWindow:
+        """Flips first, then a window one packed pixel larger along each flipped axis."""
         height, width = self.reader.image_size(record.name)
         size = self.gt_size
         if size > height or size > width:
@@ -294,7 +283,13 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
         rot90 = self.use_rot and random.random() < 0.5
         win_h, win_w = size + int(vflip), size + int(hflip)
         top, left = random.randint(0, height - win_h), random.randint(0, width - win_w)
-        return top, left, win_h, win_w, hflip, vflip, rot90
+        return CropWindow(top, left, win_h, win_w, hflip, vflip, rot90)
+
+    def _augment(self, images: Sequence[np.ndarray], window: CropWindow) -> List[np.ndarray]:
+        return self.augment(images, window.hflip, window.vflip, window.rot90)
+
+    def _augment_priors(self, priors: Sequence[np.ndarray], window: CropWindow) -> List[np.ndarray]:
+        return self.augment_grid(priors, window.hflip, window.vflip, window.rot90)
 
     @staticmethod
     def augment(images: Sequence[np.ndarray], hflip: bool, vflip: bool, rot90: bool) -> List[np.ndarray]:
@@ -321,14 +316,6 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
             out = [img.transpose(1, 0, 2) for img in out]
         return out
 
-    def _read_skb_window(self, record: SceneRecord, top: int, left: int, height: int, width: int) -> List[np.ndarray]:
-        meta = self.reader.read_full(record.name, SKB_META_KEY)
-        embedding = self.reader.read_full(record.name, SKB_EMBEDDING_KEY)
-        labels = self.reader.read_full(record.name, SKB_LABELS_KEY)
-        self._check_scene_priors(record.name, meta, embedding, labels)
-        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, height, width, channels_last=True)
-        return [crop, labels[top:top + height, left:left + width, None]]
-
     # ------------------------------------------------------------------ items
     def _network_input(self, frames: List[np.ndarray], times: np.ndarray, meta: Dict[str, object]) -> torch.Tensor:
         """Per frame ``concat(x / (t * hdr_scale), x)`` -> float32 (n, 8, h, w)."""
@@ -338,26 +325,7 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
             stacked.append(np.concatenate([x / np.float32(t * self.hdr_scale), x], axis=0))
         return torch.from_numpy(np.ascontiguousarray(np.stack(stacked), dtype=np.float32))
 
-    def __getitem__(self, index: int) -> Dict[str, object]:
-        record = self.scenes[index]
-        meta = self.scene_meta(record.name)
-        keys = self._image_keys()
-        skb: Dict[str, torch.Tensor] = {}
-        if self.is_train:
-            top, left, win_h, win_w, hflip, vflip, rot90 = self._draw_window(record)
-            images = self.augment(
-                self.reader.read_windows(record.name, keys, top, left, win_h, win_w), hflip, vflip, rot90)
-            if self.use_skb:
-                embedding, labels = self.augment_grid(
-                    self._read_skb_window(record, top, left, win_h, win_w), hflip, vflip, rot90)
-                skb = {
-                    'skb_embedding': torch.from_numpy(np.array(embedding.transpose(2, 0, 1), np.float32, order='C')),
-                    'skb_labels': torch.from_numpy(np.array(labels[..., 0], np.int64, order='C'))
-                }
-        else:
-            images = [self.reader.read_full(record.name, key) for key in keys]
-        if self.backend == 'lmdb':
-            self._check_gt_values(record, images[-1])
+    def _make_item(self, record: SceneRecord, images: List[np.ndarray], meta: Dict[str, object]) -> Dict[str, object]:
         exposures = np.asarray(self.reader.read_full(record.name, EXPOSURES_KEY), np.float32)[self.frame_indices]
         gt = images[-1].transpose(2, 0, 1) / np.float32(self.hdr_scale)
         return {
@@ -369,5 +337,4 @@ class BracketIRERawDataset(HDRMultiExposureDataset):
             'scene': record.name,
             'lq_paths': [record.lq_paths[i] for i in self.frame_indices],
             'gt_path': record.gt_path,
-            **skb,
         }

@@ -1,40 +1,17 @@
 """Multi-exposure LDR brackets + HDR ground truth (Kalantari'17 layout, or its LMDB), cropped on the fly."""
-import copy
-import glob
-import json
-import os
-import random
-from os import path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List
 
 import numpy as np
 import torch
-from torch.utils import data
 
 from basicsr.utils.registry import DATASET_REGISTRY
-from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option, read_only
-from basicsr_skt.data.lmdb_store import (EXPOSURES_KEY, GT_KEY, META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY,
-                                         SKB_META_KEY, LmdbSceneReader, RecordValue, SceneReader, SceneRecord, lq_index,
-                                         lq_key)
-from basicsr_skt.skb.format import validate_meta
-from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
-from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS, exposure_times, read_exposure_values, read_hdr, read_ldr_raw
-from basicsr_skt.utils.input_checks import (check_exposure_order, check_gt_content, check_same_bit_depth,
-                                            check_same_channels, warn_unknown_keys)
-from basicsr_skt.utils.scan import natural_key
+from basicsr_skt.data.lmdb_format import EXPOSURES_KEY, GT_KEY, lq_key
+from basicsr_skt.data.lmdb_reader import LmdbSceneReader
+from basicsr_skt.data.multi_exposure import MultiExposureBase
+from basicsr_skt.data.scene_reader import FolderSceneReader, SceneReader, SceneRecord
+from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS
 
-__all__ = ['HDRMultiExposureDataset', 'FolderSceneReader', 'SceneRecord']
-
-_OWN_KEYS = {
-    'dataroot', 'ldr_glob', 'gt_glob', 'exposure_file', 'num_frames', 'gamma', 'gt_size', 'use_hflip', 'use_rot',
-    'cache_images', 'scene_list', 'exclude_scenes', 'io_backend', 'skb'
-}
-_BACKENDS = ('disk', 'lmdb')
-#: Semantic-prior files of a scene folder (see the SKB storage contract) and the record each one becomes.
-SKB_FILES = {SKB_EMBEDDING_KEY: 'skb_embedding.npy', SKB_LABELS_KEY: 'skb_labels.npy', SKB_META_KEY: 'skb_meta.json'}
-
-#: Decoded scene: (uint8/uint16 H x W x 3 BGR frames, float32 H x W x 3 BGR GT), all read-only.
-SceneImages = Tuple[List[np.ndarray], np.ndarray]
+__all__ = ['HDRMultiExposureDataset']
 
 
 def _as_list(value: object, key: str) -> List[str]:
@@ -45,193 +22,12 @@ def _as_list(value: object, key: str) -> List[str]:
     return list(values)
 
 
-def _matching_files(folder: str, patterns: Sequence[str]) -> List[str]:
-    """Files in ``folder`` matching any of ``patterns``, deduplicated, in natural file-name order."""
-    found = {
-        path
-        for pattern in patterns
-        for path in glob.glob(osp.join(glob.escape(folder), pattern)) if osp.isfile(path)
-    }
-    return sorted(found, key=lambda path: natural_key(osp.basename(path)))
-
-
-def _size(img: np.ndarray) -> str:
-    """``'W x H'`` of an image array."""
-    return f'{img.shape[1]} x {img.shape[0]}'
-
-
-def is_lmdb_folder(path: str) -> bool:
-    """True for a folder holding an LMDB (``data.mdb`` or ``meta_info.txt``)."""
-    return osp.isfile(osp.join(path, 'data.mdb')) or osp.isfile(osp.join(path, META_INFO_NAME))
-
-
-class FolderSceneReader(SceneReader):
-    """Scenes in the Kalantari'17 folder layout: ``dataroot/<scene>/{frames, exposure file, GT[, SKB files]}``.
-
-    Frames are ordered by file name (natural order: shortest exposure first in Kalantari's data); the exposure file
-    holds one EV per frame in the same order. Indexing checks files only; decoding a scene (on its first image read)
-    checks sizes. Decoded scenes are kept in :attr:`cache` when ``cache_images`` (frames at their stored bit depth,
-    GT float32: about 45 MB per 1500 x 1000 scene; semantic priors in :attr:`skb_cache`); otherwise only the most
-    recently read scene is kept, so that reading several windows of one item decodes it once.
-    Cached arrays are read-only.
-
-    Args:
-        dataroot: Folder with one sub-folder per scene.
-        ldr_globs: LDR frame patterns.
-        gt_globs: GT patterns; exactly one file per scene must match.
-        exposure_file: EV file name inside each scene.
-        num_frames: Expected frames per scene.
-        cache_images: Keep every decoded scene in memory.
-    """
-
-    def __init__(self,
-                 dataroot: str,
-                 ldr_globs: Sequence[str] = ('*.tif', ),
-                 gt_globs: Sequence[str] = ('HDRImg.hdr', ),
-                 exposure_file: str = 'exposure.txt',
-                 num_frames: int = 3,
-                 cache_images: bool = True):
-        self.location = self.dataroot = str(dataroot)
-        self.ldr_globs, self.gt_globs = list(ldr_globs), list(gt_globs)
-        self.exposure_file = exposure_file
-        self.num_frames = num_frames
-        self.cache_images = cache_images
-        self.cache: Dict[str, SceneImages] = {}
-        self.skb_cache: Dict[Tuple[str, str], RecordValue] = {}  # (scene, SKB key) -> array / meta, with cache_images
-        self._recent: Optional[Tuple[str, SceneImages]] = None
-        self._records: Dict[str, SceneRecord] = {}
-
-    # ---------------------------------------------------------------- indexing (cheap checks)
-    def scene_names(self) -> List[str]:
-        return sorted((name for name in os.listdir(self.dataroot)
-                       if not name.startswith('.') and osp.isdir(osp.join(self.dataroot, name))),
-                      key=natural_key)
-
-    def index_scene(self, scene: str) -> SceneRecord:
-        folder = osp.join(self.dataroot, scene)
-        gt_paths = _matching_files(folder, self.gt_globs)
-        if len(gt_paths) != 1:
-            found = [osp.basename(p) for p in gt_paths] or 'none'
-            raise ValueError(f'Scene {scene!r} ({folder}): expected exactly one GT file matching {self.gt_globs}, '
-                             f'found {found}{self._nested_hint(folder)}')
-        exposure_path = osp.join(folder, self.exposure_file)
-        excluded = {gt_paths[0], exposure_path}
-        lq_paths = [path for path in _matching_files(folder, self.ldr_globs) if path not in excluded]
-        if len(lq_paths) != self.num_frames:
-            raise ValueError(f'Scene {scene!r} ({folder}): expected num_frames={self.num_frames} LDR frames matching '
-                             f'{self.ldr_globs}, found {len(lq_paths)}: {[osp.basename(p) for p in lq_paths]}')
-        if not osp.isfile(exposure_path):
-            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} is missing')
-        try:
-            evs = read_exposure_values(exposure_path)
-        except ValueError as err:
-            raise ValueError(f'Scene {scene!r}: {err}') from err
-        if len(evs) != self.num_frames:
-            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} has {len(evs)} values, expected one per '
-                             f'frame ({self.num_frames})')
-        times = read_only(exposure_times(evs))
-        if not np.all(np.isfinite(times)) or not np.all(times > 0):
-            raise ValueError(f'Scene {scene!r}: exposure file {exposure_path} gives exposure times 2 ** ev = '
-                             f'{times.tolist()}; EVs must lie within about [-120, 120] (one EV stop per line)')
-        check_exposure_order(scene, times, [osp.basename(p) for p in lq_paths], f'exposure file {exposure_path}')
-        record = SceneRecord(scene, tuple(lq_paths), gt_paths[0], times)
-        self._records[scene] = record
-        return record
-
-    @staticmethod
-    def _nested_hint(folder: str) -> str:
-        """A hint for a scene folder that holds only folders: ``dataroot`` is probably one level too high."""
-        try:
-            entries = os.listdir(folder)
-        except OSError:
-            return ''
-        subdirs = sorted(name for name in entries if osp.isdir(osp.join(folder, name)) and not name.startswith('.'))
-        if not subdirs or any(osp.isfile(osp.join(folder, name)) for name in entries):
-            return ''
-        return (f'; it holds only folders ({", ".join(subdirs[:3])}{", ..." if len(subdirs) > 3 else ""}): is '
-                'dataroot one level too high? Point it at the folder of scene folders (e.g. .../Training)')
-
-    def record(self, scene: str) -> SceneRecord:
-        """The scene's :class:`SceneRecord` (indexing it on first use)."""
-        return self._records[scene] if scene in self._records else self.index_scene(scene)
-
-    def keys(self, scene: str) -> List[str]:
-        folder = osp.join(self.dataroot, scene)
-        skb = [key for key, name in SKB_FILES.items() if osp.isfile(osp.join(folder, name))]
-        return [lq_key(i) for i in range(len(self.record(scene).lq_paths))] + [GT_KEY, EXPOSURES_KEY] + skb
-
-    # ---------------------------------------------------------------- reading (full checks)
-    def _decode(self, record: SceneRecord) -> SceneImages:
-        """Decode one scene; ValueError naming the scene and file for unreadable images or mismatched sizes."""
-        try:
-            frames = [read_ldr_raw(path)[0] for path in record.lq_paths]
-            gt = read_hdr(record.gt_path)
-        except ValueError as err:
-            raise ValueError(f'Scene {record.name!r}: {err}') from err
-        check_same_bit_depth(record.name, [osp.basename(path) for path in record.lq_paths],
-                             [frame.dtype for frame in frames])
-        ref_shape = frames[0].shape[:2]
-        for path, frame in zip(record.lq_paths, frames):
-            if frame.shape[:2] != ref_shape:
-                raise ValueError(f'Scene {record.name!r}: frame {osp.basename(path)} is {_size(frame)} but '
-                                 f'{osp.basename(record.lq_paths[0])} is {_size(frames[0])}; all frames must match')
-        if gt.shape[:2] != ref_shape:
-            raise ValueError(f'Scene {record.name!r}: GT {osp.basename(record.gt_path)} is {_size(gt)} but the frames '
-                             f'are {_size(frames[0])}')
-        check_same_channels(record.name, [osp.basename(path) for path in record.lq_paths], frames)
-        check_gt_content(record.name, record.gt_path, gt)
-        return [read_only(frame) for frame in frames], read_only(gt)
-
-    def images(self, scene: str) -> SceneImages:
-        """The decoded scene, from the cache when possible."""
-        if scene in self.cache:
-            return self.cache[scene]
-        if self._recent is not None and self._recent[0] == scene:
-            return self._recent[1]
-        images = self._decode(self.record(scene))
-        if self.cache_images:
-            self.cache[scene] = images
-        else:
-            self._recent = (scene, images)
-        return images
-
-    def image_size(self, scene: str) -> Tuple[int, int]:
-        height, width = self.images(scene)[1].shape[:2]
-        return height, width
-
-    def read_full(self, scene: str, key: str) -> RecordValue:
-        index = lq_index(key)
-        if index is not None and index < self.num_frames:
-            return self.images(scene)[0][index]
-        if key == GT_KEY:
-            return self.images(scene)[1]
-        if key == EXPOSURES_KEY:
-            return self.record(scene).exposures
-        if key in SKB_FILES:
-            if not self.cache_images:
-                return self._read_skb_file(scene, key)
-            if (scene, key) not in self.skb_cache:
-                self.skb_cache[scene, key] = self._read_skb_file(scene, key)
-            return self.skb_cache[scene, key]
-        raise ValueError(f'Scene {scene!r} ({self.dataroot}): unknown record {key!r}')
-
-    def _read_skb_file(self, scene: str, key: str) -> RecordValue:
-        path = osp.join(self.dataroot, scene, SKB_FILES[key])
-        try:
-            if key == SKB_META_KEY:
-                with open(path, 'r', encoding='utf-8') as f:
-                    meta = json.load(f)
-                if not isinstance(meta, dict):
-                    raise ValueError('expected a JSON object')
-                return meta
-            return read_only(np.load(path, allow_pickle=False))
-        except (OSError, ValueError) as err:
-            raise ValueError(f'Scene {scene!r}: cannot read {path}: {err}') from err
-
-
 @DATASET_REGISTRY.register()
-class HDRMultiExposureDataset(data.Dataset):
+class HDRMultiExposureDataset(MultiExposureBase):
     """Multi-exposure HDR dataset in the Kalantari'17 layout (also Tel'23 / SCTNet), read from disk or from an LMDB.
+
+    Options, storage, scene selection, crops, flips and priors come from :class:`MultiExposureBase`; this class
+    adds the sRGB frames, their exposure file and globs, and the network input.
 
     Layout (``io_backend: {type: disk}``): ``dataroot/<scene>/`` holds ``num_frames`` LDR frames (``ldr_glob``), an
     exposure file with one EV per frame and an HDR ground truth (``gt_glob``, ``.hdr`` or ``.exr``). Frames are ordered
@@ -268,6 +64,8 @@ class HDRMultiExposureDataset(data.Dataset):
         exclude_scenes (list[str] | str): Scene names (or a text file) to leave out, e.g. the scenes held out for
             validation from the training split. Every name must exist.
         io_backend (dict): ``{'type': 'disk'}`` (default) or ``{'type': 'lmdb'}``.
+        skb (bool): Also give the semantic priors (every scene needs them): the crop's in training, the whole
+            image's otherwise. Default False.
 
     Items (dict):
         lq (Tensor): float32 ``(N, 6, H, W)``: per frame ``concat(L ** gamma / t, L)``, both BGR, ``L`` in [0, 1].
@@ -276,6 +74,8 @@ class HDRMultiExposureDataset(data.Dataset):
         scene (str): Scene name.
         lq_paths (list[str]): Frame files in frame order (LMDB: ``<dataroot>/<scene>/lq_<i>``).
         gt_path (str): GT file (LMDB: ``<dataroot>/<scene>/gt``).
+        skb_embedding (Tensor): With ``skb``: float32 ``(C, H, W)``, the embedding resampled to the pixel grid.
+        skb_labels (Tensor): With ``skb``: int64 ``(H, W)`` segment labels (0 background, 1..K).
 
     Raises:
         ValueError: At construction for bad options, a missing/empty ``dataroot``, a scene with the wrong number of
@@ -287,72 +87,17 @@ class HDRMultiExposureDataset(data.Dataset):
             ``docs/bad-inputs.md``. Unknown option keys are logged as warnings with a "did you mean" suggestion.
     """
 
-    def __init__(self, opt: Dict):
-        super().__init__()
-        self.opt = copy.deepcopy(dict(opt))
-        self._warn_unknown_keys()
-        self.is_train = self.opt.get('phase') == 'train'
-        self.num_frames = positive_int_option(self.opt.get('num_frames', 3), 'num_frames')
+    OPTION_KEYS = frozenset({'ldr_glob', 'gt_glob', 'exposure_file', 'gamma'})
+    DEFAULT_NUM_FRAMES = 3
+
+    def _read_format_options(self) -> None:
         self.ref_index = self.num_frames // 2
         self.gamma = float(self.opt.get('gamma', 2.2))
         if self.gamma <= 0:
             raise ValueError(f'Option gamma must be > 0, got {self.gamma}')
-        self.gt_size = self._read_gt_size()
-        self.use_hflip = self.is_train and bool(self.opt.get('use_hflip', True))
-        self.use_rot = self.is_train and bool(self.opt.get('use_rot', True))
-        self.cache_images = bool(self.opt.get('cache_images', True))
-        # Semantic priors feed the SKT teacher: training crops, and whole images at validation (the teacher's held-out
-        # metrics). The ORM itself never reads them; test configs simply leave ``skb`` off.
-        self.use_skb = bool(self.opt.get('skb', False))
         self.ldr_globs = _as_list(self.opt.get('ldr_glob', '*.tif'), 'ldr_glob')
         self.gt_globs = _as_list(self.opt.get('gt_glob', 'HDRImg.hdr'), 'gt_glob')
         self.exposure_file = str(self.opt.get('exposure_file', 'exposure.txt'))
-        self.backend = self._read_io_backend()
-        self.dataroot = self._read_dataroot()
-        self.reader = self._make_reader()
-        self.scenes = [self.reader.index_scene(name) for name in self._scene_names()]
-        self._skb_checked: set = set()
-        if self.use_skb:
-            self._check_priors_present()
-
-    # ------------------------------------------------------------------ options
-    def _warn_unknown_keys(self) -> None:
-        """Warn (BasicSR's logger) about option keys nothing reads, suggesting the closest known key."""
-        warn_unknown_keys(f'dataset {self.opt.get("name", "")!r} (HDRMultiExposureDataset)', self.opt,
-                          BASICSR_DATASET_KEYS | _OWN_KEYS)
-
-    def _read_gt_size(self) -> int:
-        gt_size = self.opt.get('gt_size')
-        if gt_size is None:
-            if self.is_train:
-                raise ValueError('HDRMultiExposureDataset: option gt_size (training crop size) is required when '
-                                 "phase == 'train'")
-            return 0
-        return positive_int_option(gt_size, 'gt_size')
-
-    def _read_io_backend(self) -> str:
-        backend = self.opt.get('io_backend') or {'type': 'disk'}
-        backend_type = backend.get('type') if isinstance(backend, dict) else None
-        if backend_type not in _BACKENDS or set(backend) != {'type'}:
-            raise ValueError(f'HDRMultiExposureDataset: io_backend must be {{type: disk}} (scene folders) or '
-                             f'{{type: lmdb}} (dataroot is the .lmdb folder), got {backend!r}')
-        return backend_type
-
-    def _read_dataroot(self) -> str:
-        dataroot = self.opt.get('dataroot')
-        if not dataroot:
-            raise ValueError('HDRMultiExposureDataset: option dataroot (folder of scene folders) is required')
-        dataroot = osp.expanduser(str(dataroot))
-        if not osp.isdir(dataroot):
-            raise ValueError(f'HDRMultiExposureDataset: dataroot {dataroot} is not a folder')
-        if self.backend == 'disk' and is_lmdb_folder(dataroot):
-            raise ValueError(f'HDRMultiExposureDataset: dataroot {dataroot} is an LMDB database: set '
-                             "io_backend: {type: lmdb} to read it (type 'disk' reads scene folders)")
-        if self.backend == 'lmdb' and not is_lmdb_folder(dataroot):
-            raise ValueError(f'HDRMultiExposureDataset: io_backend type lmdb needs dataroot to be an .lmdb folder made '
-                             f'by scripts/make_lmdb.py, but {dataroot} has no data.mdb / {META_INFO_NAME}; use '
-                             "io_backend: {type: disk} for a folder of scene folders")
-        return dataroot
 
     def _make_reader(self) -> SceneReader:
         if self.backend == 'lmdb':
@@ -360,125 +105,12 @@ class HDRMultiExposureDataset(data.Dataset):
         return FolderSceneReader(self.dataroot, self.ldr_globs, self.gt_globs, self.exposure_file, self.num_frames,
                                  self.cache_images)
 
-    # ------------------------------------------------------------------ scene selection
-    def _scene_names(self) -> List[str]:
-        available = sorted(self.reader.scene_names(), key=natural_key)
-        scene_list = self.opt.get('scene_list')
-        if scene_list is None:
-            names = available
-        else:
-            names = self._read_scene_list(scene_list)
-            missing = [name for name in names if name not in available]
-            if missing:
-                raise ValueError(f'HDRMultiExposureDataset: scene(s) {missing} from scene_list not found in '
-                                 f'{self.dataroot}')
-        exclude = self.opt.get('exclude_scenes')
-        if exclude is not None:
-            excluded = self._read_scene_list(exclude)
-            unknown = [name for name in excluded if name not in available]
-            if unknown:
-                raise ValueError(f'HDRMultiExposureDataset: scene(s) {unknown} from exclude_scenes not found in '
-                                 f'{self.dataroot}')
-            names = [name for name in names if name not in set(excluded)]
-        if not names:
-            raise ValueError(f'HDRMultiExposureDataset: no scenes found in {self.dataroot} (expected one folder per '
-                             f'scene with {self.num_frames} frames {self.ldr_globs}, {self.exposure_file} and '
-                             f'{self.gt_globs})')
-        return names
-
-    @staticmethod
-    def _read_scene_list(scene_list: object) -> List[str]:
-        if isinstance(scene_list, str):
-            if not osp.isfile(scene_list):
-                raise ValueError(f'HDRMultiExposureDataset: scene_list file {scene_list} does not exist')
-            with open(scene_list, 'r', encoding='utf-8') as f:
-                return [line.strip() for line in f if line.strip() and not line.strip().startswith('#')]
-        if isinstance(scene_list, (list, tuple)) and all(isinstance(name, str) for name in scene_list):
-            return list(scene_list)
-        raise ValueError(f'Option scene_list must be a list of scene names or a text file, got {scene_list!r}')
-
-    # ------------------------------------------------------------------ crop / augment
     def _image_keys(self) -> List[str]:
         """Records read per item: the frames, then the GT."""
         return [lq_key(i) for i in range(self.num_frames)] + [GT_KEY]
 
-    def _read_random_crop(self, record: SceneRecord, keys: Sequence[str]) -> List[np.ndarray]:
-        """Draw the crop window from the image size, then read only that window of every record (and, with
-        ``skb: true``, the SKB crop appended as two H x W x C arrays: embedding resampled to the pixel grid, labels)."""
-        height, width = self.reader.image_size(record.name)
-        if self.gt_size > height or self.gt_size > width:
-            raise ValueError(f'Scene {record.name!r}: gt_size={self.gt_size} is larger than the images '
-                             f'({width} x {height}, {record.gt_path})')
-        top = random.randint(0, height - self.gt_size)
-        left = random.randint(0, width - self.gt_size)
-        images = self.reader.read_windows(record.name, keys, top, left, self.gt_size, self.gt_size)
-        if self.use_skb:
-            images = list(images) + self._read_skb_window(record, top, left, self.gt_size, self.gt_size)
-        return images
-
-    # ------------------------------------------------------------------ semantic priors
-    def _check_priors_present(self) -> None:
-        """With ``skb: true`` every scene needs its semantic-prior records; name the scenes that lack them."""
-        missing = [record.name for record in self.scenes if not set(SKB_FILES) <= set(self.reader.keys(record.name))]
-        if missing:
-            files = ', '.join(SKB_FILES.values())
-            raise ValueError(f'HDRMultiExposureDataset: skb is true but {len(missing)} scene(s) of {self.dataroot} '
-                             f'have no semantic priors ({files}): {missing[:5]}{" ..." if len(missing) > 5 else ""}. '
-                             'Run scripts/make_semantic_priors.py --dataroot on the scene folders (then re-pack an '
-                             'LMDB), or set skb: false')
-
-    def _skb_name(self, scene: str, key: str) -> str:
-        if self.backend == 'lmdb':
-            return f'LMDB {self.dataroot} record {scene}/{key}'
-        return osp.join(self.dataroot, scene, SKB_FILES[key])
-
-    def _check_scene_priors(self, scene: str, meta: object, embedding: np.ndarray, labels: np.ndarray) -> None:
-        """The priors of one scene fit its images (checked once per scene and process): meta keys, label map size,
-        embedding shape and grid geometry. A mismatch would otherwise misplace the priors silently."""
-        if scene in self._skb_checked:
-            return
-        height, width = self.reader.image_size(scene)
-        meta_name = self._skb_name(scene, SKB_META_KEY)
-        validate_meta(meta, meta_name)
-        if tuple(meta['image_size']) != (height, width):
-            raise ValueError(f'Scene {scene!r}: {meta_name} says image_size {list(meta["image_size"])} but the images '
-                             f'are {height} x {width} (H x W): the priors were made for another image; remake them '
-                             'with scripts/make_semantic_priors.py --force')
-        if labels.shape != (height, width):
-            raise ValueError(f'Scene {scene!r}: label map {self._skb_name(scene, SKB_LABELS_KEY)} is '
-                             f'{"x".join(str(n) for n in labels.shape)} but the images are {height} x {width} (H x W); '
-                             'remake the priors with scripts/make_semantic_priors.py --force')
-        embedding_name = self._skb_name(scene, SKB_EMBEDDING_KEY)
-        if embedding.ndim != 3 or list(embedding.shape) != list(meta['embedding_shape']):
-            raise ValueError(f'Scene {scene!r}: embedding {embedding_name} has shape {list(embedding.shape)}, '
-                             f'{meta_name} says {list(meta["embedding_shape"])}; remake the priors with '
-                             'scripts/make_semantic_priors.py --force')
-        check_embedding_geometry(embedding.shape, meta['cell_size'], (height, width),
-                                 f'Scene {scene!r}: {embedding_name}')
-        self._skb_checked.add(scene)
-
-    def _read_skb_window(self, record: SceneRecord, top: int, left: int, height: int, width: int) -> List[np.ndarray]:
-        """The priors of pixels ``[top, top+height) x [left, left+width)``: (height, width, C) float32 embedding
-        resampled to the pixel grid and the (height, width, 1) label map."""
-        meta = self.reader.read_full(record.name, SKB_META_KEY)
-        embedding = self.reader.read_full(record.name, SKB_EMBEDDING_KEY)
-        labels = self.reader.read_full(record.name, SKB_LABELS_KEY)
-        self._check_scene_priors(record.name, meta, embedding, labels)
-        crop = resample_embedding(embedding, tuple(meta['cell_size']), top, left, height, width, channels_last=True)
-        return [crop, labels[top:top + height, left:left + width, None]]
-
-    def _augment(self, images: List[np.ndarray]) -> List[np.ndarray]:
-        """Same hflip / vflip / transpose for every image, drawn like BasicSR's ``augment``; returns views."""
-        hflip = self.use_hflip and random.random() < 0.5
-        vflip = self.use_rot and random.random() < 0.5
-        rot90 = self.use_rot and random.random() < 0.5
-        if hflip:
-            images = [img[:, ::-1] for img in images]
-        if vflip:
-            images = [img[::-1] for img in images]
-        if rot90:
-            images = [img.transpose(1, 0, 2) for img in images]
-        return images
+    def _scene_layout(self) -> str:
+        return f'{self.num_frames} frames {self.ldr_globs}, {self.exposure_file} and {self.gt_globs}'
 
     # ------------------------------------------------------------------ items
     def _network_input(self, frames: List[np.ndarray], times: np.ndarray) -> torch.Tensor:
@@ -492,48 +124,13 @@ class HDRMultiExposureDataset(data.Dataset):
             np.divide(linear, np.float32(t), out=linear)
         return torch.from_numpy(stacked)
 
-    def __getitem__(self, index: int) -> Dict[str, object]:
-        record = self.scenes[index]
-        keys = self._image_keys()
-        if self.is_train:
-            images = self._augment(self._read_random_crop(record, keys))
-        else:
-            images = [self.reader.read_full(record.name, key) for key in keys]
-            if self.use_skb:
-                height, width = images[-1].shape[:2]
-                images += self._read_skb_window(record, 0, 0, height, width)
+    def _make_item(self, record: SceneRecord, images: List[np.ndarray], meta: Dict[str, object]) -> Dict[str, object]:
         exposures = np.asarray(self.reader.read_full(record.name, EXPOSURES_KEY), dtype=np.float32)
-        skb = {}
-        if self.use_skb:
-            embedding, labels = images[-2:]
-            images = images[:-2]
-            skb = {
-                'skb_embedding': torch.from_numpy(np.array(embedding.transpose(2, 0, 1), np.float32, order='C')),
-                'skb_labels': torch.from_numpy(np.array(labels[..., 0], np.int64, order='C'))
-            }
-        if self.backend == 'lmdb':
-            self._check_gt_values(record, images[-1])  # files are checked by read_hdr; LMDB bytes are not
-        lq = self._network_input(images[:-1], exposures)
-        gt_tensor = torch.from_numpy(np.array(images[-1].transpose(2, 0, 1), dtype=np.float32, order='C'))
         return {
-            'lq': lq,
-            'gt': gt_tensor,
+            'lq': self._network_input(images[:-1], exposures),
+            'gt': torch.from_numpy(np.array(images[-1].transpose(2, 0, 1), dtype=np.float32, order='C')),
             'exposures': torch.from_numpy(exposures.copy()),
             'scene': record.name,
             'lq_paths': list(record.lq_paths),
             'gt_path': record.gt_path,
-            **skb,
         }
-
-    @staticmethod
-    def _check_gt_values(record: SceneRecord, gt: np.ndarray) -> None:
-        """NaN/Inf/negative GT values from an LMDB (a corrupt record) would silently poison the loss."""
-        num_bad = int(gt.size - np.count_nonzero(np.isfinite(gt)))
-        num_negative = int(np.count_nonzero(gt < 0))
-        if num_bad or num_negative:
-            raise ValueError(f'Scene {record.name!r}: GT {record.gt_path} holds {num_bad} NaN/Inf and {num_negative} '
-                             'negative values: the database is corrupt. Check it with scripts/make_lmdb.py --verify '
-                             'and rebuild it with --force')
-
-    def __len__(self) -> int:
-        return len(self.scenes)
