@@ -108,13 +108,16 @@ def find_latest_state(state_dir: str) -> Optional[str]:
 
 
 def network_files(opt: Dict[str, Any], resume_iter: int) -> List[str]:
-    """The network checkpoints a resume from ``resume_iter`` reloads: ``models/net_<x>_<iter>.pth`` for every
-    ``network_<x>`` section (BasicSR's ``check_resume`` convention), plus ``net_skam_<iter>.pth`` of an SKT run that
-    trains SKAM heads (``skt.skam_opt`` with a student-training mode; ``SKTModel.resume_training`` reloads it)."""
-    labels = [key[len('network_'):] for key in opt if key.startswith('network_')]
-    skt = opt.get('skt') if isinstance(opt.get('skt'), dict) else {}
-    if skt.get('skam_opt') and skt.get('mode', 'joint') in ('joint', 'staged_student'):
-        labels.append('skam')
+    """The network checkpoints a resume from ``resume_iter`` reloads: ``models/net_<x>_<iter>.pth`` for every network
+    the run's model saves: its ``checkpoint_networks(opt)`` when the ``model_type`` has one (``HDRModel`` and its
+    subclasses; e.g. ``SKTModel`` saves ``network_skam`` only when it trains SKAM heads), else every ``network_<x>``
+    section (BasicSR's ``check_resume`` convention)."""
+    model_type = opt.get('model_type')
+    model_cls = registry.MODEL_REGISTRY.get(model_type) if model_type in registry.MODEL_REGISTRY else None
+    if hasattr(model_cls, 'checkpoint_networks'):
+        labels = model_cls.checkpoint_networks(opt)
+    else:
+        labels = [key[len('network_'):] for key in opt if key.startswith('network_')]
     return [osp.join(opt['path']['models'], f'net_{label}_{resume_iter}.pth') for label in labels]
 
 

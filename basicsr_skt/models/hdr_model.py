@@ -96,6 +96,12 @@ class HDRModel(BaseModel):
         """Whether ``network_g`` is optimised by this model (subclasses may freeze it)."""
         return True
 
+    @classmethod
+    def checkpoint_networks(cls, opt: Dict[str, Any]) -> List[str]:
+        """Labels ``x`` of the ``net_<x>_<iter>.pth`` files :meth:`save` writes with options ``opt`` (a resume checks
+        that each is complete: :func:`basicsr_skt.compat.network_files`)."""
+        return ['g']
+
     def place_network(self, net: nn.Module, trainable: bool = True) -> nn.Module:
         """Move ``net`` to the model's device; a network that is optimised is also wrapped for (Distributed)
         DataParallel by ``model_to_device``, a frozen one is not (DDP rejects modules without trainable

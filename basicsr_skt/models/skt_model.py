@@ -27,6 +27,7 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP, HDRModel, forward_frames
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.input_checks import SKT_DIAGNOSTICS_KEYS, SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
@@ -44,6 +45,11 @@ DISTILL_SECTIONS = (('content_opt', 'l_content'), ('colour_opt', 'l_colour'), ('
 TEACHER_PREFIX, ZEROED_PREFIX = 'teacher_', 'teacher0_'
 #: metrics of the live (non-EMA) ORM, the one the teacher is trained with and refines at validation (EMA runs only)
 LIVE_PREFIX = 'live_'
+#: The error for configs written before SKAM followed BasicSR's ``network_<x>`` convention.
+MOVED_SKAM_KEY = ('skt.skam is no longer read: the SKAM heads are the top-level section network_skam (BasicSR\'s '
+                  'network_<x> convention, with path.pretrain_network_skam and path.strict_load_skam). Move the block '
+                  'out of skt: and rename it, e.g. "network_skam: {type: SKAM, orm_channels: 60, ...}" '
+                  '(docs/skt.md, "Configs before network_skam")')
 
 
 def freeze(net: nn.Module) -> nn.Module:
@@ -72,8 +78,20 @@ def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optiona
 class SKTModel(HDRModel):
     """ORM + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
 
+    Networks follow BasicSR's ``network_<x>`` convention (each with ``path.pretrain_network_<x>``,
+    ``strict_load_<x>``, ``param_key_<x>``, saved as ``net_<x>_<iter>.pth``, reloaded by ``--auto_resume``):
+
+    ==================  =====================================================================================
+    ``network_g``       the ORM (:class:`HDRModel`); ``net_g`` files are plain ORM state dicts
+    ``network_t``       the SPGRM teacher (training only); ``params_ema`` too with ``skt.teacher_ema_decay``
+    ``network_skam``    the SKAM heads (training only; e.g. ``type: SKAM``, ``orm_channels``,
+                        ``teacher_channels``, ``latent_dim``): built when ``skt.skam_opt`` is set and the mode
+                        trains the ORM (``joint``, ``staged_student``), ignored otherwise. It was ``skt.skam``
+                        before; that key is now an error naming this one.
+    ==================  =====================================================================================
+
     Options (``skt:``): ``mode``; ``orm_tap`` (ORM module name, or a list of names, whose output SKAM reads;
-    ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``skam`` (SKAM arch options); ``mask``
+    ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``mask``
     (``type: random_patch | semantic``, ``patch_size`` 8 latent cells, ``ratio_min`` 0, ``ratio_max`` 0.5,
     ``schedule: linear | constant``, ``ramp_fraction`` 0.5 of the distillation period, which starts at
     ``warmup_iter``); ``warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``,
@@ -87,6 +105,8 @@ class SKTModel(HDRModel):
 
     def __init__(self, opt: Dict[str, Any]):
         self.skt_opt: Dict[str, Any] = dict(opt.get('skt') or {})
+        if 'skam' in self.skt_opt:
+            raise UserInputError(MOVED_SKAM_KEY)
         self.mode = self.skt_opt.get('mode', 'joint')
         if self.mode not in MODES:
             raise ValueError(f'skt.mode must be one of {MODES}, got {self.mode!r}')
@@ -114,6 +134,14 @@ class SKTModel(HDRModel):
     @property
     def teacher_uses_semantics(self) -> bool:
         return bool(getattr(self.get_bare_model(self.net_t), 'use_semantics', False))
+
+    @classmethod
+    def checkpoint_networks(cls, opt: Dict[str, Any]) -> List[str]:
+        """``net_g``, ``net_t`` and, when SKAM heads are trained (``skt.skam_opt`` in a mode that trains the ORM),
+        ``net_skam``: the labels :meth:`save` writes."""
+        skt_opt = opt.get('skt') or {}
+        trains_skam = bool(skt_opt.get('skam_opt')) and skt_opt.get('mode', 'joint') in ('joint', 'staged_student')
+        return ['g', 't'] + (['skam'] if trains_skam else [])
 
     # ------------------------------------------------------------------------------------------------------------
     # Set-up
@@ -155,20 +183,20 @@ class SKTModel(HDRModel):
 
     def build_skam(self) -> None:
         """SKAM heads and the forward hooks that read the ORM's features (the ORM's code is untouched)."""
-        if not self.skt_opt.get('orm_tap') or not self.skt_opt.get('skam'):
-            raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and skt.skam (SKAM options) '
-                             'are required')
+        if not self.skt_opt.get('orm_tap') or not self.opt.get('network_skam'):
+            raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and network_skam (the SKAM '
+                             'heads: type: SKAM and its options) are required')
         taps = self.skt_opt['orm_tap']
         names = [taps] if isinstance(taps, str) else list(taps)
         self.orm_taps = [FeatureTap(self.get_bare_model(self.net_g), name) for name in names]
-        self.net_skam = self.place_network(build_network(self.skt_opt['skam']))
+        self.net_skam = self.place_network(build_network(self.opt['network_skam']))
         self.load_pretrained('skam', self.net_skam)
         patch = (self.skt_opt.get('mask') or {}).get('patch_size', 8)
         radius = self.get_bare_model(self.net_skam).receptive_radius
         if (self.skt_opt.get('mask') or {}).get('type', 'random_patch') == 'random_patch' and patch > radius:
             get_root_logger().warning(
                 f'skt.mask.patch_size {patch} exceeds the SKAM generator reach of {radius} latent cells: hidden '
-                'positions deep inside a patch see no visible context (set skt.skam.generator_layers >= patch_size)')
+                'positions deep inside a patch see no visible context (set network_skam.generator_layers >= patch_size)')
 
     def setup_optimizers(self) -> None:
         train_opt = self.opt['train']
@@ -530,8 +558,9 @@ class SKTModel(HDRModel):
         super().save(epoch, current_iter)
 
     def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR), plus the SKAM heads and the EMA teacher, which are not among the
-        ``network_*`` that BasicSR's resume reloads."""
+        """Optimisers and schedulers (BasicSR), the EMA teacher (``params_ema`` of ``net_t``, which BasicSR's resume does
+        not reload) and the SKAM heads (which the stock pipeline already loaded through ``path.pretrain_network_skam``,
+        set by BasicSR's ``check_resume``; reloaded here for a model resumed without it)."""
         super().resume_training(resume_state)
         if hasattr(self, 'net_skam'):
             path = osp.join(self.opt['path']['models'], f'net_skam_{resume_state["iter"]}.pth')
