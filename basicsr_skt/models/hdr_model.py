@@ -17,7 +17,6 @@ from basicsr.metrics import calculate_metric
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-from basicsr_skt.compat import schedule_data_resume
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
 from basicsr_skt.metrics.region_metric import metric_frame_inputs
 from basicsr_skt.utils.checkpoint import atomic_save, check_state_dict_fits, unwrap_state_dict
@@ -226,7 +225,8 @@ class HDRModel(BaseModel):
 
     def save_training_state(self, epoch: int, current_iter: int) -> None:
         """Optimisers, schedulers, the global RNGs and :meth:`extra_training_state`, written atomically, so that a
-        resumed run continues exactly where this one was (see ``basicsr_skt.compat`` for the data order). Rank 0
+        resumed run continues exactly where this one was (the data order:
+        :mod:`basicsr_skt.utils.resumable_sampler`). Rank 0
         writes; under DDP the other ranks' generators are not saved (their draws differ after a resume)."""
         if current_iter == -1 or self.opt.get('rank', 0) != 0:
             return
@@ -245,17 +245,15 @@ class HDRModel(BaseModel):
         return {}
 
     def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR); the RNG states saved with them (older states have none) are restored
-        now and again right before the first sample of the resumed epoch, whose consumed batches are skipped
-        (:func:`basicsr_skt.compat.schedule_data_resume`)."""
+        """Optimisers and schedulers (BasicSR), and the RNG states saved with them (older states have none).
+
+        The training sampler restores them again right before the first sample of the resumed epoch, whose consumed
+        batches it skips (:class:`~basicsr_skt.utils.resumable_sampler.ResumableSampler`, set up by the pipeline).
+        """
         super().resume_training(resume_state)
         rng_state = resume_state.get('rng')
         if rng_state is not None:
             restore_rng_state(rng_state)
-        train_opt = (self.opt.get('datasets') or {}).get('train') or {}
-        if 'batch_size_per_gpu' in train_opt:
-            schedule_data_resume(resume_state['epoch'], resume_state['iter'], train_opt['batch_size_per_gpu'],
-                                 rng_state)
 
     def validation(self, dataloader, current_iter: int, tb_logger, save_img: bool = False) -> None:
         """BasicSR's validation, leaving every global random generator as it found it (so that training draws, and

@@ -196,7 +196,8 @@ class SKTModel(HDRModel):
         if (self.skt_opt.get('mask') or {}).get('type', 'random_patch') == 'random_patch' and patch > radius:
             get_root_logger().warning(
                 f'skt.mask.patch_size {patch} exceeds the SKAM generator reach of {radius} latent cells: hidden '
-                'positions deep inside a patch see no visible context (set network_skam.generator_layers >= patch_size)')
+                'positions deep inside a patch see no visible context '
+                '(set network_skam.generator_layers >= patch_size)')
 
     def setup_optimizers(self) -> None:
         train_opt = self.opt['train']
@@ -558,9 +559,10 @@ class SKTModel(HDRModel):
         super().save(epoch, current_iter)
 
     def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR), the EMA teacher (``params_ema`` of ``net_t``, which BasicSR's resume does
-        not reload) and the SKAM heads (which the stock pipeline already loaded through ``path.pretrain_network_skam``,
-        set by BasicSR's ``check_resume``; reloaded here for a model resumed without it)."""
+        """Optimisers and schedulers (BasicSR), the EMA teacher (``params_ema`` of ``net_t``, which BasicSR's resume
+        does not reload) and the SKAM heads (which the stock pipeline already loaded through
+        ``path.pretrain_network_skam``, set by BasicSR's ``check_resume``; reloaded here for a model resumed without
+        it)."""
         super().resume_training(resume_state)
         if hasattr(self, 'net_skam'):
             path = osp.join(self.opt['path']['models'], f'net_skam_{resume_state["iter"]}.pth')
