@@ -1,39 +1,24 @@
 """Fixes for BasicSR's gaps on CPU and in plugin use, applied once when ``basicsr_skt`` is imported.
 
-Each patch replaces one BasicSR function with a device-agnostic equivalent and is a no-op where BasicSR already
-behaves. They hold for the official ``basicsr==1.4.2`` and for master-equivalent builds alike:
+Each patch replaces one BasicSR function (or, in the stock pipeline modules, the name it is looked up by) with an
+equivalent that is a no-op where BasicSR already behaves. The table of every patch (BasicSR function, the line of
+``basicsr==1.4.2`` it fixes, why, and the test that covers it) is in ``docs/training.md``, "Patches to BasicSR":
 
-===============================  ===========================================================================
-BasicSR function                 what goes wrong / what the patch does
-===============================  ===========================================================================
-``Registry.get``                 silent ``<name>_basicsr`` fallback with a ``print``; unknown names give a bare
-                                 ``KeyError``. Patched: the error lists the registered names and the closest ones.
-``train.load_resume_state``      maps the state to the current CUDA device (fails without a GPU); a truncated
-                                 newest state (or network file) stops the run. Patched: maps to the CPU when
-                                 ``num_gpu`` is 0 or CUDA is absent; with ``--auto_resume`` an unreadable newest
-                                 checkpoint is reported and the previous complete one is used.
-``dist_util.init_dist``          hard-codes NCCL and ``rank % cuda.device_count()`` (ZeroDivisionError on CPU);
-                                 ignores ``dist_params`` with ``--launcher pytorch``. Patched: the YAML's
-                                 ``dist_params.backend``, else NCCL with CUDA and gloo without (NCCL without CUDA
-                                 falls back to gloo); device from ``LOCAL_RANK``.
-``BaseModel.model_to_device``    wraps DDP with CUDA ``device_ids`` even on CPU. Patched: no ``device_ids`` on CPU.
-``EnlargedSampler`` (resume)     a resumed run restarts its epoch from the first batch and with fresh random
-                                 draws. Patched: after :func:`schedule_data_resume` the resumed epoch skips the
-                                 batches the interrupted run consumed, and the saved RNG states are restored right
-                                 before its first sample is read (``set_epoch`` arms it, ``__iter__`` applies it).
-``options.parse_options``        ``python -m basicsr.train`` uses the *installed* package's parent (site-packages)
-                                 as root, so experiments/ and tb_logger/ land inside the environment. Patched: such
-                                 a root is replaced by the current directory (a source checkout keeps its root).
-                                 Also checked (``docs/bad-inputs.md``): duplicate YAML keys, misspelled
-                                 ``--force_yml`` keys, the run ``name``, ``num_gpu`` without CUDA, zero frequencies
-                                 and batch sizes, ``pretrain_network_*`` files that are not checkpoints.
-``data.build_dataloader``        a training batch larger than an epoch gives no batch: zero iterations, exit 0, an
-                                 untrained ``net_g_latest``. Patched: an error naming the batch size and dataset.
-===============================  ===========================================================================
+* ``Registry.get``: unknown names list the registered ones (:func:`registry_get`).
+* ``train.load_resume_state``: CPU map location, ``--auto_resume`` under the experiment folder, truncated checkpoints
+  skipped (:func:`load_resume_state`).
+* ``train.create_train_val_dataloader`` / ``train.EnlargedSampler``: the training sampler is a
+  :class:`~basicsr_skt.utils.resumable_sampler.ResumableSampler` told where a resumed run stopped
+  (:func:`wrap_create_train_val_dataloader`).
+* ``dist_util.init_dist`` (and its import in ``options``): gloo without CUDA, ``dist_params.backend``
+  (:func:`init_dist`).
+* ``BaseModel.model_to_device``: DDP without CUDA ``device_ids`` on the CPU (:func:`model_to_device`).
+* ``options.parse_options``: experiments under the current directory for an installed BasicSR, option checks
+  (:func:`wrap_parse_options`).
+* ``data.build_dataloader``: a training batch larger than an epoch is an error (:func:`wrap_build_dataloader`).
 """
 import argparse
 import difflib
-import inspect
 import os
 import os.path as osp
 import sys
@@ -44,13 +29,12 @@ import torch
 import yaml
 
 import basicsr.data as basicsr_data
-from basicsr.data import data_sampler
 from basicsr.models import base_model
 from basicsr.utils import dist_util, get_root_logger, options, registry
 from basicsr.utils.misc import scandir
 from basicsr_skt.utils import input_checks
 from basicsr_skt.utils.errors import UserInputError
-from basicsr_skt.utils.rng import restore_rng_state
+from basicsr_skt.utils.resumable_sampler import ResumableSampler
 
 _PATCHED_MARK = '_basicsr_skt_patched'
 
@@ -108,13 +92,16 @@ def find_latest_state(state_dir: str) -> Optional[str]:
 
 
 def network_files(opt: Dict[str, Any], resume_iter: int) -> List[str]:
-    """The network checkpoints a resume from ``resume_iter`` reloads: ``models/net_<x>_<iter>.pth`` for every
-    ``network_<x>`` section (BasicSR's ``check_resume`` convention), plus ``net_skam_<iter>.pth`` of an SKT run that
-    trains SKAM heads (``skt.skam_opt`` with a student-training mode; ``SKTModel.resume_training`` reloads it)."""
-    labels = [key[len('network_'):] for key in opt if key.startswith('network_')]
-    skt = opt.get('skt') if isinstance(opt.get('skt'), dict) else {}
-    if skt.get('skam_opt') and skt.get('mode', 'joint') in ('joint', 'staged_student'):
-        labels.append('skam')
+    """The network checkpoints a resume from ``resume_iter`` reloads: ``models/net_<x>_<iter>.pth`` for every network
+    the run's model saves: its ``checkpoint_networks(opt)`` when the ``model_type`` has one (``HDRModel`` and its
+    subclasses; e.g. ``SKTModel`` saves ``network_skam`` only when it trains SKAM heads), else every ``network_<x>``
+    section (BasicSR's ``check_resume`` convention)."""
+    model_type = opt.get('model_type')
+    model_cls = registry.MODEL_REGISTRY.get(model_type) if model_type in registry.MODEL_REGISTRY else None
+    if hasattr(model_cls, 'checkpoint_networks'):
+        labels = model_cls.checkpoint_networks(opt)
+    else:
+        labels = [key[len('network_'):] for key in opt if key.startswith('network_')]
     return [osp.join(opt['path']['models'], f'net_{label}_{resume_iter}.pth') for label in labels]
 
 
@@ -177,54 +164,27 @@ def load_resume_state(opt: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 # ----------------------------------------------------------------------------------------------------------------------
 # Exact resume of the data order
 # ----------------------------------------------------------------------------------------------------------------------
-#: Set by :func:`schedule_data_resume`, armed by the matching ``set_epoch``, consumed by the next ``__iter__``.
-_pending_data_resume: Dict[str, Any] = {}
+def wrap_create_train_val_dataloader(create: Callable) -> Callable:
+    """Wrap BasicSR's ``train.create_train_val_dataloader`` so a resumed run's training sampler continues the epoch.
 
-
-def schedule_data_resume(epoch: int, current_iter: int, batch_size: int, rng_state: Optional[Dict[str, Any]]) -> None:
-    """Make the next training epoch continue where an interrupted run stopped.
-
-    BasicSR's loop restarts the saved epoch from its first batch. With this call, the training sampler's next pass
-    over ``epoch`` skips the ``current_iter - epoch * batches_per_epoch`` batches already trained on (epochs have a
-    fixed number of batches: the train loader drops the last incomplete one), and ``rng_state`` (from
-    :func:`basicsr_skt.utils.rng.capture_rng_state`) is restored just before the first sample of that pass is read,
-    i.e. after the data loader iterator has drawn its seed, exactly as in the uninterrupted run.
-
-    Args:
-        epoch: Epoch of the saved state (BasicSR's ``resume_state['epoch']``).
-        current_iter: Iterations done (``resume_state['iter']``).
-        batch_size: Per-process batch size of the training loader.
-        rng_state: Generator states saved with the training state, or None.
+    The stock pipeline builds its training sampler by the name ``EnlargedSampler`` of its own module, which
+    :func:`patch_pipeline_module` binds to :class:`~basicsr_skt.utils.resumable_sampler.ResumableSampler`. When the run
+    resumes (``path.resume_state`` is set by :func:`load_resume_state`, which runs first), the state's epoch, iteration
+    and generator states are passed to the sampler with
+    :meth:`~basicsr_skt.utils.resumable_sampler.ResumableSampler.resume_from_state`.
     """
-    _pending_data_resume.clear()
-    _pending_data_resume.update(epoch=epoch, iter=current_iter, batch_size=batch_size, rng=rng_state, armed=False)
 
+    def create_train_val_dataloader(opt, logger):
+        result = create(opt, logger)
+        train_sampler, state_path = result[1], opt['path'].get('resume_state')
+        if state_path and isinstance(train_sampler, ResumableSampler):
+            # The state is read again (BasicSR's pipeline keeps its copy to itself): epoch, iter and rng only.
+            state = torch.load(state_path, map_location='cpu', weights_only=False)
+            train_sampler.resume_from_state(state, opt['datasets']['train']['batch_size_per_gpu'])
+        return result
 
-def sampler_set_epoch(self: data_sampler.EnlargedSampler, epoch: int) -> None:
-    """``EnlargedSampler.set_epoch`` that arms a scheduled resume for its epoch."""
-    self.epoch = epoch
-    if _pending_data_resume and _pending_data_resume['epoch'] == epoch:
-        _pending_data_resume['armed'] = True
-
-
-def sampler_iter(self: data_sampler.EnlargedSampler):
-    """BasicSR's shuffled, enlarged, rank-split indices; the resumed epoch's consumed batches are skipped."""
-    indices = list(sampler_iter.original(self))
-    if not _pending_data_resume.get('armed'):
-        return iter(indices)
-    pending = dict(_pending_data_resume)
-    _pending_data_resume.clear()
-    batches_per_epoch = self.num_samples // pending['batch_size']
-    done = pending['iter'] - pending['epoch'] * batches_per_epoch
-    if not 0 <= done <= batches_per_epoch:
-        get_root_logger().warning(
-            f'Resume at iteration {pending["iter"]} (epoch {pending["epoch"]}) does not match {batches_per_epoch} '
-            'batches per epoch (was the batch size or dataset changed?): the resumed epoch starts from its first '
-            'batch and the run is not an exact continuation.')
-        done = 0
-    if pending['rng'] is not None:
-        restore_rng_state(pending['rng'])
-    return iter(indices[done * pending['batch_size']:])
+    create_train_val_dataloader.original = create
+    return _mark(create_train_val_dataloader)
 
 
 def wrap_build_dataloader(build: Callable) -> Callable:
@@ -388,15 +348,14 @@ def check_parsed_options(opt: Dict[str, Any], source: str) -> None:
 
 def wrap_parse_options(parse: Callable) -> Callable:
     """Wrap ``parse_options`` so stock pipelines run from an installed BasicSR write under the current directory,
-    the calling pipeline resumes device-agnostically, ``--launcher pytorch`` uses ``dist_params.backend``, and the
-    option file and options are checked (:func:`check_option_arguments`, :func:`check_parsed_options`)."""
+    a stock entry run as a script gets the pipeline patches (:func:`patch_pipeline_module`), ``--launcher pytorch``
+    uses ``dist_params.backend``, and the option file and options are checked (:func:`check_option_arguments`,
+    :func:`check_parsed_options`)."""
 
     def parse_options(root_path: str, is_train: bool = True):
         source = check_option_arguments(sys.argv[1:])
         _config_dist_backend['backend'] = config_dist_backend(sys.argv[1:])
-        caller = inspect.currentframe().f_back.f_globals
-        if 'load_resume_state' in caller and caller.get('__name__') in ('__main__', 'basicsr.train'):
-            caller['load_resume_state'] = load_resume_state
+        patch_pipeline_module(sys.modules.get('__main__'))  # ``python -m basicsr.train``: see the function
         if not is_environment_root(root_path):
             opt, args = parse(root_path, is_train=is_train)
         else:
@@ -420,27 +379,34 @@ def apply_patches() -> None:
     for module in (dist_util, options):
         if not _is_patched(module.init_dist):
             module.init_dist = _mark(init_dist)
-    if not _is_patched(data_sampler.EnlargedSampler.__iter__):
-        sampler_iter.original = data_sampler.EnlargedSampler.__iter__
-        data_sampler.EnlargedSampler.__iter__ = _mark(sampler_iter)
-        data_sampler.EnlargedSampler.set_epoch = _mark(sampler_set_epoch)
     if not _is_patched(options.parse_options):
         options.parse_options = wrap_parse_options(options.parse_options)
     if not _is_patched(basicsr_data.build_dataloader):
         basicsr_data.build_dataloader = wrap_build_dataloader(basicsr_data.build_dataloader)
-    _patch_loaded_pipelines()
-
-
-def _patch_loaded_pipelines() -> None:
-    """Rebind names that ``basicsr.train`` / ``basicsr.test`` imported before the patches existed."""
-
     for name in ('basicsr.train', 'basicsr.test', '__main__'):
-        module = sys.modules.get(name)
-        if module is None:
-            continue
-        if hasattr(module, 'parse_options') and (hasattr(module, 'train_pipeline') or hasattr(module, 'test_pipeline')):
-            module.parse_options = options.parse_options
-        if hasattr(module, 'load_resume_state'):
-            module.load_resume_state = load_resume_state
-        if hasattr(module, 'build_dataloader') and hasattr(module, 'train_pipeline'):
-            module.build_dataloader = basicsr_data.build_dataloader
+        patch_pipeline_module(sys.modules.get(name))
+
+
+def patch_pipeline_module(module: Any) -> None:
+    """Bind the patched functions in a module of BasicSR's stock pipelines (``basicsr/train.py``, ``basicsr/test.py``,
+    imported or run as ``__main__``); any other module is left alone.
+
+    Those modules import ``parse_options`` and ``build_dataloader`` by name and define ``load_resume_state`` and
+    ``create_train_val_dataloader`` themselves, so patching the defining modules does not reach them. When
+    ``basicsr/train.py`` runs as ``__main__`` (``python -m basicsr.train``, or the file of a checkout), its functions
+    are defined after the plugin was imported; the patched ``parse_options``, the first call of ``train_pipeline``,
+    then calls this for ``__main__`` before the pipeline looks the other names up. Idempotent.
+    """
+    if module is None or not (hasattr(module, 'train_pipeline') or hasattr(module, 'test_pipeline')):
+        return
+    if hasattr(module, 'parse_options'):
+        module.parse_options = options.parse_options
+    if hasattr(module, 'load_resume_state'):
+        module.load_resume_state = load_resume_state
+    if hasattr(module, 'train_pipeline') and hasattr(module, 'build_dataloader'):
+        module.build_dataloader = basicsr_data.build_dataloader
+    if hasattr(module, 'EnlargedSampler'):
+        module.EnlargedSampler = ResumableSampler
+    create = getattr(module, 'create_train_val_dataloader', None)
+    if create is not None and not _is_patched(create):
+        module.create_train_val_dataloader = wrap_create_train_val_dataloader(create)

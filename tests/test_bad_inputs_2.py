@@ -530,8 +530,10 @@ def test_truncated_net_skam_file_is_detected_on_auto_resume(tmp_path):
     opt = {
         'num_gpu': 0,
         'auto_resume': True,
+        'model_type': 'SKTModel',
         'network_g': {},
         'network_t': {},
+        'network_skam': {},
         'skt': {
             'mode': 'joint',
             'skam_opt': {

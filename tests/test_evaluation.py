@@ -18,7 +18,8 @@ from basicsr.archs import build_network
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger
-from basicsr_skt.models.hdr_model import TIME_COLUMN, HDRModel
+from basicsr_skt.models.hdr_model import HDRModel
+from basicsr_skt.models.hdr_validation import TIME_COLUMN
 from basicsr_skt.reporting.charts import bar_chart, bar_chart_size
 from basicsr_skt.reporting.compare import comparison_rows, comparison_table, read_metrics_csv
 from basicsr_skt.utils.figures import comparison_figure, comparison_figure_size

@@ -15,8 +15,8 @@ from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path
 
 OPTION_FILES = sorted(OPTIONS_DIR.rglob('*.yml'))
 SECTION_ORDER = [
-    'name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'network_t', 'path', 'train', 'skt', 'val',
-    'logger', 'dist_params'
+    'name', 'model_type', 'num_gpu', 'manual_seed', 'datasets', 'network_g', 'network_t', 'network_skam', 'path',
+    'train', 'skt', 'val', 'logger', 'dist_params'
 ]
 OFFICIAL_PARAMS = {'HDRTransformer': 1_222_113, 'AHDRNet': 1_515_139, 'SCTNet': 994_555}
 #: RAW (packed RGGB) variants: HDR-Transformer with in_chans 8 (+3 x 2 x 60 x 9) and out_chans 4 (+60 x 9 + 1).

@@ -76,7 +76,7 @@ def tiny_skt_options(demo, name: str, network: dict, tap: str, channels: int) ->
     opt['datasets']['val'] = tiny['datasets']['val']
     opt['train'].update(total_iter=2)
     opt['skt'].update(mode='joint', warmup_iter=1, orm_tap=tap)
-    opt['skt']['skam']['orm_channels'] = channels
+    opt['network_skam']['orm_channels'] = channels
     return opt
 
 
@@ -160,11 +160,11 @@ def test_unknown_tap_fails_at_build_time_listing_module_names(demo_with_priors, 
 
 @pytest.mark.parametrize('path', sorted(OPTIONS_DIR.rglob('train_skt_*.yml')), ids=lambda p: p.name)
 def test_shipped_skt_configs_tap_the_declared_number_of_channels(path):
-    """``skt.skam.orm_channels`` equals the channels the full-size ORM emits at ``skt.orm_tap``."""
+    """``network_skam.orm_channels`` equals the channels the full-size ORM emits at ``skt.orm_tap``."""
     opt = load_yaml(path)
     net = build_network(copy.deepcopy(opt['network_g'])).eval()
     tap = FeatureTap(net, opt['skt']['orm_tap'])
     with torch.no_grad(), tap:
         channels = 8 if opt['datasets']['train']['type'] == 'BracketIRERawDataset' else 6  # per frame (RAW: 4 + 4)
         net(*[torch.rand(1, channels, 16, 16)] * 3)
-    assert tap.pop().shape[1] == opt['skt']['skam']['orm_channels']
+    assert tap.pop().shape[1] == opt['network_skam']['orm_channels']

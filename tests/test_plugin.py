@@ -255,3 +255,35 @@ def test_environment_has_no_twin_distributions():
 def test_version_is_static():
     from basicsr_skt.version import __version__
     assert basicsr_skt.__version__ == __version__ and __version__.count('.') == 2
+
+
+def test_stock_script_module_gets_the_pipeline_patches_and_others_are_left_alone():
+    """``python -m basicsr.train`` runs basicsr/train.py as ``__main__``, whose names are bound after the plugin was
+    imported: ``patch_pipeline_module`` (called by the patched ``parse_options``) rebinds them; a module that is not a
+    stock pipeline is not touched."""
+    import types
+
+    import basicsr.data
+    from basicsr.data.data_sampler import EnlargedSampler
+    from basicsr.utils import options
+
+    from basicsr_skt.utils.resumable_sampler import ResumableSampler
+
+    def create_train_val_dataloader(opt, logger):
+        return None
+
+    script = types.ModuleType('__main__')
+    script.__dict__.update(train_pipeline=lambda root: None, parse_options=None, load_resume_state=None,
+                           build_dataloader=None, EnlargedSampler=EnlargedSampler,
+                           create_train_val_dataloader=create_train_val_dataloader)
+    compat.patch_pipeline_module(script)
+    assert script.parse_options is options.parse_options and script.load_resume_state is compat.load_resume_state
+    assert script.build_dataloader is basicsr.data.build_dataloader and script.EnlargedSampler is ResumableSampler
+    assert script.create_train_val_dataloader.original is create_train_val_dataloader
+    wrapped = script.create_train_val_dataloader
+    compat.patch_pipeline_module(script)
+    assert script.create_train_val_dataloader is wrapped  # idempotent
+    other = types.ModuleType('__main__')
+    other.load_resume_state = None
+    compat.patch_pipeline_module(other)
+    assert other.load_resume_state is None

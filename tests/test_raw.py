@@ -289,7 +289,7 @@ def test_skt_on_raw_trains_two_iterations_through_the_plugin_entry(raw_root, tmp
         dataroot=str(raw_root / 'Training'), gt_size=32, batch_size_per_gpu=2, dataset_enlarge_ratio=2)
     opt['datasets']['val']['dataroot'] = str(raw_root / 'Test')
     opt['network_g'] = dict(TINY_HDRT, **RAW_PARAMS)
-    opt['skt']['skam']['orm_channels'] = TINY_HDRT['embed_dim']
+    opt['network_skam']['orm_channels'] = TINY_HDRT['embed_dim']
     opt['skt']['warmup_iter'] = 1
     opt['train'].update(total_iter=2)
     opt['val'].update(val_freq=2, save_img=True, figure_scenes=1)

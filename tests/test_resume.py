@@ -14,9 +14,10 @@ import pytest
 import torch
 from helpers import add_fake_priors, dump_yaml, make_tiny_demo, run_python, tiny_skt_options, tiny_train_options
 
-from basicsr.data.data_sampler import EnlargedSampler
+import basicsr.train
 from basicsr_skt import compat
 from basicsr_skt.utils.checkpoint import atomic_save
+from basicsr_skt.utils.resumable_sampler import ResumableSampler
 from basicsr_skt.utils.rng import capture_rng_state, preserved_rng_state
 
 TOTAL_ITER = 10
@@ -164,12 +165,12 @@ def test_no_complete_checkpoint_starts_from_scratch(experiment):
 
 # ---------------------------------------------------------------------------------------------------- data order
 def test_resumed_epoch_skips_consumed_batches_and_restores_the_generators():
-    sampler = EnlargedSampler(list(range(5)), num_replicas=1, rank=0, ratio=2)  # 10 samples: 5 batches of 2
+    sampler = ResumableSampler(list(range(5)), num_replicas=1, rank=0, ratio=2)  # 10 samples: 5 batches of 2
     sampler.set_epoch(1)
     full_epoch = list(iter(sampler))
     rng = capture_rng_state()
     expected_draw = (random.random(), np.random.rand(), torch.rand(1).item())
-    compat.schedule_data_resume(epoch=1, current_iter=7, batch_size=2, rng_state=rng)  # 5 in epoch 0, 2 in epoch 1
+    sampler.resume_from(epoch=1, current_iter=7, batch_size=2, rng_state=rng)  # 5 in epoch 0, 2 in epoch 1
     sampler.set_epoch(0)
     assert list(iter(sampler)) != full_epoch[4:]  # another epoch does not consume the scheduled resume
     torch.rand(3)  # e.g. the data loader iterator drawing its seed after the state was restored
@@ -180,13 +181,36 @@ def test_resumed_epoch_skips_consumed_batches_and_restores_the_generators():
 
 
 def test_inconsistent_resume_position_keeps_the_whole_epoch(basicsr_log):
-    sampler = EnlargedSampler(list(range(4)), num_replicas=1, rank=0, ratio=1)
+    sampler = ResumableSampler(list(range(4)), num_replicas=1, rank=0, ratio=1)
     sampler.set_epoch(0)
     full_epoch = list(iter(sampler))
-    compat.schedule_data_resume(epoch=0, current_iter=9, batch_size=2, rng_state=None)  # epoch 0 has 2 batches
+    sampler.resume_from(epoch=0, current_iter=9, batch_size=2, rng_state=None)  # epoch 0 has 2 batches
     sampler.set_epoch(0)
     assert list(iter(sampler)) == full_epoch
     assert any('not an exact continuation' in r.getMessage() for r in basicsr_log.records)
+
+
+def test_stock_pipeline_builds_a_resumable_sampler_told_the_resume_position(tmp_path):
+    """``basicsr.train`` builds its training sampler as ``ResumableSampler``; with ``path.resume_state`` set (by
+    ``load_resume_state``) ``create_train_val_dataloader`` passes the state's position and generators to it."""
+    assert basicsr.train.EnlargedSampler is ResumableSampler
+    state_path = tmp_path / '3.state'
+    rng = capture_rng_state()
+    torch.save({'epoch': 1, 'iter': 3, 'rng': rng}, state_path)
+    sampler = ResumableSampler(list(range(4)), num_replicas=1, rank=0)
+
+    def create(opt, logger):
+        return None, sampler, [], 2, 4
+
+    wrapped = compat.wrap_create_train_val_dataloader(create)
+    opt = {'path': {'resume_state': None}, 'datasets': {'train': {'batch_size_per_gpu': 2}}}
+    wrapped(opt, None)
+    assert sampler.pending_resume is None  # a fresh run: a plain EnlargedSampler
+    opt['path']['resume_state'] = str(state_path)
+    wrapped(opt, None)
+    assert {k: sampler.pending_resume[k] for k in ('epoch', 'iter', 'batch_size')} == {'epoch': 1, 'iter': 3,
+                                                                                       'batch_size': 2}
+    assert torch.equal(sampler.pending_resume['rng']['torch'], rng['torch'])
 
 
 def test_preserved_rng_state_undoes_draws():

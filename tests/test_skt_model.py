@@ -21,15 +21,10 @@ TINY_SPGRM = {
     'num_blocks': 1,
     'embed_feat': 8
 }
+TINY_SKAM = {'type': 'SKAM', 'orm_channels': TINY_HDRT['embed_dim'], 'teacher_channels': 16, 'latent_dim': 8}
 SKT = {
     'mode': 'joint',
     'orm_tap': 'conv_after_body',
-    'skam': {
-        'type': 'SKAM',
-        'orm_channels': TINY_HDRT['embed_dim'],
-        'teacher_channels': 16,
-        'latent_dim': 8
-    },
     'mask': {
         'type': 'random_patch',
         'patch_size': 4,
@@ -58,6 +53,7 @@ def skt_opt(tmp_path, mode='joint', **skt):
     opt = model_opt(tmp_path)
     opt['model_type'] = 'SKTModel'
     opt['network_t'] = dict(TINY_SPGRM)
+    opt['network_skam'] = dict(TINY_SKAM)
     opt['skt'] = copy.deepcopy(SKT)
     opt['skt'].update(mode=mode, **skt)
     return opt
@@ -227,3 +223,30 @@ def test_semantic_masks_follow_segments(tmp_path):
     for item in range(2):  # two half-image segments, ratio 0.5: exactly one of them hidden
         halves = mask[item, 0, :, :8], mask[item, 0, :, 8:]
         assert sorted(h.unique().tolist() for h in halves) == [[0.0], [1.0]]
+
+
+def test_skam_section_of_old_configs_is_an_error_naming_network_skam(tmp_path):
+    """``skt.skam`` (before SKAM followed BasicSR's ``network_<x>`` convention) is a user error naming the new key."""
+    from basicsr_skt.utils.errors import UserInputError
+    opt = skt_opt(tmp_path)
+    opt['skt']['skam'] = opt.pop('network_skam')
+    with pytest.raises(UserInputError, match=r'skt\.skam .*network_skam.*pretrain_network_skam'):
+        SKTModel(opt)
+
+
+def test_network_skam_loads_from_pretrain_path_and_is_listed_for_resume(tmp_path):
+    """``path.pretrain_network_skam`` (what BasicSR's check_resume sets on resume) loads the heads; the resume check
+    lists ``net_skam`` only when the mode trains them."""
+    from basicsr_skt import compat
+    model = SKTModel(skt_opt(tmp_path))
+    model.save(epoch=0, current_iter=1)
+    opt = skt_opt(tmp_path)
+    opt['path'].update(pretrain_network_skam=str(tmp_path / 'models' / 'net_skam_1.pth'), strict_load_skam=True)
+    torch.manual_seed(123)  # other random initial heads
+    loaded = SKTModel(opt)
+    for key, value in model.net_skam.state_dict().items():
+        assert torch.equal(loaded.net_skam.state_dict()[key], value), key
+    names = [p.rsplit('/', 1)[1] for p in compat.network_files(opt, 1)]
+    assert names == ['net_g_1.pth', 'net_t_1.pth', 'net_skam_1.pth']
+    staged = skt_opt(tmp_path, mode='staged_teacher')
+    assert [p.rsplit('/', 1)[1] for p in compat.network_files(staged, 1)] == ['net_g_1.pth', 'net_t_1.pth']

@@ -21,7 +21,8 @@ from basicsr_skt.utils.input_checks import load_options_yaml
 from basicsr_skt.utils.masks import random_patch_mask
 from basicsr_skt.utils.tonemap import mu_law
 
-DEMO_SKT = load_options_yaml(str(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml'))['skt']
+DEMO_OPT = load_options_yaml(str(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml'))
+DEMO_SKT, DEMO_SKAM = DEMO_OPT['skt'], DEMO_OPT['network_skam']
 
 
 def shipped_loss(cls, section):
@@ -150,7 +151,7 @@ def autograd_context_share(skam: SKAM, mask: torch.Tensor) -> float:
 @pytest.mark.parametrize('ratio_key', ['ratio_min', 'ratio_max'])
 def test_shipped_skam_hidden_positions_see_the_orm_latent(ratio_key):
     """≥ 95 % of the hidden positions depend on the ORM's latent (autograd), at both ends of the ratio ramp."""
-    skam_opt = {k: v for k, v in DEMO_SKT['skam'].items() if k != 'type'}
+    skam_opt = {k: v for k, v in DEMO_SKAM.items() if k != 'type'}
     skam = SKAM(**skam_opt)
     h, w = skam.latent_size(64, 64)  # the demo's 64-px crops
     shares = []
@@ -376,7 +377,7 @@ def test_gradient_cosine_known_values():
 
 def test_grad_cosine_diagnostics_and_context_share_are_logged(tmp_path):
     opt = skt_opt(tmp_path, diagnostics={'grad_cosine_freq': 1}, orm_tap=['conv_after_body:input', 'conv_first'])
-    opt['skt']['skam'].update(orm_channels=2 * TINY_HDRT['embed_dim'], latent_stride=2, generator_layers=2)
+    opt['network_skam'].update(orm_channels=2 * TINY_HDRT['embed_dim'], latent_stride=2, generator_layers=2)
     opt['skt']['mask'].update(patch_size=2)
     opt['skt']['content_opt'].update(gate='hard')
     opt['skt']['skam_opt'].update(positions='hidden')
@@ -398,10 +399,10 @@ def test_grad_cosine_diagnostics_and_context_share_are_logged(tmp_path):
 
 
 def test_shipped_skt_sections_build_and_step(tmp_path):
-    """The demo config's skt section (the shipped defaults) on a tiny ORM and teacher: one full step."""
+    """The demo config's skt and network_skam sections (the shipped defaults) on a tiny ORM and teacher: one step."""
     opt = skt_opt(tmp_path)
     skt = copy.deepcopy(DEMO_SKT)
-    skt['skam'].update(orm_channels=TINY_HDRT['embed_dim'], teacher_channels=16)
+    opt['network_skam'] = dict(DEMO_SKAM, orm_channels=TINY_HDRT['embed_dim'], teacher_channels=16)
     skt.update(warmup_iter=0)
     opt['skt'] = skt
     model = SKTModel(opt)

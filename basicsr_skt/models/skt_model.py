@@ -10,15 +10,15 @@ section is absent. With ``skt.teacher_ema_decay > 0`` (joint mode) the distillat
 the teacher, which moves more slowly than the ORM it corrects.
 At inference only the ORM runs: ``net_g`` checkpoints are plain ORM state dicts. Validation is :class:`HDRModel`'s,
 plus, when the validation batches carry priors (or the teacher uses none), the teacher's metrics on the same scenes
-(``teacher_<metric>``; ``teacher0_<metric>`` for the same teacher with its priors zeroed).
+(``teacher_<metric>``; ``teacher0_<metric>`` for the same teacher with its priors zeroed):
+:class:`~basicsr_skt.models.skt_validation.SKTValidationMixin`.
 """
 import contextlib
 import copy
 import os.path as osp
 from collections import OrderedDict
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -26,12 +26,13 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP, HDRModel, forward_frames
+from basicsr_skt.models.hdr_model import HDRModel, forward_frames
+from basicsr_skt.models.skt_validation import SKTValidationMixin
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.input_checks import SKT_DIAGNOSTICS_KEYS, SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
-from basicsr_skt.utils.tiling import tiled_forward
 from basicsr_skt.utils.tonemap import mu_law
 
 MODES = ('joint', 'staged_teacher', 'staged_student')
@@ -40,10 +41,11 @@ MODES = ('joint', 'staged_teacher', 'staged_student')
 TEACHER_INPUTS = ('reference', 'all_frames')
 #: Distillation terms: (section under ``skt``, log name).
 DISTILL_SECTIONS = (('content_opt', 'l_content'), ('colour_opt', 'l_colour'), ('skam_opt', 'l_skam'))
-#: Prefixes of the teacher's validation metrics: with its priors, and with its priors zeroed.
-TEACHER_PREFIX, ZEROED_PREFIX = 'teacher_', 'teacher0_'
-#: metrics of the live (non-EMA) ORM, the one the teacher is trained with and refines at validation (EMA runs only)
-LIVE_PREFIX = 'live_'
+#: The error for configs written before SKAM followed BasicSR's ``network_<x>`` convention.
+MOVED_SKAM_KEY = ('skt.skam is no longer read: the SKAM heads are the top-level section network_skam (BasicSR\'s '
+                  'network_<x> convention, with path.pretrain_network_skam and path.strict_load_skam). Move the block '
+                  'out of skt: and rename it, e.g. "network_skam: {type: SKAM, orm_channels: 60, ...}" '
+                  '(docs/skt.md, "Configs before network_skam")')
 
 
 def freeze(net: nn.Module) -> nn.Module:
@@ -69,11 +71,23 @@ def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optiona
 
 
 @MODEL_REGISTRY.register()
-class SKTModel(HDRModel):
+class SKTModel(SKTValidationMixin, HDRModel):
     """ORM + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
 
+    Networks follow BasicSR's ``network_<x>`` convention (each with ``path.pretrain_network_<x>``,
+    ``strict_load_<x>``, ``param_key_<x>``, saved as ``net_<x>_<iter>.pth``, reloaded by ``--auto_resume``):
+
+    ==================  =====================================================================================
+    ``network_g``       the ORM (:class:`HDRModel`); ``net_g`` files are plain ORM state dicts
+    ``network_t``       the SPGRM teacher (training only); ``params_ema`` too with ``skt.teacher_ema_decay``
+    ``network_skam``    the SKAM heads (training only; e.g. ``type: SKAM``, ``orm_channels``,
+                        ``teacher_channels``, ``latent_dim``): built when ``skt.skam_opt`` is set and the mode
+                        trains the ORM (``joint``, ``staged_student``), ignored otherwise. It was ``skt.skam``
+                        before; that key is now an error naming this one.
+    ==================  =====================================================================================
+
     Options (``skt:``): ``mode``; ``orm_tap`` (ORM module name, or a list of names, whose output SKAM reads;
-    ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``skam`` (SKAM arch options); ``mask``
+    ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``mask``
     (``type: random_patch | semantic``, ``patch_size`` 8 latent cells, ``ratio_min`` 0, ``ratio_max`` 0.5,
     ``schedule: linear | constant``, ``ramp_fraction`` 0.5 of the distillation period, which starts at
     ``warmup_iter``); ``warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``,
@@ -87,6 +101,8 @@ class SKTModel(HDRModel):
 
     def __init__(self, opt: Dict[str, Any]):
         self.skt_opt: Dict[str, Any] = dict(opt.get('skt') or {})
+        if 'skam' in self.skt_opt:
+            raise UserInputError(MOVED_SKAM_KEY)
         self.mode = self.skt_opt.get('mode', 'joint')
         if self.mode not in MODES:
             raise ValueError(f'skt.mode must be one of {MODES}, got {self.mode!r}')
@@ -114,6 +130,14 @@ class SKTModel(HDRModel):
     @property
     def teacher_uses_semantics(self) -> bool:
         return bool(getattr(self.get_bare_model(self.net_t), 'use_semantics', False))
+
+    @classmethod
+    def checkpoint_networks(cls, opt: Dict[str, Any]) -> List[str]:
+        """``net_g``, ``net_t`` and, when SKAM heads are trained (``skt.skam_opt`` in a mode that trains the ORM),
+        ``net_skam``: the labels :meth:`save` writes."""
+        skt_opt = opt.get('skt') or {}
+        trains_skam = bool(skt_opt.get('skam_opt')) and skt_opt.get('mode', 'joint') in ('joint', 'staged_student')
+        return ['g', 't'] + (['skam'] if trains_skam else [])
 
     # ------------------------------------------------------------------------------------------------------------
     # Set-up
@@ -155,20 +179,21 @@ class SKTModel(HDRModel):
 
     def build_skam(self) -> None:
         """SKAM heads and the forward hooks that read the ORM's features (the ORM's code is untouched)."""
-        if not self.skt_opt.get('orm_tap') or not self.skt_opt.get('skam'):
-            raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and skt.skam (SKAM options) '
-                             'are required')
+        if not self.skt_opt.get('orm_tap') or not self.opt.get('network_skam'):
+            raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and network_skam (the SKAM '
+                             'heads: type: SKAM and its options) are required')
         taps = self.skt_opt['orm_tap']
         names = [taps] if isinstance(taps, str) else list(taps)
         self.orm_taps = [FeatureTap(self.get_bare_model(self.net_g), name) for name in names]
-        self.net_skam = self.place_network(build_network(self.skt_opt['skam']))
+        self.net_skam = self.place_network(build_network(self.opt['network_skam']))
         self.load_pretrained('skam', self.net_skam)
         patch = (self.skt_opt.get('mask') or {}).get('patch_size', 8)
         radius = self.get_bare_model(self.net_skam).receptive_radius
         if (self.skt_opt.get('mask') or {}).get('type', 'random_patch') == 'random_patch' and patch > radius:
             get_root_logger().warning(
                 f'skt.mask.patch_size {patch} exceeds the SKAM generator reach of {radius} latent cells: hidden '
-                'positions deep inside a patch see no visible context (set skt.skam.generator_layers >= patch_size)')
+                'positions deep inside a patch see no visible context '
+                '(set network_skam.generator_layers >= patch_size)')
 
     def setup_optimizers(self) -> None:
         train_opt = self.opt['train']
@@ -180,12 +205,6 @@ class SKTModel(HDRModel):
         if self.trains_teacher:
             self.optimizer_t = self.build_optimizer(
                 train_opt.get('optim_t', train_opt['optim_g']), list(self.net_t.parameters()))
-
-    def build_optimizer(self, optim_opt: Dict[str, Any], params) -> torch.optim.Optimizer:
-        optim_opt = dict(optim_opt)
-        optimizer = self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
-        self.optimizers.append(optimizer)
-        return optimizer
 
     # ------------------------------------------------------------------------------------------------------------
     # Training step
@@ -388,134 +407,6 @@ class SKTModel(HDRModel):
         return values
 
     # ------------------------------------------------------------------------------------------------------------
-    # Validation: the teacher beside the ORM (the ORM's own inference never sees the priors)
-    # ------------------------------------------------------------------------------------------------------------
-    def validation_teacher(self) -> Optional[nn.Module]:
-        """The teacher validated beside the ORM (the EMA teacher when there is one), or None when off / absent."""
-        if not self.skt_opt.get('val_teacher', True) or not hasattr(self, 'net_t'):
-            return None
-        return self.net_t_ema if hasattr(self, 'net_t_ema') else self.get_bare_model(self.net_t)
-
-    def test(self) -> None:
-        """The ORM's prediction (:class:`HDRModel`), then the teacher's when the batch allows
-        (``self.teacher_outputs``: prefix -> (B, 3, H, W)).
-
-        The teacher refines the output of the ORM it is trained with: the live weights ``net_g``. With
-        ``train.ema_decay`` the validated ORM is the EMA copy, whose output the teacher never saw in training (and which
-        lags far behind in short runs), so the live ORM's output is scored too, as ``live_<metric>``: the teacher's
-        held-out gap is ``teacher_<metric>`` − ``live_<metric>``.
-        """
-        super().test()
-        self.teacher_outputs: Dict[str, torch.Tensor] = OrderedDict()
-        teacher = self.validation_teacher()
-        if teacher is None:
-            return
-        semantic = bool(getattr(teacher, 'use_semantics', False))
-        if semantic and (getattr(self, 'skb_embedding', None) is None or getattr(self, 'skb_labels', None) is None):
-            return
-        orm_output = self.output
-        if hasattr(self, 'net_g_ema'):
-            live = self.get_bare_model(self.net_g)
-            was_training = live.training
-            live.eval()
-            with torch.no_grad():
-                orm_output = self.infer(live, self.lq)
-            live.train(was_training)
-            self.teacher_outputs[LIVE_PREFIX] = orm_output
-        was_training = teacher.training
-        teacher.eval()
-        try:
-            with torch.no_grad():
-                self.teacher_outputs[TEACHER_PREFIX] = self.infer_teacher(teacher, orm_output)
-                if semantic and self.skt_opt.get('val_teacher_zeroed_priors', False):
-                    with zeroed_priors(teacher):
-                        self.teacher_outputs[ZEROED_PREFIX] = self.infer_teacher(teacher, orm_output)
-        finally:
-            teacher.train(was_training)
-
-    def infer_teacher(self, teacher: nn.Module, orm_output: torch.Tensor) -> torch.Tensor:
-        """f_S on a whole validation image, or on overlapping tiles with ``val.tile`` (as the ORM).
-
-        The inputs (f_O, frames, embedding, labels as floats) are packed into one (B, 1, C, H, W) tensor so that
-        :func:`~basicsr_skt.utils.tiling.tiled_forward` cuts them identically.
-        """
-        frames = self.teacher_frames(self.lq)
-        semantic = bool(getattr(teacher, 'use_semantics', False))
-        parts = [orm_output, frames.to(orm_output.dtype)]
-        if semantic:
-            embedding = self.skb_embedding.to(orm_output.dtype)
-            if embedding.shape[-2:] != orm_output.shape[-2:]:
-                embedding = nn.functional.interpolate(
-                    embedding, size=orm_output.shape[-2:], mode='bilinear', align_corners=False)
-            parts += [embedding, self.skb_labels.reshape(orm_output.shape[0], 1, *orm_output.shape[-2:]).float()]
-        splits = [p.shape[1] for p in parts]
-
-        def run(packed: torch.Tensor) -> torch.Tensor:
-            pieces = packed[:, 0].split(splits, dim=1)
-            embedding, labels = (pieces[2], pieces[3][:, 0].round().long()) if semantic else (None, None)
-            return teacher(pieces[0], pieces[1], embedding, labels)['output']
-
-        packed = torch.cat(parts, dim=1)[:, None]
-        val_opt = self.opt.get('val') or {}
-        if val_opt.get('tile') is None:
-            return run(packed)
-        return tiled_forward(run, packed, val_opt['tile'], val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP))
-
-    def teacher_arrays(self) -> Dict[str, np.ndarray]:
-        """First batch item of every output scored beside the ORM's (live ORM, teacher, teacher with zeroed priors),
-        float32 H×W×3 BGR, by metric prefix."""
-        return OrderedDict((prefix, out[0].detach().float().cpu().permute(1, 2, 0).numpy())
-                           for prefix, out in (getattr(self, 'teacher_outputs', None) or {}).items())
-
-    def compute_metrics(self, pred: np.ndarray, gt: np.ndarray, metric_opts: Dict[str, Any]) -> Dict[str, float]:
-        """The ORM's metrics, then ``teacher_<name>`` (and ``teacher0_<name>``) for the teacher's outputs."""
-        values = super().compute_metrics(pred, gt, metric_opts)
-        for prefix, array in self.teacher_arrays().items():
-            for name, value in super().compute_metrics(array, gt, metric_opts).items():
-                values[f'{prefix}{name}'] = value
-        return values
-
-    def _update_best_metric_result(self, dataset_name: str, metric: str, val: float, current_iter: int) -> None:
-        """BasicSR's, with records created on the fly for the teacher's metrics (same ``better`` as the ORM's)."""
-        record = self.best_metric_results[dataset_name]
-        if metric not in record:
-            prefixed = metric.startswith((TEACHER_PREFIX, ZEROED_PREFIX, LIVE_PREFIX))
-            base = metric.split('_', 1)[1] if prefixed else metric
-            better = (self.opt['val'].get('metrics') or {}).get(base, {}).get('better', 'higher')
-            record[metric] = dict(better=better, val=float('-inf') if better == 'higher' else float('inf'), iter=-1)
-        super()._update_best_metric_result(dataset_name, metric, val, current_iter)
-
-    @staticmethod
-    def average_metrics(scene_metrics: Dict[str, Dict[str, float]]) -> 'OrderedDict[str, float]':
-        """:class:`HDRModel`'s means (NaN values left out), over the scenes that have each metric (the teacher's need
-        priors, which a scene may lack); the ORM's metrics first, then the teacher's."""
-        names: List[str] = []
-        for values in scene_metrics.values():
-            names += [name for name in values if name not in names]
-        if any(len(values) != len(names) for values in scene_metrics.values()):
-            get_root_logger().warning(
-                'Teacher metrics are missing for some validation scenes (no priors?): their means '
-                'run over the scenes that have them')
-        padded = {scene: {m: values.get(m, float('nan')) for m in names} for scene, values in scene_metrics.items()}
-        return HDRModel.average_metrics(padded)
-
-    def table_rows(self) -> List[Tuple[str, Dict[str, float]]]:
-        """:class:`HDRModel`'s rows, with NaN where a scene lacks a teacher metric."""
-        rows = super().table_rows()
-        columns = self.table_columns()
-        return [(scene, {m: values.get(m, float('nan')) for m in columns}) for scene, values in rows]
-
-    def log_tb_images(self, tb_logger, scene: str, pred: np.ndarray, gt: Optional[np.ndarray], current_iter: int):
-        """Tensorboard strip ORM | teacher (| teacher with zeroed priors) | GT."""
-        strip = np.concatenate([pred] + list(self.teacher_arrays().values()), axis=1)
-        super().log_tb_images(tb_logger, scene, strip, gt, current_iter)
-
-    def release_batch(self) -> None:
-        super().release_batch()
-        self.teacher_outputs = OrderedDict()
-        self.skb_embedding = self.skb_labels = None
-
-    # ------------------------------------------------------------------------------------------------------------
     # Checkpoints
     # ------------------------------------------------------------------------------------------------------------
     def save(self, epoch: int, current_iter: int) -> None:
@@ -530,8 +421,10 @@ class SKTModel(HDRModel):
         super().save(epoch, current_iter)
 
     def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR), plus the SKAM heads and the EMA teacher, which are not among the
-        ``network_*`` that BasicSR's resume reloads."""
+        """Optimisers and schedulers (BasicSR), the EMA teacher (``params_ema`` of ``net_t``, which BasicSR's resume
+        does not reload) and the SKAM heads (which the stock pipeline already loaded through
+        ``path.pretrain_network_skam``, set by BasicSR's ``check_resume``; reloaded here for a model resumed without
+        it)."""
         super().resume_training(resume_state)
         if hasattr(self, 'net_skam'):
             path = osp.join(self.opt['path']['models'], f'net_skam_{resume_state["iter"]}.pth')
@@ -539,14 +432,3 @@ class SKTModel(HDRModel):
         if hasattr(self, 'net_t_ema'):
             path = osp.join(self.opt['path']['models'], f'net_t_{resume_state["iter"]}.pth')
             self.load_network(self.net_t_ema, path, strict=True, param_key='params_ema')
-
-
-@contextlib.contextmanager
-def zeroed_priors(teacher: nn.Module) -> Iterator[nn.Module]:
-    """Run SPGRM with its semantic input set to zeros (``use_semantics`` off) inside the block."""
-    previous = teacher.use_semantics
-    teacher.use_semantics = False
-    try:
-        yield teacher
-    finally:
-        teacher.use_semantics = previous
