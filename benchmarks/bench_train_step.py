@@ -123,7 +123,8 @@ def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
     if kind == 'skt':
         skt = copy.deepcopy(config['skt'])
         skt['warmup_iter'] = 0
-        opt.update(model_type='SKTModel', network_t=copy.deepcopy(config['network_t']), skt=skt)
+        opt.update(model_type='SKTModel', network_t=copy.deepcopy(config['network_t']),
+                   network_skam=copy.deepcopy(config['network_skam']), skt=skt)
     return opt
 
 

@@ -61,7 +61,7 @@ def test_forward_frames_passes_one_tensor_per_frame():
 
     out = forward_frames(net, lq)
     assert len(seen) == 3 and all(torch.equal(f, lq[:, i]) for i, f in enumerate(seen))
-    assert torch.equal(out, lq[:, 1, :3]) and torch.equal(model_forward_frames(net, lq), out)
+    assert torch.equal(out, lq[:, 1, :3]) and model_forward_frames is forward_frames  # one definition
     assert DEFAULT_TILE_OVERLAP == MODEL_TILE_OVERLAP == 32
 
 

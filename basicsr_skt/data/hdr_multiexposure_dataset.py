@@ -9,7 +9,7 @@ from basicsr_skt.data.lmdb_format import EXPOSURES_KEY, GT_KEY, lq_key
 from basicsr_skt.data.lmdb_reader import LmdbSceneReader
 from basicsr_skt.data.multi_exposure import MultiExposureBase
 from basicsr_skt.data.scene_reader import FolderSceneReader, SceneReader, SceneRecord
-from basicsr_skt.utils.hdr_io import LDR_WHITE_LEVELS
+from basicsr_skt.utils.hdr_io import network_input
 
 __all__ = ['HDRMultiExposureDataset']
 
@@ -114,15 +114,8 @@ class HDRMultiExposureDataset(MultiExposureBase):
 
     # ------------------------------------------------------------------ items
     def _network_input(self, frames: List[np.ndarray], times: np.ndarray) -> torch.Tensor:
-        """Per frame ``concat(L ** gamma / t, L)`` -> float32 tensor (N, 6, H, W), written in place channels-first."""
-        height, width = frames[0].shape[:2]
-        stacked = np.empty((len(frames), 6, height, width), np.float32)
-        for index, (frame, t) in enumerate(zip(frames, times)):
-            ldr, linear = stacked[index, 3:], stacked[index, :3]
-            np.divide(frame.transpose(2, 0, 1), np.float32(LDR_WHITE_LEVELS[frame.dtype]), out=ldr)
-            np.power(ldr, np.float32(self.gamma), out=linear)  # ldr_to_linear (L ** gamma / t), without temporaries
-            np.divide(linear, np.float32(t), out=linear)
-        return torch.from_numpy(stacked)
+        """Per frame ``concat(L ** gamma / t, L)`` -> float32 tensor (N, 6, H, W) (:func:`network_input`)."""
+        return torch.from_numpy(network_input(frames, times, self.gamma))
 
     def _make_item(self, record: SceneRecord, images: List[np.ndarray], meta: Dict[str, object]) -> Dict[str, object]:
         exposures = np.asarray(self.reader.read_full(record.name, EXPOSURES_KEY), dtype=np.float32)

@@ -9,28 +9,12 @@ from torch import nn
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.utils.registry import MODEL_REGISTRY
+from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP, forward_frames, run_orm
 from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
-from basicsr_skt.utils.padding import crop_to, pad_to_multiple
-from basicsr_skt.utils.tiling import tiled_forward
 
 #: Loss sections of ``train`` and the log name of each term.
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
-#: Default ``val.tile_overlap`` in pixels (4 x the 8-pixel attention window of HDR-Transformer).
-DEFAULT_TILE_OVERLAP = 32
-
-
-def forward_frames(net: nn.Module, lq: torch.Tensor) -> torch.Tensor:
-    """Run an ORM on stacked frames.
-
-    Args:
-        net: HDR network whose ``forward`` takes one (B, C, H, W) tensor per frame (reference = middle).
-        lq: (B, N, C, H, W) frames, C = 6 for [L**γ/t, L] in BGR order.
-
-    Returns:
-        (B, 3, H, W) linear HDR prediction, BGR, typically in [0, 1].
-    """
-    return net(*lq.unbind(dim=1))
 
 
 @MODEL_REGISTRY.register()
@@ -169,20 +153,8 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
             the whole image is reflect-padded to ``val.pad_multiple`` (default 1: the arch pads itself).
         """
         val_opt = self.opt.get('val') or {}
-        multiple = val_opt.get('pad_multiple', 1)
-        if val_opt.get('tile') is not None:
-            return tiled_forward(
-                lambda frames: forward_frames(net, frames),
-                lq,
-                val_opt['tile'],
-                val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP),
-                pad_multiple=multiple)
-        if multiple <= 1:
-            return forward_frames(net, lq)
-        b, n, c, h, w = lq.shape
-        padded, _ = pad_to_multiple(lq.reshape(b, n * c, h, w), multiple)
-        output = forward_frames(net, padded.reshape(b, n, c, *padded.shape[-2:]))
-        return crop_to(output, h, w)
+        return run_orm(net, lq, val_opt.get('pad_multiple', 1), val_opt.get('tile'),
+                       val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP))
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
         out = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())

@@ -26,7 +26,8 @@ from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
-from basicsr_skt.models.hdr_model import HDRModel, forward_frames
+from basicsr_skt.inference.orm import forward_frames
+from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.skt_validation import SKTValidationMixin
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from basicsr.utils import get_root_logger
-from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP
+from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
 from basicsr_skt.utils.tiling import tiled_forward
 
