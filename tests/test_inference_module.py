@@ -273,3 +273,15 @@ def test_scripts_and_benchmarks_do_not_import_models():
     users = [(p, m) for folder in ('scripts', 'benchmarks') for p, m in _project_imports(folder)
              if m.startswith('basicsr_skt.models')]
     assert users == [('scripts/validate_teacher.py', 'basicsr_skt.models.skt_model')]  # builds an SKTModel
+
+
+def test_run_orm_checks_the_channel_count_only_when_asked():
+    """A RAW ORM returns 4 packed Bayer planes: validation runs it with ``out_channels=None``; a 3-D output is never
+    accepted."""
+    lq = torch.rand(1, 3, 8, 12, 10)
+    planes = run_orm(lambda *frames: frames[1][:, :4], lq, pad_multiple=8, out_channels=None)
+    assert torch.equal(planes, lq[:, 1, :4])
+    with pytest.raises(ValueError, match=r'expected a \(B, 3, H, W\) image'):
+        run_orm(lambda *frames: frames[1][:, :4], lq)
+    with pytest.raises(ValueError, match=r'expected a \(B, C, H, W\) image'):
+        run_orm(lambda *frames: frames[1][0], lq, out_channels=None)

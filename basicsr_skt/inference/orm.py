@@ -41,7 +41,8 @@ def run_orm(net: Callable[..., torch.Tensor],
             lq: torch.Tensor,
             pad_multiple: int = 1,
             tile: Optional[int] = None,
-            overlap: int = DEFAULT_TILE_OVERLAP) -> torch.Tensor:
+            overlap: int = DEFAULT_TILE_OVERLAP,
+            out_channels: Optional[int] = 3) -> torch.Tensor:
     """Full-resolution prediction of an ORM: whole image (reflect-padded) or overlapping tiles.
 
     The caller chooses eval mode and ``torch.no_grad()``; the frames stay on their device.
@@ -54,9 +55,12 @@ def run_orm(net: Callable[..., torch.Tensor],
             padded to it.
         tile: Tile side in pixels (>= 1); None: the whole image in one forward.
         overlap: Minimum overlap of neighbouring tiles in pixels (0 <= overlap < ``tile``; tiles only).
+        out_channels: Channels the output must have (3: a BGR image); None accepts any (e.g. a RAW ORM's 4 packed
+            Bayer planes).
 
     Returns:
-        (B, 3, H, W) linear HDR prediction, BGR (a sigmoid-ended ORM gives [0, 1]), on ``lq``'s device.
+        (B, out_channels, H, W) linear HDR prediction, BGR for sRGB ORMs (a sigmoid-ended ORM gives [0, 1]), on
+        ``lq``'s device.
 
     Raises:
         ValueError: Bad tiling arguments, or a network output that is not a (B, 3, H', W') tensor of the (padded)
@@ -65,19 +69,22 @@ def run_orm(net: Callable[..., torch.Tensor],
     if tile is not None:
         return tiled_forward(lambda frames: forward_frames(net, frames), lq, tile, overlap, pad_multiple=pad_multiple)
     if pad_multiple <= 1:
-        return _checked(forward_frames(net, lq), lq)
+        return _checked(forward_frames(net, lq), lq, out_channels)
     b, n, c, h, w = lq.shape
     padded, _ = pad_to_multiple(lq.reshape(b, n * c, h, w), pad_multiple)
     frames = padded.reshape(b, n, c, *padded.shape[-2:])
-    return crop_to(_checked(forward_frames(net, frames), frames), h, w)
+    return crop_to(_checked(forward_frames(net, frames), frames, out_channels), h, w)
 
 
-def _checked(output: object, frames: torch.Tensor) -> torch.Tensor:
-    """``output`` when it is a (B, 3, H, W) tensor of ``frames``' batch and size, else ``ValueError``."""
-    expected = (frames.shape[0], 3) + tuple(frames.shape[-2:])
-    if not isinstance(output, torch.Tensor) or tuple(output.shape) != expected:
-        got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-        raise ValueError(f'The network returned {got}; expected a (B, 3, H, W) image {expected}')
+def _checked(output: object, frames: torch.Tensor, channels: Optional[int]) -> torch.Tensor:
+    """``output`` when it is a (B, channels, H, W) tensor of ``frames``' batch and size (any channel count when
+    ``channels`` is None), else ``ValueError``."""
+    shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
+    expected = (frames.shape[0], channels if channels is not None else shape and shape[1]) + tuple(frames.shape[-2:])
+    if shape is None or len(shape) != 4 or shape != expected:
+        got = shape if shape is not None else type(output).__name__
+        label = 'C' if channels is None else channels
+        raise ValueError(f'The network returned {got}; expected a (B, {label}, H, W) image {expected}')
     return output
 
 

@@ -154,7 +154,7 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         """
         val_opt = self.opt.get('val') or {}
         return run_orm(net, lq, val_opt.get('pad_multiple', 1), val_opt.get('tile'),
-                       val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP))
+                       val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP), out_channels=None)
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
         out = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
