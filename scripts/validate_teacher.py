@@ -21,7 +21,8 @@ import torch
 
 import basicsr_skt  # noqa: F401  isort:skip  (registers the plugin before basicsr's registries are used)
 from basicsr.data import build_dataloader, build_dataset
-from basicsr_skt.models.skt_model import SKTModel
+from basicsr.models import build_model
+from basicsr_skt.inference import load_weights
 from basicsr_skt.utils.errors import UserInputError, run_cli
 from basicsr_skt.utils.input_checks import load_options_yaml
 
@@ -58,10 +59,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     opt = run_options(args.run, args.dataroot)
-    model = SKTModel(opt)
-    checkpoint = torch.load(opt['path']['pretrain_network_g'], map_location='cpu', weights_only=True)
-    if hasattr(model, 'net_g_ema') and 'params_ema' in checkpoint:
-        model.net_g_ema.load_state_dict(checkpoint['params_ema'])
+    model = build_model(opt)  # SKTModel, through BasicSR's registry
+    if hasattr(model, 'net_g_ema'):  # params_ema when the run kept an EMA, else params (= the EMA's initial copy)
+        load_weights(model.net_g_ema, opt['path']['pretrain_network_g'], 'auto', what=f"ORM checkpoint {opt['path']['pretrain_network_g']}")
     dataset = build_dataset(opt['datasets']['val'])
     loader = build_dataloader(dataset, opt['datasets']['val'], num_gpu=0, dist=False, sampler=None, seed=0)
     model.validation(loader, 0, None, save_img=False)

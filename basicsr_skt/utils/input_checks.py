@@ -11,7 +11,7 @@ from os import path as osp
 from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Sequence
 
 #: Keys ``SKTModel`` reads from the ``skt:`` section of an option file.
-SKT_KEYS = ('mode', 'orm_tap', 'skam', 'mask', 'warmup_iter', 'ramp_iter', 'content_opt', 'colour_opt', 'skam_opt',
+SKT_KEYS = ('mode', 'orm_tap', 'mask', 'warmup_iter', 'ramp_iter', 'content_opt', 'colour_opt', 'skam_opt',
             'teacher_input', 'teacher_ema_decay', 'val_teacher', 'val_teacher_zeroed_priors', 'diagnostics')
 #: Keys ``SKTModel`` reads from ``skt.mask``.
 SKT_MASK_KEYS = ('type', 'patch_size', 'ratio_max', 'ratio_min', 'schedule', 'ramp_fraction')
