@@ -223,11 +223,19 @@ class HDRValidationMixin:
         suffix = self.opt['val'].get('suffix') or self.opt['name']
         return osp.join(root, dataset_name, f'{scene}_{suffix}')
 
+    def display_image(self, array: np.ndarray) -> np.ndarray:
+        """A prediction-space array (H x W x C) as a linear BGR image for display (identity for sRGB ORMs)."""
+        return array
+
+    def extra_tb_images(self) -> List[np.ndarray]:
+        """Further prediction-space arrays of the current scene shown between the prediction and the GT."""
+        return []
+
     def log_tb_images(self, tb_logger, scene: str, pred: np.ndarray, gt: Optional[np.ndarray], current_iter: int):
-        """μ-law prediction (and GT) to tensorboard, RGB, CHW in [0, 1]."""
+        """μ-law strip prediction | :meth:`extra_tb_images` | GT to tensorboard, RGB, CHW in [0, 1]."""
         mu = self.opt['val'].get('mu', 5000.0)
-        images = [pred] if gt is None else [pred, gt]
-        strip = np.concatenate([mu_law(np.clip(img, 0, 1), mu) for img in images], axis=1)
+        images = [pred] + self.extra_tb_images() + ([] if gt is None else [gt])
+        strip = np.concatenate([mu_law(np.clip(self.display_image(img), 0, 1), mu) for img in images], axis=1)
         tb_logger.add_image(f'val/{scene}', strip[..., ::-1].transpose(2, 0, 1).copy(), current_iter)
 
     def release_batch(self) -> None:

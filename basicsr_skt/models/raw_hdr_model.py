@@ -69,9 +69,9 @@ class RawModelMixin:
         """The comparison figure of linear sRGB renderings (see :meth:`HDRModel.save_figure`)."""
         return super().save_figure(scene, ldrs, self.linear_bgr(pred), self.linear_bgr(gt), current_iter, dataset_name)
 
-    def log_tb_images(self, tb_logger, scene, pred, gt, current_iter) -> None:
-        super().log_tb_images(tb_logger, scene, self.linear_bgr(pred), None if gt is None else self.linear_bgr(gt),
-                              current_iter)
+    def display_image(self, array: np.ndarray) -> np.ndarray:
+        """Packed RAW (H/2 x W/2 x 4) -> linear BGR at full resolution (:meth:`linear_bgr`)."""
+        return self.linear_bgr(array)
 
 
 @MODEL_REGISTRY.register()

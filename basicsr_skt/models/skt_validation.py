@@ -157,10 +157,9 @@ class SKTValidationMixin:
         columns = self.table_columns()
         return [(scene, {m: values.get(m, float('nan')) for m in columns}) for scene, values in rows]
 
-    def log_tb_images(self, tb_logger, scene: str, pred: np.ndarray, gt: Optional[np.ndarray], current_iter: int):
+    def extra_tb_images(self) -> List[np.ndarray]:
         """Tensorboard strip ORM | teacher (| teacher with zeroed priors) | GT."""
-        strip = np.concatenate([pred] + list(self.teacher_arrays().values()), axis=1)
-        super().log_tb_images(tb_logger, scene, strip, gt, current_iter)
+        return super().extra_tb_images() + list(self.teacher_arrays().values())
 
     def release_batch(self) -> None:
         super().release_batch()
