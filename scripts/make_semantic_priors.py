@@ -47,8 +47,9 @@ from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_t
 from basicsr_skt.skb.superpixels import SEGMENTERS
 from basicsr_skt.skb.vgg_backend import VGG16_LAYERS, Vgg16Backend
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
-from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values
+from basicsr_skt.utils.option_checks import parse_key_values
 from basicsr_skt.utils.paths import is_within
 
 #: Default ``--min-area-fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
