@@ -32,7 +32,7 @@ import basicsr.data as basicsr_data
 from basicsr.models import base_model
 from basicsr.utils import dist_util, get_root_logger, options, registry
 from basicsr.utils.misc import scandir
-from basicsr_skt.utils import input_checks
+from basicsr_skt.utils import file_checks, option_checks
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.resumable_sampler import ResumableSampler
 
@@ -319,8 +319,8 @@ def check_option_arguments(argv: List[str]) -> Optional[str]:
         The option file, or None when ``argv`` names none (BasicSR's own parser then reports the usage error).
 
     Raises:
-        UserInputError: See :func:`~basicsr_skt.utils.input_checks.read_option_file` and
-            :func:`~basicsr_skt.utils.input_checks.check_force_yml`.
+        UserInputError: See :func:`~basicsr_skt.utils.option_checks.read_option_file` and
+            :func:`~basicsr_skt.utils.option_checks.check_force_yml`.
     """
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('-opt')
@@ -328,8 +328,8 @@ def check_option_arguments(argv: List[str]) -> Optional[str]:
     known, _ = parser.parse_known_args(argv)
     if not known.opt:
         return None
-    opt = input_checks.read_option_file(known.opt)
-    input_checks.check_force_yml(opt, known.force_yml or [], known.opt)
+    opt = option_checks.read_option_file(known.opt)
+    option_checks.check_force_yml(opt, known.force_yml or [], known.opt)
     return known.opt
 
 
@@ -337,13 +337,13 @@ def check_parsed_options(opt: Dict[str, Any], source: str) -> None:
     """After BasicSR parsed them: run name, ``num_gpu`` without CUDA, zero frequencies, pretrained files.
 
     Raises:
-        UserInputError: See :func:`~basicsr_skt.utils.input_checks.check_run_options` and
-            :func:`~basicsr_skt.utils.input_checks.check_checkpoint_file`.
+        UserInputError: See :func:`~basicsr_skt.utils.option_checks.check_run_options` and
+            :func:`~basicsr_skt.utils.file_checks.check_checkpoint_file`.
     """
-    input_checks.check_run_options(opt, source, torch.cuda.is_available())
+    option_checks.check_run_options(opt, source, torch.cuda.is_available())
     for key, value in (opt.get('path') or {}).items():
         if 'pretrain_network' in key and value:
-            input_checks.check_checkpoint_file(value, f'path.{key} in {source}')
+            file_checks.check_checkpoint_file(value, f'path.{key} in {source}')
 
 
 def wrap_parse_options(parse: Callable) -> Callable:

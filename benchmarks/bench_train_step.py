@@ -40,7 +40,7 @@ import torch
 
 import basicsr_skt  # noqa: F401  isort:skip
 from basicsr.models import build_model
-from basicsr_skt.utils.input_checks import load_options_yaml
+from basicsr_skt.utils.option_checks import load_options_yaml
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {

@@ -39,7 +39,7 @@ from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.figures import to_uint8
 from basicsr_skt.utils.hdr_io import network_input, write_hdr
-from basicsr_skt.utils.input_checks import parse_key_values
+from basicsr_skt.utils.option_checks import parse_key_values
 from basicsr_skt.utils.paths import check_name, check_output_path
 
 #: Checkpoint of an experiment folder given as --checkpoint.

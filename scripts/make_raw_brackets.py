@@ -18,7 +18,7 @@ from typing import List, Optional
 from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
-from basicsr_skt.utils.input_checks import check_writable_dir
+from basicsr_skt.utils.file_checks import check_writable_dir
 
 #: The RawBracketConfig fields exposed as options (``--num-frames`` ...) and their help.
 CONFIG_OPTIONS = {

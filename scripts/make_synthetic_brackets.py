@@ -21,7 +21,8 @@ from basicsr_skt.data.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESI
                                                  make_synthetic_dataset)
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
-from basicsr_skt.utils.input_checks import check_increasing, check_writable_dir
+from basicsr_skt.utils.file_checks import check_writable_dir
+from basicsr_skt.utils.scene_checks import check_increasing
 
 OCCLUDER_HELP = ('place the moving region over reference pixels that are clipped (hidden in the shortest frame) or '
                  'dark (hidden in the longest frame): content that no frame shows; mixed: random / clipped / dark '

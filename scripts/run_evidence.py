@@ -66,7 +66,7 @@ from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
 from basicsr_skt.reporting.stats import ContrastSummary, summarise, summarise_family  # noqa: E402
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 from basicsr_skt.utils.hdr_io import read_hdr  # noqa: E402
-from basicsr_skt.utils.input_checks import dump_options_yaml, load_options_yaml  # noqa: E402
+from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml  # noqa: E402
 from basicsr_skt.utils.tonemap import mu_law  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')

@@ -24,7 +24,7 @@ from basicsr.data import build_dataloader, build_dataset
 from basicsr.models import build_model
 from basicsr_skt.inference import load_weights
 from basicsr_skt.utils.errors import UserInputError, run_cli
-from basicsr_skt.utils.input_checks import load_options_yaml
+from basicsr_skt.utils.option_checks import load_options_yaml
 
 
 def run_options(run: str, dataroot: str) -> Dict:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
-from basicsr_skt.utils.input_checks import dump_options_yaml, load_options_yaml
+from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS_DIR = REPO_ROOT / 'options'

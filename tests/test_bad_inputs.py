@@ -25,11 +25,12 @@ from basicsr_skt.data.lmdb_reader import release_lmdb_env
 from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.skb.format import save_scene_priors
 from basicsr_skt.skb.geometry import check_embedding_geometry
-from basicsr_skt.utils import input_checks
+from basicsr_skt.utils import file_checks, option_checks
 from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file
 from basicsr_skt.utils.feature_tap import FeatureTap
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr, write_hdr
-from basicsr_skt.utils.input_checks import SKT_KEYS, SKT_MASK_KEYS, check_writable_dir, warn_unknown_keys
+from basicsr_skt.utils.option_checks import SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 48, 72
@@ -187,8 +188,8 @@ def test_shipped_skt_sections_use_only_known_keys(path):
     import yaml
     with open(REPO_ROOT / path) as f:
         skt = yaml.safe_load(f)['skt']
-    assert input_checks.unknown_key_messages('skt', skt, SKT_KEYS) == []
-    assert input_checks.unknown_key_messages('skt.mask', skt.get('mask') or {}, SKT_MASK_KEYS) == []
+    assert option_checks.unknown_key_messages('skt', skt, SKT_KEYS) == []
+    assert option_checks.unknown_key_messages('skt.mask', skt.get('mask') or {}, SKT_MASK_KEYS) == []
 
 
 def test_tap_name_not_found_suggests_the_closest_module():
@@ -387,7 +388,7 @@ def _deny_writes(monkeypatch):
     def mkstemp(*args, **kwargs):
         raise PermissionError(errno.EACCES, 'Permission denied')
 
-    monkeypatch.setattr(input_checks.tempfile, 'mkstemp', mkstemp)
+    monkeypatch.setattr(file_checks.tempfile, 'mkstemp', mkstemp)
 
 
 class _CountingReader(FolderSceneReader):

@@ -23,7 +23,7 @@ from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.inference import brackets
-from basicsr_skt.utils import errors, input_checks
+from basicsr_skt.utils import errors, option_checks
 from basicsr_skt.utils.errors import UserInputError, is_user_error, run_cli
 from basicsr_skt.utils.hdr_io import write_hdr
 from basicsr_skt.utils.paths import check_name, check_output_path, is_within, safe_join
@@ -63,7 +63,7 @@ def test_user_errors_and_bugs_are_told_apart(tmp_path):
     # errors raised elsewhere, or assertions, are bugs
     assert not is_user_error(_caught(lambda: np.zeros(-1)))
     assert not is_user_error(_caught(lambda: {}['key']))
-    implicit = _caught(lambda: input_checks.parse_key_values([1], '--x'))  # AttributeError inside our code, no raise
+    implicit = _caught(lambda: option_checks.parse_key_values([1], '--x'))  # AttributeError inside our code, no raise
     assert isinstance(implicit, AttributeError) and not is_user_error(implicit)
     assert not is_user_error(AssertionError('x'))
 
@@ -345,30 +345,30 @@ def test_duplicate_yaml_keys_name_the_file_the_key_and_both_lines(tmp_path):
             UserInputError,
             match=rf"Option file {re.escape(str(path))}: key 'lr' appears twice in the "
             r'same section \(lines 4 and 5\); YAML would silently keep the second'):
-        input_checks.read_option_file(str(path))
+        option_checks.read_option_file(str(path))
     with pytest.raises(UserInputError, match="key 'lr' appears twice"):
-        input_checks.load_options_yaml(str(path))  # the plugin's own reader refuses it too
+        option_checks.load_options_yaml(str(path))  # the plugin's own reader refuses it too
     path.write_text('a:\n  lr: 1\nb:\n  lr: !!float 2e-4\n')  # equal keys in different sections are fine
-    assert input_checks.read_option_file(str(path)) == {'a': {'lr': 1}, 'b': {'lr': 2e-4}}
+    assert option_checks.read_option_file(str(path)) == {'a': {'lr': 1}, 'b': {'lr': 2e-4}}
 
 
 def test_option_file_that_is_missing_or_not_yaml_names_the_file(tmp_path):
     with pytest.raises(UserInputError, match=r'Option file .*nope\.yml not found \(-opt expects'):
-        input_checks.read_option_file(str(tmp_path / 'nope.yml'))
+        option_checks.read_option_file(str(tmp_path / 'nope.yml'))
     binary = tmp_path / 'net_g.pth'
     binary.write_bytes(b'\x80\x02\xff\xfe')
     with pytest.raises(UserInputError, match=r'Option file .*net_g\.pth is not valid YAML'):
-        input_checks.read_option_file(str(binary))
+        option_checks.read_option_file(str(binary))
     (tmp_path / 'list.yml').write_text('- a\n- b\n')
     with pytest.raises(UserInputError, match=r'list\.yml must hold a mapping of options, got list'):
-        input_checks.read_option_file(str(tmp_path / 'list.yml'))
+        option_checks.read_option_file(str(tmp_path / 'list.yml'))
 
 
 def test_shipped_option_files_have_no_duplicate_keys():
     files = sorted((REPO_ROOT / 'options').rglob('*.yml'))
     assert files
     for path in files:
-        assert isinstance(input_checks.read_option_file(str(path)), dict)
+        assert isinstance(option_checks.read_option_file(str(path)), dict)
 
 
 OPT = {
@@ -398,12 +398,12 @@ OPT = {
 ])
 def test_force_yml_typos_are_refused_with_a_suggestion(entry, message):
     with pytest.raises(UserInputError, match=rf"--force_yml '{re.escape(entry)}': .*{message}"):
-        input_checks.check_force_yml(OPT, [entry], 'opt.yml')
+        option_checks.check_force_yml(OPT, [entry], 'opt.yml')
 
 
 def test_force_yml_new_keys_are_accepted_with_a_warning_and_existing_keys_silently():
-    assert input_checks.check_force_yml(OPT, ['train:total_iter=5', 'logger:print_freq=2'], 'opt.yml') == []
-    added = input_checks.check_force_yml(OPT, ['train:ema_decay=0.999'], 'opt.yml')
+    assert option_checks.check_force_yml(OPT, ['train:total_iter=5', 'logger:print_freq=2'], 'opt.yml') == []
+    added = option_checks.check_force_yml(OPT, ['train:ema_decay=0.999'], 'opt.yml')
     assert added == ["--force_yml 'train:ema_decay=0.999' adds the new key 'ema_decay' under train (not in opt.yml)"]
     assert OPT['train'] == {'total_iter': 10, 'optim_g': {'lr': 1}}  # never modified
 
@@ -456,12 +456,12 @@ def train_opt(**changes) -> dict:
 ])
 def test_run_options_that_crash_or_escape_are_refused(key, value, message):
     with pytest.raises(UserInputError, match=message):
-        input_checks.check_run_options(train_opt(**{key: value}), 'x.yml', cuda_available=False)
+        option_checks.check_run_options(train_opt(**{key: value}), 'x.yml', cuda_available=False)
 
 
 def test_valid_run_options_pass_and_test_runs_skip_training_keys():
-    input_checks.check_run_options(train_opt(), 'x.yml', cuda_available=False)
-    input_checks.check_run_options(train_opt(is_train=False, train__total_iter=0), 'x.yml', cuda_available=False)
+    option_checks.check_run_options(train_opt(), 'x.yml', cuda_available=False)
+    option_checks.check_run_options(train_opt(is_train=False, train__total_iter=0), 'x.yml', cuda_available=False)
 
 
 def test_num_gpu_without_cuda_names_num_gpu_0():
@@ -469,8 +469,8 @@ def test_num_gpu_without_cuda_names_num_gpu_0():
             UserInputError,
             match=r'num_gpu: 1 in x\.yml, but no CUDA GPU is available here .*set '
             r'num_gpu: 0 in the option file, or add --force_yml num_gpu=0'):
-        input_checks.check_run_options(train_opt(num_gpu=1), 'x.yml', cuda_available=False)
-    input_checks.check_run_options(train_opt(num_gpu=1), 'x.yml', cuda_available=True)
+        option_checks.check_run_options(train_opt(num_gpu=1), 'x.yml', cuda_available=False)
+    option_checks.check_run_options(train_opt(num_gpu=1), 'x.yml', cuda_available=True)
 
 
 def test_inference_device_cuda_without_a_gpu_names_cpu(monkeypatch):

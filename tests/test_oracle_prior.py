@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
-from basicsr_skt.skb.extractors import OracleBackend
 from basicsr_skt.skb.format import load_scene_priors
+from basicsr_skt.skb.oracle_backend import OracleBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb
 from basicsr_skt.utils.hdr_io import read_hdr
 

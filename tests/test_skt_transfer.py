@@ -17,8 +17,8 @@ from basicsr_skt.losses.distill_loss import ColourDistillLoss, ContentDistillLos
 from basicsr_skt.losses.hdr_loss import MuLawL1Loss
 from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.skt_model import SKTModel, gradient_cosine
-from basicsr_skt.utils.input_checks import load_options_yaml
 from basicsr_skt.utils.masks import random_patch_mask
+from basicsr_skt.utils.option_checks import load_options_yaml
 from basicsr_skt.utils.tonemap import mu_law
 
 DEMO_OPT = load_options_yaml(str(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer.yml'))

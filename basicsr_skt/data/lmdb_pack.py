@@ -19,7 +19,7 @@ from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, GT_KEY, LQ_DTYPES, META
 from basicsr_skt.data.lmdb_reader import release_lmdb_env, shared_lmdb_handle
 from basicsr_skt.data.scene_reader import SceneReader
 from basicsr_skt.skb.geometry import check_embedding_geometry
-from basicsr_skt.utils.input_checks import check_writable_dir
+from basicsr_skt.utils.file_checks import check_writable_dir
 
 
 class LmdbWriter:

@@ -25,7 +25,7 @@ from basicsr_skt.data.lmdb_format import META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_
 from basicsr_skt.data.scene_reader import SKB_FILES, SceneReader, SceneRecord
 from basicsr_skt.skb.format import validate_meta
 from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
-from basicsr_skt.utils.input_checks import warn_unknown_keys
+from basicsr_skt.utils.option_checks import warn_unknown_keys
 from basicsr_skt.utils.scan import natural_key
 
 __all__ = ['MultiExposureBase', 'CropWindow', 'BACKENDS', 'SHARED_OPTION_KEYS']

@@ -15,9 +15,9 @@ from basicsr_skt.data.data_util import read_only
 from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, GT_KEY, SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY,
                                           RecordValue, lq_index, lq_key)
 from basicsr_skt.utils.hdr_io import exposure_times, read_exposure_values, read_hdr, read_ldr_raw
-from basicsr_skt.utils.input_checks import (check_exposure_order, check_gt_content, check_same_bit_depth,
-                                            check_same_channels)
 from basicsr_skt.utils.scan import natural_key
+from basicsr_skt.utils.scene_checks import (check_exposure_order, check_gt_content, check_same_bit_depth,
+                                            check_same_channels)
 
 #: Semantic-prior files of a scene folder (see the SKB storage contract) and the record each one becomes.
 SKB_FILES = {SKB_EMBEDDING_KEY: 'skb_embedding.npy', SKB_LABELS_KEY: 'skb_labels.npy', SKB_META_KEY: 'skb_meta.json'}

@@ -33,8 +33,8 @@ import numpy as np
 
 from basicsr_skt.inference.exif import apply_orientation, exposure_settings_warning, read_exif
 from basicsr_skt.utils.hdr_io import exposure_times, read_exposure_values, read_ldr_raw
-from basicsr_skt.utils.input_checks import check_exposure_order, check_same_bit_depth, check_same_channels
 from basicsr_skt.utils.scan import natural_key
+from basicsr_skt.utils.scene_checks import check_exposure_order, check_same_bit_depth, check_same_channels
 
 __all__ = [
     'LDR_SUFFIXES', 'EV_ORIGINS', 'NOT_FRAME_PATTERNS', 'Bracket', 'parse_exposure_time', 'parse_response',

@@ -15,7 +15,7 @@ from basicsr_skt.metrics.metric_errors import MetricUnavailableError
 from basicsr_skt.metrics.region_metric import metric_frame_inputs
 from basicsr_skt.utils.figures import comparison_figure
 from basicsr_skt.utils.hdr_io import write_hdr
-from basicsr_skt.utils.input_checks import warn_unknown_keys
+from basicsr_skt.utils.option_checks import warn_unknown_keys
 from basicsr_skt.utils.rng import preserved_rng_state
 from basicsr_skt.utils.tonemap import mu_law
 

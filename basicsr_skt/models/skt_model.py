@@ -31,8 +31,8 @@ from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.skt_validation import SKTValidationMixin
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap
-from basicsr_skt.utils.input_checks import SKT_DIAGNOSTICS_KEYS, SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
+from basicsr_skt.utils.option_checks import SKT_DIAGNOSTICS_KEYS, SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
 from basicsr_skt.utils.tonemap import mu_law
 

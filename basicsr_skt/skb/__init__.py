@@ -3,7 +3,10 @@
 * :mod:`~basicsr_skt.skb.format`: write / read / validate the per-scene files (``skb_embedding.npy``,
   ``skb_labels.npy``, ``skb_meta.json``, ``skb_preview.png``).
 * :mod:`~basicsr_skt.skb.geometry`: map an embedding onto any pixel grid (crop) of the scene; crop label maps.
-* :mod:`~basicsr_skt.skb.extractors`: semantic backends (Segment Anything, VGG16 + superpixels).
+* :mod:`~basicsr_skt.skb.extractors`: the semantic-backend interface; the backends in
+  :mod:`~basicsr_skt.skb.sam_backend` (Segment Anything), :mod:`~basicsr_skt.skb.vgg_backend` (VGG16) and
+  :mod:`~basicsr_skt.skb.oracle_backend` (diagnostics only), the last two with the superpixel labels of
+  :mod:`~basicsr_skt.skb.superpixels`.
 * :mod:`~basicsr_skt.skb.labels`, :mod:`~basicsr_skt.skb.source`, :mod:`~basicsr_skt.skb.preview`: label maps,
   display-referred source images, coloured previews.
 

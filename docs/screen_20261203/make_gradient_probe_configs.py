@@ -5,7 +5,7 @@ was then trained with `python -m basicsr_skt.train -opt /work/probe/<variant>.ym
 """
 import copy, sys
 sys.path.insert(0, '/work/wt_screen')
-from basicsr_skt.utils.input_checks import load_options_yaml, dump_options_yaml
+from basicsr_skt.utils.option_checks import load_options_yaml, dump_options_yaml
 base = load_options_yaml('/work/screen/experiments/evidence_skt_s0/evidence_skt_s0.yml')
 m = '/work/screen/experiments/evidence_skt_s0/models'
 variants = {
