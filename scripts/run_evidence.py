@@ -88,6 +88,12 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('oracle_teacher', ('diagnostic: SKT whose teacher gets the oracle prior (μ-law GT on 4-px cells)', {
         'oracle': True
     })),
+    ('oracle_xattn', ('diagnostic: the oracle teacher with cross-attention fusion instead of SFT', {
+        'oracle': True,
+        'network_t': {
+            'fusion': 'cross_attention'
+        }
+    })),
     ('no_skam', ('SKT without SKAM (no feature-level term)', {'drop': ['skam_opt']})),
     ('no_colour', ('SKT without the colour term', {'drop': ['colour_opt']})),
     ('no_content', ('SKT without the content term', {'drop': ['content_opt']})),
@@ -95,7 +101,7 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
 MAIN_PAIR = ('baseline', 'skt')
 DEFAULT_ARMS = ('baseline', 'skt', 'no_semantics')
 #: Arms that are never tested (diagnostics on validation only).
-DIAGNOSTIC = ('oracle_teacher', )
+DIAGNOSTIC = ('oracle_teacher', 'oracle_xattn')
 #: (arm, control) pairs of the pre-registered family (Holm over these on the primary metric).
 CONTRASTS = (('skt', 'baseline'), ('skt', 'no_semantics'))
 EQUIVALENCE_MARGIN = 0.3  # dB PSNR-μ; the smallest effect of interest
@@ -352,6 +358,7 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
             opt['network_t']['use_semantics'] = change['use_semantics']
         if change.get('oracle'):
             opt['network_t']['embed_channels'] = 3
+        opt['network_t'].update(change.get('network_t', {}))
     return opt
 
 
@@ -966,7 +973,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     runs = planned_runs(args)
     if any(RUNS[label][1] is not None for label, _ in runs) and 'priors_s' not in timings:
         timings['priors_s'] = build_priors(data_dir)
-    if any(label == 'oracle_teacher' for label, _ in runs) and 'oracle_priors_s' not in timings:
+    if any((RUNS[label][1] or {}).get('oracle') for label, _ in runs) and 'oracle_priors_s' not in timings:
         timings['oracle_priors_s'] = build_oracle_data(data_dir, osp.join(work, 'data_oracle'))
     lock = threading.Lock()
 

@@ -160,3 +160,12 @@ def test_recipe_options_reach_the_configs():
     test = run_evidence.test_options('t', {'evidence_test': '/d/Test', 'evidence_extra': '/e'}, opt, 'net.pth', args)
     assert test['path']['param_key_g'] == 'params_ema' and 'ssim_mu_extreme' in test['val']['metrics']
     assert [d['name'] for d in test['datasets'].values()] == ['evidence_test', 'evidence_extra']
+
+
+def test_oracle_cross_attention_arm_changes_only_the_fusion():
+    args = run_evidence.parse_args(['--hdr-dir', 'x'])
+    sft = run_evidence.train_options('oracle_teacher', 0, '/w/data', args)
+    xattn = run_evidence.train_options('oracle_xattn', 0, '/w/data', args)
+    assert xattn['network_t'] == dict(sft['network_t'], fusion='cross_attention')
+    assert xattn['datasets'] == sft['datasets'] and xattn['skt'] == sft['skt']
+    assert 'oracle_xattn' in run_evidence.DIAGNOSTIC  # never tested
