@@ -45,6 +45,27 @@ TINY_NETWORKS = {'HDRTransformer': TINY_HDRT, 'AHDRNet': TINY_AHDRNET, 'SCTNet':
 TINY_SCENES = DemoSceneConfig(height=48, width=72)
 
 
+def eval_hdr_model(tmp_path: Path, **val: Any) -> Any:
+    """A test-mode ``HDRModel`` on the tiny HDR-Transformer with ``val`` options, writing below ``tmp_path``."""
+    from basicsr_skt.models.hdr_model import HDRModel
+    opt = {
+        'name': 'unit',
+        'model_type': 'HDRModel',
+        'num_gpu': 0,
+        'is_train': False,
+        'dist': False,
+        'rank': 0,
+        'world_size': 1,
+        'network_g': dict(TINY_HDRT),
+        'path': {
+            'visualization': str(tmp_path / 'visualization'),
+            'results_root': str(tmp_path)
+        },
+        'val': dict(val)
+    }
+    return HDRModel(opt)
+
+
 def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
     make_demo_dataset(str(root), num_train=num_train, num_val=num_val, config=TINY_SCENES, seed=0)
     return root

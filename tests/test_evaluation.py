@@ -11,14 +11,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import REPO_ROOT, TINY_HDRT, dump_yaml, load_script, make_tiny_demo, tiny_test_options
+from helpers import TINY_HDRT, dump_yaml, eval_hdr_model, load_script, make_tiny_demo, tiny_test_options
 from torch import nn
 
 from basicsr.archs import build_network
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger
-from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.hdr_validation import TIME_COLUMN
 from basicsr_skt.reporting.charts import bar_chart, bar_chart_size
 from basicsr_skt.reporting.compare import comparison_rows, comparison_table, read_metrics_csv
@@ -141,27 +140,10 @@ class ToyConvORM(nn.Module):
         return self.body(torch.cat(frames, dim=1))
 
 
-def eval_model(tmp_path, **val):
-    paths = {'visualization': str(tmp_path / 'visualization'), 'results_root': str(tmp_path)}
-    opt = {
-        'name': 'unit',
-        'model_type': 'HDRModel',
-        'num_gpu': 0,
-        'is_train': False,
-        'dist': False,
-        'rank': 0,
-        'world_size': 1,
-        'network_g': dict(TINY_HDRT),
-        'path': paths,
-        'val': dict(val)
-    }
-    return HDRModel(opt)
-
-
 @pytest.mark.parametrize('tile, overlap', [(32, 16), (24, 12), (40, 20)])
 def test_tiled_inference_through_the_model_equals_whole_image_for_a_conv_orm(tmp_path, tile, overlap):
     torch.manual_seed(0)
-    model = eval_model(tmp_path)
+    model = eval_hdr_model(tmp_path)
     model.net_g = ToyConvORM().eval()
     model.lq = torch.rand(1, 3, 6, 61, 90)
     model.test()
@@ -175,7 +157,7 @@ def test_tiled_inference_through_the_model_equals_whole_image_for_a_conv_orm(tmp
 
 def test_tiled_hdr_transformer_runs_and_stays_close(tmp_path):
     torch.manual_seed(0)
-    model = eval_model(tmp_path)
+    model = eval_hdr_model(tmp_path)
     model.lq = torch.rand(1, 3, 6, 40, 56)
     model.test()
     whole = model.output
@@ -187,7 +169,7 @@ def test_tiled_hdr_transformer_runs_and_stays_close(tmp_path):
 
 def test_unavailable_metric_is_skipped_with_a_warning_and_others_kept(tmp_path, demo_root, monkeypatch):
     messages = record_warnings(monkeypatch)
-    model = eval_model(
+    model = eval_hdr_model(
         tmp_path,
         metrics={
             'psnr_mu': {
@@ -217,15 +199,15 @@ def record_warnings(monkeypatch):
 
 def test_unknown_val_keys_are_reported(tmp_path, monkeypatch):
     messages = record_warnings(monkeypatch)
-    eval_model(tmp_path, tile_overlapp=8)
+    eval_hdr_model(tmp_path, tile_overlapp=8)
     assert any("'tile_overlapp'" in m for m in messages)
     messages.clear()
-    eval_model(tmp_path, tile=64, tile_overlap=8, figure_scenes=1, save_exr=True)
+    eval_hdr_model(tmp_path, tile=64, tile_overlap=8, figure_scenes=1, save_exr=True)
     assert not messages
 
 
 def test_figure_scene_selection(tmp_path):
-    model = eval_model(tmp_path, figure_scenes=2)
+    model = eval_hdr_model(tmp_path, figure_scenes=2)
     assert [model.wants_figure(s, i) for i, s in enumerate('abc')] == [True, True, False]
     model.opt['val']['figure_scenes'] = ['c']
     assert [model.wants_figure(s, i) for i, s in enumerate('abc')] == [False, False, True]

@@ -5,13 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import REPO_ROOT, TINY_HDRT
+from helpers import REPO_ROOT, TINY_HDRT, eval_hdr_model
 from torch import nn
 
 from basicsr.archs import build_network
 from basicsr_skt.inference import DEFAULT_TILE_OVERLAP, forward_frames, load_weights, predict, run_orm
 from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP as MODEL_TILE_OVERLAP
-from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.hdr_model import forward_frames as model_forward_frames
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.hdr_io import ldr_to_linear, network_input
@@ -27,25 +26,6 @@ class ToyConvORM(nn.Module):
 
     def forward(self, *frames):
         return self.body(torch.cat(frames, dim=1))
-
-
-def eval_model(tmp_path: Path, **val) -> HDRModel:
-    opt = {
-        'name': 'unit',
-        'model_type': 'HDRModel',
-        'num_gpu': 0,
-        'is_train': False,
-        'dist': False,
-        'rank': 0,
-        'world_size': 1,
-        'network_g': dict(TINY_HDRT),
-        'path': {
-            'visualization': str(tmp_path / 'visualization'),
-            'results_root': str(tmp_path)
-        },
-        'val': dict(val)
-    }
-    return HDRModel(opt)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -73,7 +53,7 @@ def test_run_orm_equals_hdr_model_infer(tmp_path, arch, pad_multiple, tile, over
     val = {'pad_multiple': pad_multiple, 'tile_overlap': overlap}
     if tile is not None:
         val['tile'] = tile
-    model = eval_model(tmp_path, **val)
+    model = eval_hdr_model(tmp_path, **val)
     net = (ToyConvORM() if arch == 'toy' else model.net_g).eval()
     lq = torch.rand(1, 3, 6, 37, 53)  # neither side a multiple of 8: padding and a flush last tile are exercised
     with torch.no_grad():
