@@ -169,3 +169,17 @@ def test_oracle_cross_attention_arm_changes_only_the_fusion():
     assert xattn['network_t'] == dict(sft['network_t'], fusion='cross_attention')
     assert xattn['datasets'] == sft['datasets'] and xattn['skt'] == sft['skt']
     assert 'oracle_xattn' in run_evidence.DIAGNOSTIC  # never tested
+
+
+def test_oracle_acceptance_check_averages_the_paired_seeds():
+    final = {
+        'oracle_teacher': {0: {'teacher_psnr_mu': 34.76, 'psnr_mu': 32.26}, 1: {'teacher_psnr_mu': 33.87},
+                           2: {'teacher_psnr_mu': 35.0}},
+        'no_semantics': {0: {'teacher_psnr_mu': 33.79}, 1: {'teacher_psnr_mu': 33.73}},
+    }
+    text = '\n'.join(run_evidence.oracle_check(final))
+    assert '| 0 | 34.7600 | 33.7900 | +0.9700 | 32.2600 | – |' in text and '| 2 |' not in text  # seed 2 unpaired
+    assert 'Mean Δ +0.555 dB over 2 seed(s): **FAILED' in text
+    final['oracle_teacher'][1]['teacher_psnr_mu'] = 35.0
+    assert 'Mean Δ +1.120 dB over 2 seed(s): **passed**' in '\n'.join(run_evidence.oracle_check(final))
+    assert 'Not measured' in '\n'.join(run_evidence.oracle_check({'no_semantics': final['no_semantics']}))
