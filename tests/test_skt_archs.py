@@ -147,6 +147,38 @@ def test_spgrm_with_semantics_depends_on_the_skb():
     assert not torch.allclose(net(orm, ref, emb, labels)['output'], net(orm, ref, emb2, labels2)['output'])
 
 
+def _head_output(net, orm, ref, emb, labels):
+    seen = []
+    handle = net.head.register_forward_hook(lambda module, args, out: seen.append(out))
+    net(orm, ref, emb, labels)
+    handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize('fusion', ['sft', 'cross_attention'])
+def test_spgrm_condition_at_head_gives_the_first_layer_the_priors(fusion):
+    orm, ref, emb, labels = _inputs()
+    _, _, emb2, labels2 = _inputs(seed=5)
+    plain_head = SPGRM(fusion=fusion, **TINY)
+    torch.testing.assert_close(_head_output(plain_head, orm, ref, emb, labels),
+                               _head_output(plain_head, orm, ref, emb2, labels2), rtol=0, atol=0)
+    net = SPGRM(fusion=fusion, condition_at_head=True, **TINY)
+    assert net.head.in_channels == 3 + 6 + TINY['num_feat']
+    assert torch.equal(net(orm, ref, emb, labels)['output'], orm)  # still the identity at initialisation
+    assert not torch.allclose(_head_output(net, orm, ref, emb, labels), _head_output(net, orm, ref, emb2, labels2))
+    # the head's prior weights act on S_c exactly: zeroing them gives the plain head's response to (t, ref)
+    with torch.no_grad():
+        net.head.weight[:, 9:] = 0
+    torch.manual_seed(0)
+    same = SPGRM(fusion=fusion, **TINY)
+    with torch.no_grad():
+        same.head.weight.copy_(net.head.weight[:, :9])
+        same.head.bias.copy_(net.head.bias)
+    torch.testing.assert_close(_head_output(net, orm, ref, emb, labels), _head_output(same, orm, ref, emb, labels))
+    no_sem = SPGRM(fusion=fusion, condition_at_head=True, use_semantics=False, **TINY)
+    assert sum(p.numel() for p in no_sem.parameters()) == sum(p.numel() for p in net.parameters())
+
+
 def test_spgrm_rejects_bad_arguments():
     with pytest.raises(ValueError, match='fusion'):
         SPGRM(fusion='concat')

@@ -3,15 +3,17 @@
 SPGRM refines the ORM's HDR estimate with the semantic knowledge bank (SKB). All processing is in the μ-law domain:
 
     t   = T(f_O)                                       (f_O: the ORM output, detached)
-    F0  = head(concat(t, ref_frame))
+    F0  = head(concat(t, ref_frame))                  (``condition_at_head``: head(concat(t, ref_frame, S_c)))
     F_g = fuse_g(group_g(F_{g-1}), S)                  g = 1..num_groups; F_G is exposed as ``features`` (for SKAM)
     R   = tail(body_conv(F_G) + F0)                    (a μ-law residual; ``tail`` is zero-initialised)
     f_S = T^-1(clip(t + R, 0, 1))
 
 S, the semantic condition, is ``conv1x1(embedding) || boundary(labels) || segment_mean(t, labels)``, turned into
-``num_feat`` condition channels by a shared conv3x3 + LeakyReLU. Fusion after every group is either SFT
-(``F * (1 + γ(S)) + β(S)``, γ and β from 1x1 convs) or windowed cross-attention (queries from S, keys/values from
-F, ``F + proj(attention)``).
+``num_feat`` condition channels S_c by a shared conv3x3 + LeakyReLU. Fusion after every group is either SFT
+(``F * (1 + γ(S_c)) + β(S_c)``, γ and β from 1x1 convs) or windowed cross-attention (queries from S_c, keys/values
+from F, ``F + proj(attention)``). ``condition_at_head`` also feeds S_c to the head conv, next to T(f_O): a direct
+path on which the first layer can compare the prior with the ORM's estimate pixel by pixel (a diagnostic of
+whether the SFT-only injection is what keeps the teacher from using its priors; ``docs/evidence_notes.md``).
 
 Identity at initialisation: the tail conv is zero, so R = 0 and ``f_S == f_O`` bit for bit (for f_O in [0, 1]). To
 keep this exact in floating point (T^-1(T(x)) is only x up to rounding), the output is computed as
@@ -158,6 +160,7 @@ class SPGRM(nn.Module):
         num_heads: Attention heads of the cross-attention fusion.
         window_size: Window side of the cross-attention fusion.
         img_channels: Channels of the ORM output (3 for BGR HDR; 4 for packed RGGB RAW).
+        condition_at_head: Also feed the condition features S_c to the head conv (see the module docstring).
     """
 
     def __init__(self,
@@ -172,7 +175,8 @@ class SPGRM(nn.Module):
                  mu: float = DEFAULT_MU,
                  num_heads: int = 4,
                  window_size: int = 8,
-                 img_channels: int = 3) -> None:
+                 img_channels: int = 3,
+                 condition_at_head: bool = False) -> None:
         super().__init__()
         if fusion not in FUSION_MODES:
             raise ValueError(f'Unknown fusion {fusion!r}; expected one of {FUSION_MODES}')
@@ -182,7 +186,9 @@ class SPGRM(nn.Module):
         self.use_semantics = use_semantics
         self.mu = mu
         self.img_channels = img_channels
-        self.head = nn.Conv2d(img_channels + ref_channels, num_feat, 3, padding=1)
+        self.condition_at_head = condition_at_head
+        head_in = img_channels + ref_channels + (num_feat if condition_at_head else 0)
+        self.head = nn.Conv2d(head_in, num_feat, 3, padding=1)
         self.embed_proj = nn.Conv2d(embed_channels, embed_feat, 1)
         self.cond = nn.Sequential(nn.Conv2d(embed_feat + 1 + img_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2))
         self.groups = nn.ModuleList([SPGRMResidualGroup(num_feat, num_blocks) for _ in range(num_groups)])
@@ -250,7 +256,8 @@ class SPGRM(nn.Module):
         orm_output = orm_output.detach()
         tone_mapped = mu_law(orm_output, self.mu)
         cond = self.cond(self.semantic_input(tone_mapped, skb_embedding, skb_labels))
-        first = self.head(torch.cat((tone_mapped, ref_frame.to(tone_mapped.dtype)), dim=1))
+        head_input = [tone_mapped, ref_frame.to(tone_mapped.dtype)] + ([cond] if self.condition_at_head else [])
+        first = self.head(torch.cat(head_input, dim=1))
         feat = first
         for group, fusion in zip(self.groups, self.fusions):
             feat = fusion(group(feat), cond)
