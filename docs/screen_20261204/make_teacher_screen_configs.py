@@ -39,7 +39,10 @@ args = run_evidence.parse_args(['--iters', str(cli.iters), '--num-val-points', '
 os.makedirs(osp.join(WORK, 'teacher_configs'), exist_ok=True)
 for seed in cli.seeds:
     for name, (arm, network_t) in ARMS.items():
-        opt = copy.deepcopy(run_evidence.train_options(arm, seed, osp.join(WORK, 'data'), args))
+        # every arm reads the oracle copy of the scenes (same scenes and crops): arm `none` reads no prior file but
+        # `skb: true` asks for them, and the VGG priors are only needed by arms E and F
+        data_dir = osp.join(WORK, 'data' if name.startswith('vgg') else 'data_oracle')
+        opt = copy.deepcopy(run_evidence.train_options(arm, seed, data_dir, args))
         opt['name'] = f'teacher_{name}_i{cli.iters}_s{seed}'
         opt['network_t'].update(network_t)
         opt['skt']['mode'] = 'staged_teacher'
