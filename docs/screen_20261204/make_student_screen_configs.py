@@ -1,0 +1,55 @@
+"""Configs of screen 5 in docs/evidence_notes.md (stage 2 of the staged recipe, 2026-12-04), kept as run.
+
+Every arm fine-tunes the same frozen ORM of screen 4 (baseline seed 0, EMA weights after 1,200 iterations) for
+``--iters`` more iterations with the recipe of ``run_evidence.py`` (cosine decay restarted at 5e-4, EMA with warm-up):
+
+* ``control``: no teacher, no distillation (the matched control of ``options/train_hdrtransformer_finetune_control.yml``);
+* ``student_none``: ``skt.mode: staged_student`` with screen 4's prior-free teacher of the same seed (arm A);
+* ``student_oracle``: the same with screen 4's oracle-prior SFT teacher of the same seed (arm B).
+
+Student seed s reads teacher seed s; the distillation starts at iteration 0 (the teacher is already trained on this
+ORM). Run from the screen's work folder /work/screen4 (made as in ``make_teacher_screen_configs.py``):
+
+    python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 1
+
+then ``python -m basicsr_skt.train -opt /work/screen4/student_configs/<name>.yml`` (OMP_NUM_THREADS=1,
+cwd /work/screen4).
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'scripts'))
+import run_evidence  # noqa: E402
+
+WORK = '/work/screen4'
+ORM = osp.join(WORK, 'experiments', 'evidence_baseline_s0', 'models', 'net_g_1200.pth')
+ARMS = {  # name: (run_evidence arm giving the config, screen-4 teacher run or None)
+    'control': ('baseline', None),
+    'student_none': ('no_semantics', 'teacher_none_i1200_s{seed}'),
+    'student_oracle': ('oracle_teacher', 'teacher_oracle_sft_i1200_s{seed}'),
+}
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument('--iters', type=int, default=1200)
+parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+cli = parser.parse_args()
+args = run_evidence.parse_args(['--iters', str(cli.iters), '--num-val-points', '4'])
+os.makedirs(osp.join(WORK, 'student_configs'), exist_ok=True)
+for seed in cli.seeds:
+    for name, (arm, teacher) in ARMS.items():
+        # the same scenes and crops for every arm; only the oracle teacher reads the prior files
+        opt = copy.deepcopy(run_evidence.train_options(arm, seed, osp.join(WORK, 'data_oracle'), args))
+        opt['name'] = f'{name}_i{cli.iters}_s{seed}'
+        opt['path'].update(pretrain_network_g=ORM, param_key_g='params_ema', strict_load_g=True)
+        if teacher is not None:
+            opt['skt'].update(mode='staged_student', warmup_iter=0, val_teacher_zeroed_priors=False)
+            teacher_run = teacher.format(seed=seed)
+            opt['path'].update(
+                pretrain_network_t=osp.join(WORK, 'experiments', teacher_run, 'models', f'net_t_{cli.iters}.pth'),
+                param_key_t='params', strict_load_t=True)
+        path = run_evidence.dump_yaml(opt, osp.join(WORK, 'student_configs', f"{opt['name']}.yml"))
+        print(path)
