@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -18,7 +19,7 @@ from basicsr.archs import build_network
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger
-from basicsr_skt.models.hdr_validation import TIME_COLUMN
+from basicsr_skt.models.hdr_validation import TIME_COLUMN, HDRValidationMixin
 from basicsr_skt.reporting.charts import bar_chart, bar_chart_size
 from basicsr_skt.reporting.compare import comparison_rows, comparison_table, read_metrics_csv
 from basicsr_skt.utils.figures import comparison_figure, comparison_figure_size
@@ -377,3 +378,16 @@ def test_export_hdrvdp_options_and_missing_predictions(tmp_path, demo_root):
         export.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'x'))
     out = export.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'y'), skip_missing=True)
     assert first not in open(osp.join(out, 'scenes.txt')).read().split()
+
+
+@pytest.mark.parametrize('current_iter, total_iter, val_freq, is_train, skipped', [
+    (1202, 1200, 300, True, True),  # the loop's extra validation repeats the one at 1,200
+    (1202, 1200, 500, True, False),  # 1,200 was not validated: the final validation is the only one of these weights
+    (1200, 1200, 300, True, False),  # the in-loop validation at the last iteration itself
+    (1202, 1200, 300, False, False),  # test configs never skip
+])
+def test_the_repeated_validation_after_the_last_iteration_is_skipped(current_iter, total_iter, val_freq, is_train,
+                                                                     skipped):
+    opt = {'is_train': is_train, 'train': {'total_iter': total_iter}, 'val': {'val_freq': val_freq}}
+    model = SimpleNamespace(opt=opt)
+    assert HDRValidationMixin.repeats_last_validation(model, current_iter) is skipped

@@ -32,6 +32,9 @@ def check_two_iteration_run(root, name):
     first_log = sorted(f for f in os.listdir(exp) if f.startswith('train_') and f.endswith('.log'))[0]
     text = open(osp.join(exp, first_log)).read()
     assert 'Validation demo_val @ iter 2' in text and '| **mean** |' in text
+    # BasicSR's loop validates again after the last iteration; the same weights are not validated twice
+    assert text.count('Validation demo_val @ iter') == 1
+    assert 'Validation after the last iteration skipped: the same weights were validated at iter 2.' in text
     assert osp.isdir(osp.join(root, 'tb_logger', name))
     return exp
 

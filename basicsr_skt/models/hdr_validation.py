@@ -56,9 +56,24 @@ class HDRValidationMixin:
         """Warn (BasicSR's logger) about ``val`` keys that nothing reads, e.g. a misspelt ``tile_overlap``."""
         warn_unknown_keys('val', self.opt.get('val'), VAL_KEYS)
 
+    def repeats_last_validation(self, current_iter: int) -> bool:
+        """True for the validation BasicSR's training loop runs after its last iteration (at ``total_iter`` + 2) when
+        the loop has already validated the same weights at ``total_iter`` (``val_freq`` divides it)."""
+        if not self.opt.get('is_train') or 'train' not in self.opt or not self.opt.get('val'):
+            return False
+        total_iter = int(self.opt['train']['total_iter'])
+        val_freq = int(self.opt['val'].get('val_freq') or 0)
+        return current_iter > total_iter and val_freq > 0 and total_iter % val_freq == 0
+
     def validation(self, dataloader, current_iter: int, tb_logger, save_img: bool = False) -> None:
         """BasicSR's validation, leaving every global random generator as it found it (so that training draws, and
-        thus results, do not depend on ``val_freq``, and a resumed run matches an uninterrupted one)."""
+        thus results, do not depend on ``val_freq``, and a resumed run matches an uninterrupted one). The loop's
+        validation after the last iteration is skipped when it would repeat the one at ``total_iter``
+        (:meth:`repeats_last_validation`)."""
+        if self.repeats_last_validation(current_iter):
+            get_root_logger().info(f'Validation after the last iteration skipped: the same weights were validated '
+                                   f'at iter {self.opt["train"]["total_iter"]}.')
+            return
         with preserved_rng_state():
             super().validation(dataloader, current_iter, tb_logger, save_img)
 
