@@ -32,6 +32,7 @@ oracle prior, the μ-law GT pooled to 4-px cells; validation only, never tested,
 Recipe: EMA weights (``--ema-decay``; validation and test use them), cosine learning-rate decay, ``--iters``.
 """
 import argparse
+import copy
 import glob
 import json
 import math
@@ -94,6 +95,8 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
             'fusion': 'cross_attention'
         }
     })),
+    ('finetune_control', ('matched control of staged SKT: the stage-0 ORM trained as long as the student, without '
+                          'a teacher (`--skt-mode staged`)', None)),
     ('no_skam', ('SKT without SKAM (no feature-level term)', {'drop': ['skam_opt']})),
     ('no_colour', ('SKT without the colour term', {'drop': ['colour_opt']})),
     ('no_content', ('SKT without the content term', {'drop': ['content_opt']})),
@@ -102,8 +105,9 @@ MAIN_PAIR = ('baseline', 'skt')
 DEFAULT_ARMS = ('baseline', 'skt', 'no_semantics')
 #: Arms that are never tested (diagnostics on validation only).
 DIAGNOSTIC = ('oracle_teacher', 'oracle_xattn')
-#: (arm, control) pairs of the pre-registered family (Holm over these on the primary metric).
-CONTRASTS = (('skt', 'baseline'), ('skt', 'no_semantics'))
+#: (arm, control) pairs of the pre-registered family (Holm over these on the primary metric); a pair is left out when
+#: either arm was not run (``finetune_control`` only exists with ``--skt-mode staged``).
+CONTRASTS = (('skt', 'baseline'), ('skt', 'no_semantics'), ('skt', 'finetune_control'))
 EQUIVALENCE_MARGIN = 0.3  # dB PSNR-μ; the smallest effect of interest
 ORACLE_MARGIN = 1.0  # dB: the oracle teacher must beat the prior-free teacher by this much on validation
 ORACLE_CELL = 4
@@ -408,7 +412,7 @@ def log_file(work: str, name: str, step: str):
 
 
 def checkpoint_path(work: str, label: str, seed: int, args: argparse.Namespace) -> str:
-    return osp.join(work, 'experiments', run_name(label, seed), 'models', f'net_g_{args.iters}.pth')
+    return osp.join(work, 'experiments', run_name(label, seed), 'models', f'net_g_{run_iters(label, args)}.pth')
 
 
 def results_csv(work: str, test_name: str, dataset: str) -> str:
@@ -420,20 +424,83 @@ def same_file(a: str, b: str) -> bool:
         return fa.read() == fb.read()
 
 
+def staged(label: str, args: argparse.Namespace) -> bool:
+    """Whether the arm is trained in stages (``--skt-mode staged``): every SKT arm and ``finetune_control``."""
+    return args.skt_mode == 'staged' and (RUNS[label][1] is not None or label == 'finetune_control')
+
+
+def run_iters(label: str, args: argparse.Namespace) -> int:
+    """Iterations of the arm's own (final) run: half of ``--iters`` for a staged arm, whose ORM had the first half in
+    stage 0 (every arm's ORM is trained ``--iters`` iterations in all)."""
+    return args.iters // 2 if staged(label, args) else args.iters
+
+
+def half_args(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**dict(vars(args), iters=args.iters // 2))
+
+
+def stage_runs(label: str, seed: int, work: str, data_dir: str,
+               args: argparse.Namespace) -> List[Tuple[str, Dict[str, Any], int]]:
+    """(run name, config, iterations) of every run the arm needs, in order; the last is the arm's own run.
+
+    Joint (default) and non-SKT arms: one run of ``--iters``. Staged arms (``--skt-mode staged``), each stage half of
+    ``--iters`` with its own cosine decay: stage 0 ``evidence_pretrain_s<seed>`` (the ORM alone, shared by the arms of
+    a seed), stage 1 ``evidence_<arm>_teacher_s<seed>`` (``skt.mode: staged_teacher`` on the frozen stage-0 EMA ORM),
+    stage 2 the arm's run (``staged_student``: the stage-0 ORM under the frozen teacher, distillation from its first
+    iteration). ``finetune_control`` is stage 2 without a teacher.
+    """
+    if not staged(label, args):
+        return [(run_name(label, seed), train_options(label, seed, data_dir, args), args.iters)]
+    half = half_args(args)
+    pretrain = train_options('baseline', seed, data_dir, half)
+    pretrain['name'] = f'evidence_pretrain_s{seed}'
+    orm = osp.join(work, 'experiments', pretrain['name'], 'models', f'net_g_{half.iters}.pth')
+    runs = [(pretrain['name'], pretrain, half.iters)]
+    final = train_options('baseline' if label == 'finetune_control' else label, seed, data_dir, half)
+    final['name'] = run_name(label, seed)
+    final['path'].update(pretrain_network_g=orm, param_key_g='params_ema', strict_load_g=True)
+    if label != 'finetune_control':
+        teacher = copy.deepcopy(final)
+        teacher['name'] = f'evidence_{label}_teacher_s{seed}'
+        teacher['skt']['mode'] = 'staged_teacher'
+        teacher['train'].update(ema_decay=0, ema_warmup=False)  # the ORM is frozen
+        runs.append((teacher['name'], teacher, half.iters))
+        final['skt'].update(mode='staged_student', warmup_iter=0)
+        final['path'].update(
+            pretrain_network_t=osp.join(work, 'experiments', teacher['name'], 'models', f'net_t_{half.iters}.pth'),
+            param_key_t='params', strict_load_t=True)
+    return runs + [(final['name'], final, half.iters)]
+
+
+#: One lock per stage-0 run name: the arms of a seed share it and may be trained side by side.
+_STAGE_LOCKS: Dict[str, threading.Lock] = {}
+_STAGE_LOCKS_GUARD = threading.Lock()
+
+
 def train(label: str, seed: int, work: str, data_dir: str, args: argparse.Namespace, timings: Dict[str, Any]) -> None:
-    """Train (or resume) one run; its wall time goes to ``timings``."""
-    name = run_name(label, seed)
+    """Train (or resume) the runs of one arm (:func:`stage_runs`); their wall times go to ``timings``."""
+    for name, opt, iters in stage_runs(label, seed, work, data_dir, args):
+        with _STAGE_LOCKS_GUARD:
+            lock = _STAGE_LOCKS.setdefault(name, threading.Lock())
+        with lock:
+            train_run(name, opt, iters, work, args, timings)
+
+
+def train_run(name: str, opt: Dict[str, Any], iters: int, work: str, args: argparse.Namespace,
+              timings: Dict[str, Any]) -> None:
+    """Train one config unless its final checkpoint exists; refuse a run of the same name with another config."""
     config = osp.join(work, 'configs', f'{name}.yml')
-    fresh = dump_yaml(train_options(label, seed, data_dir, args), config + '.new')
+    fresh = dump_yaml(opt, config + '.new')
     if osp.isfile(config) and not same_file(config, fresh):
         raise SystemExit(f'{name} exists in {work} with another configuration ({config} vs {fresh}): use another '
                          '--work for another recipe, or delete the run')
     os.replace(fresh, config)
-    if osp.isfile(checkpoint_path(work, label, seed, args)):
+    network = 'net_t' if opt.get('skt', {}).get('mode') == 'staged_teacher' else 'net_g'
+    if osp.isfile(osp.join(work, 'experiments', name, 'models', f'{network}_{iters}.pth')):
         return
     resume = ['--auto_resume'] if osp.isdir(osp.join(work, 'experiments', name)) else []
     start = time.time()
-    print(f'\n=== train {name} ({RUNS[label][0]}, {args.iters} iterations)', flush=True)
+    print(f'\n=== train {name} ({iters} iterations)', flush=True)
     subprocess.run([sys.executable, '-m', 'basicsr_skt.train', '-opt', config] + resume, cwd=work, check=True,
                    env=thread_env(args), stdout=log_file(work, name, 'train'), stderr=subprocess.STDOUT)
     previous = timings.get(name, {}).get('train_s', 0) if resume else 0  # an interrupted attempt's time
@@ -497,14 +564,30 @@ def run_logs(work: str, runs: Sequence[Tuple[str, int]]):
         yield label, seed, log, validation_curves(log).get('evidence_val', {})
 
 
-def read_validation(work: str, runs: Sequence[Tuple[str, int]], iters: int) -> Dict[str, Dict[int, Dict[str, float]]]:
-    """Final validation means (at ``iters``) of every run whose log has them: arm -> seed -> metric -> value."""
+def read_validation(work: str, runs: Sequence[Tuple[str, int]],
+                    args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, float]]]:
+    """Final validation means (at the arm's :func:`run_iters`) of every run whose log has them: arm -> seed -> metric
+    -> value."""
     final: Dict[str, Dict[int, Dict[str, float]]] = OrderedDict()
     for label, seed, _, curves in run_logs(work, runs):
+        iters = run_iters(label, args)
         values = {m: dict(points)[iters] for m, points in curves.items() if iters in dict(points)}
+        if values and staged(label, args) and RUNS[label][1] is not None:
+            values.update(teacher_stage_validation(work, label, seed, iters))
         if values:
             final.setdefault(label, {})[seed] = values
     return final
+
+
+def teacher_stage_validation(work: str, label: str, seed: int, iters: int) -> Dict[str, float]:
+    """The ``teacher*`` metrics of a staged arm's teacher run (stage 1, on the frozen stage-0 ORM) at its final
+    validation: what the teacher itself is worth, rather than on the moving student of stage 2."""
+    try:
+        log = read_experiment_logs(osp.join(work, 'experiments', f'evidence_{label}_teacher_s{seed}'))
+    except FileNotFoundError:
+        return {}
+    curves = validation_curves(log).get('evidence_val', {})
+    return {m: dict(points)[iters] for m, points in curves.items() if m.startswith('teacher') and iters in dict(points)}
 
 
 def scene_mean(scenes: Dict[str, Dict[str, float]], metric: str) -> float:
@@ -734,7 +817,7 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     os.makedirs(report_dir, exist_ok=True)
     stem = osp.splitext(osp.basename(report))[0]
     data_dir = osp.join(work, 'data')
-    final_val = read_validation(work, runs, args.iters)
+    final_val = read_validation(work, runs, args)
     test_scores = OrderedDict() if args.validation_only else read_test_scores(
         work, [r for r in runs if r[0] not in DIAGNOSTIC], 'evidence_test')
     extra_scores = read_test_scores(work, runs, 'evidence_extra') if extra is not None else OrderedDict()
@@ -795,9 +878,15 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
         f'{args.lr_schedule} decay' + (f' to {args.eta_min:g}' if args.lr_schedule == 'cosine' else '') +
         f', EMA decay {args.ema_decay} (validation and test use the EMA weights, `params_ema`); the same seed gives '
         'every arm the same initial ORM, data order and crops.',
-        f'- **SKT**: SPGRM teacher ({train_opt["network_t"]["num_feat"]} features), mode '
-        f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["warmup_iter"]} iterations; the loss settings '
-        'are those of `options/demo/train_demo_skt_hdrtransformer.yml`.',
+        (f'- **SKT**: SPGRM teacher ({train_opt["network_t"]["num_feat"]} features), mode '
+         f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["warmup_iter"]} iterations; the loss settings '
+         'are those of `options/demo/train_demo_skt_hdrtransformer.yml`.' if args.skt_mode == 'joint' else
+         f'- **SKT, staged** (`--skt-mode staged`): stage 0, the ORM alone for {args.iters // 2} iterations (shared by '
+         f'the arms of a seed); stage 1, the SPGRM teacher ({train_opt["network_t"]["num_feat"]} features) trained '
+         f'{args.iters // 2} iterations on that frozen EMA ORM; stage 2, the stage-0 ORM trained {args.iters // 2} '
+         'more iterations under the frozen teacher, distillation from its first iteration (`finetune_control`: the '
+         'same without a teacher); each stage with its own cosine decay; the loss settings are those of '
+         '`options/demo/train_demo_skt_hdrtransformer.yml`.'),
         '- **Semantic priors**: the offline VGG16 backend (`relu4_3` + Felzenszwalb segments) on the μ-law GT, for the '
         'training and validation scenes (no Segment Anything weights on this machine).',
         f'- **Evaluation**: the final iteration ({args.iters}) of each run on the {split} split (no checkpoint '
@@ -859,11 +948,14 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
         with open(args.notes, encoding='utf-8') as f:
             lines += ['## Investigation notes', '', f.read().strip(), '']
     lines += ['## Wall time', '', '| run | train (min) | test (s) | trained at commit |', '|---|---|---|---|']
-    for label, seed in runs:
-        t = timings.get(run_name(label, seed), {})
+    stage_names = [name for label, seed in runs for name in (f'evidence_pretrain_s{seed}',
+                                                             f'evidence_{label}_teacher_s{seed}')]
+    for row, name in [(f'{label} s{seed}', run_name(label, seed)) for label, seed in runs] + [
+            (name[len('evidence_'):], name) for name in dict.fromkeys(stage_names)]:
+        t = timings.get(name, {})
         if not t:
             continue
-        lines.append(f'| {label} s{seed} | {t.get("train_s", float("nan")) / 60:.1f} | '
+        lines.append(f'| {row} | {t.get("train_s", float("nan")) / 60:.1f} | '
                      f'{t.get("test_s", float("nan")):.0f} | {t.get("commit", "not recorded")} |')
     lines += ['', f'Runs went {args.jobs} side by side with {args.threads} thread(s) each.']
     with open(report, 'w', encoding='utf-8') as f:
@@ -922,7 +1014,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     recipe.add_argument('--lr-schedule', choices=['cosine', 'step'], default='cosine',
                         help='cosine decay over --iters, or x0.5 at 75 %% (the first experiment)')
     recipe.add_argument('--eta-min', type=float, default=1e-6, help='final learning rate of the cosine decay')
-    recipe.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters')
+    recipe.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters (joint)')
+    recipe.add_argument('--skt-mode', choices=['joint', 'staged'], default='joint',
+                        help='joint: ORM and teacher learn together for --iters; staged: the ORM alone for half of '
+                        '--iters, the teacher on it (frozen), then the ORM under the frozen teacher for the other half '
+                        '(arm finetune_control: the same without a teacher)')
     recipe.add_argument('--num-val-points', type=int, default=8, help='validations per run')
     data = parser.add_argument_group('data')
     data.add_argument('--data-recipe', choices=['hard', 'v1'], default='hard',

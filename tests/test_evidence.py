@@ -183,3 +183,52 @@ def test_oracle_acceptance_check_averages_the_paired_seeds():
     final['oracle_teacher'][1]['teacher_psnr_mu'] = 35.0
     assert 'Mean Δ +1.120 dB over 2 seed(s): **passed**' in '\n'.join(run_evidence.oracle_check(final))
     assert 'Not measured' in '\n'.join(run_evidence.oracle_check({'no_semantics': final['no_semantics']}))
+
+
+def test_staged_mode_chains_pretrain_teacher_and_student_and_the_matched_control():
+    args = run_evidence.parse_args(['--iters', '100', '--skt-mode', 'staged'])
+    runs = run_evidence.stage_runs('skt', 2, '/w', '/w/data', args)
+    assert [name for name, _, _ in runs] == ['evidence_pretrain_s2', 'evidence_skt_teacher_s2', 'evidence_skt_s2']
+    (_, pretrain, n0), (_, teacher, n1), (_, student, n2) = runs
+    assert n0 == n1 == n2 == 50 and pretrain['train']['total_iter'] == 50  # half of --iters each
+    assert pretrain['train']['scheduler']['periods'] == [50] and 'skt' not in pretrain
+    orm = '/w/experiments/evidence_pretrain_s2/models/net_g_50.pth'
+    assert teacher['skt']['mode'] == 'staged_teacher' and teacher['train']['ema_decay'] == 0
+    assert teacher['path']['pretrain_network_g'] == orm and teacher['path']['param_key_g'] == 'params_ema'
+    assert student['skt']['mode'] == 'staged_student' and student['skt']['warmup_iter'] == 0
+    assert student['path']['pretrain_network_g'] == orm
+    assert student['path']['pretrain_network_t'] == '/w/experiments/evidence_skt_teacher_s2/models/net_t_50.pth'
+    assert student['manual_seed'] == teacher['manual_seed'] == pretrain['manual_seed'] == 2
+    control = run_evidence.stage_runs('finetune_control', 2, '/w', '/w/data', args)
+    assert [name for name, _, _ in control] == ['evidence_pretrain_s2', 'evidence_finetune_control_s2']
+    assert control[0][1] == pretrain  # the same stage 0: one run shared by the arms of a seed
+    assert control[1][1]['path']['pretrain_network_g'] == orm and 'skt' not in control[1][1]
+    without = {k: v for k, v in control[1][1]['datasets']['train'].items() if k != 'skb'}
+    assert without == {k: v for k, v in student['datasets']['train'].items() if k != 'skb'}  # same data and crops
+    assert run_evidence.run_iters('baseline', args) == 100 and run_evidence.run_iters('skt', args) == 50
+    assert run_evidence.checkpoint_path('/w', 'skt', 2, args).endswith('evidence_skt_s2/models/net_g_50.pth')
+    joint = run_evidence.parse_args(['--iters', '100'])
+    assert [name for name, _, _ in run_evidence.stage_runs('skt', 2, '/w', '/w/data', joint)] == ['evidence_skt_s2']
+
+
+def test_tiny_staged_screen_trains_every_stage_once_and_reports_the_control(tmp_path):
+    hdr_dir = tmp_path / 'photos'
+    hdr_dir.mkdir()
+    for i in range(3):
+        write_hdr(str(hdr_dir / f'photo{i}.hdr'), smooth_radiance(i))
+    argv = ['--hdr-dir', str(hdr_dir), '--work', str(tmp_path / 'work'), '--report', str(tmp_path / 'screen.md'),
+            '--iters', '4', '--num-val-points', '1', '--demo-scenes', '1', '0', '0', '--max-size', '128', '--variants',
+            '1', '--eval-variants', '1', '--validation-only', '--skt-mode', 'staged', '--runs', 'no_semantics',
+            'finetune_control', '--seeds', '0', '--jobs', '2', '--threads', '1']
+    run_evidence.main(argv)
+    experiments = tmp_path / 'work' / 'experiments'
+    assert sorted(os.listdir(experiments)) == ['evidence_finetune_control_s0', 'evidence_no_semantics_s0',
+                                               'evidence_no_semantics_teacher_s0', 'evidence_pretrain_s0']
+    assert osp.isfile(experiments / 'evidence_no_semantics_teacher_s0' / 'models' / 'net_t_2.pth')
+    for run in ('evidence_no_semantics_s0', 'evidence_finetune_control_s0'):
+        log = run_evidence.read_experiment_logs(str(experiments / run))
+        assert 'evidence_pretrain_s0/models/net_g_2.pth' in log  # both start from the shared stage-0 ORM
+    screen = (tmp_path / 'screen.md').read_text()
+    assert '| finetune_control | 0 |' in screen and '| no_semantics | 0 |' in screen
+    assert 'SKT, staged' in screen and '| pretrain_s0 |' in screen
+    assert 'no_semantics - finetune_control' not in screen  # not a contrast of the family

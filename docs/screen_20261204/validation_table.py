@@ -6,7 +6,7 @@ Reads each run's BasicSR logs with the project's reader (:mod:`basicsr_skt.repor
     python docs/screen_20261204/validation_table.py /work/screen4/experiments teacher_none_i1200_s0 \
         teacher_oracle_sft_i1200_s0 --metrics psnr_mu teacher_psnr_mu teacher0_psnr_mu
 
-A metric a run did not log is shown as ``-``.
+A metric a run did not log is shown as ``-``; a run without a log yet is left out.
 """
 import argparse
 import os.path as osp
@@ -22,7 +22,10 @@ def table_rows(experiments: str, runs: Sequence[str], metrics: Sequence[str]) ->
     """Header, separator and one row per (run, validation iteration) of the first validation dataset of each run."""
     rows = ['| run | iter | ' + ' | '.join(metrics) + ' |', '|---|---|' + '---|' * len(metrics)]
     for run in runs:
-        curves = validation_curves(read_experiment_logs(osp.join(experiments, run)))
+        try:
+            curves = validation_curves(read_experiment_logs(osp.join(experiments, run)))
+        except FileNotFoundError:  # not started yet
+            curves = None
         if not curves:
             continue
         per_metric = {name: dict(points) for name, points in next(iter(curves.values())).items()}
