@@ -29,6 +29,8 @@ Arms (``--runs``): ``baseline`` (ORM alone), ``skt`` (joint, defaults), ``no_sem
 GT-derived input: a second network without semantics), ``oracle_teacher`` (diagnostic: SKT whose teacher gets the
 oracle prior, the μ-law GT pooled to 4-px cells; validation only, never tested, never a claim) and the ablations
 ``no_skam``, ``no_colour``, ``no_content``. The same seed gives every arm the same initial ORM, data order and crops.
+``--skt-mode staged`` trains every SKT arm in stages of half of ``--iters`` (the ORM alone, the teacher on it frozen,
+the ORM under the frozen teacher: :func:`stage_runs`), with the arm ``finetune_control`` as its matched control.
 Recipe: EMA weights (``--ema-decay``; validation and test use them), cosine learning-rate decay, ``--iters``.
 """
 import argparse

@@ -11,6 +11,10 @@ Student seed s reads teacher seed s; the distillation starts at iteration 0 (the
 ORM). Run from the screen's work folder /work/screen4 (made as in ``make_teacher_screen_configs.py``):
 
     python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 1
+    # screen 6 variants of stage 2 (names get _lr<lr> / _joint)
+    python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 --lr 1e-4
+    python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 --mode joint \
+        --arms student_none student_oracle
 
 then ``python -m basicsr_skt.train -opt /work/screen4/student_configs/<name>.yml`` (OMP_NUM_THREADS=1,
 cwd /work/screen4).
@@ -36,17 +40,25 @@ ARMS = {  # name: (run_evidence arm giving the config, screen-4 teacher run or N
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument('--iters', type=int, default=1200)
 parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+parser.add_argument('--lr', type=float, default=None, help='stage-2 learning rate (screen 6; default: the recipe\'s)')
+parser.add_argument('--mode', choices=['staged_student', 'joint'], default='staged_student',
+                    help='stage 2: frozen teacher (screen 5), or the pre-trained teacher keeps learning (screen 6)')
+parser.add_argument('--arms', nargs='+', choices=list(ARMS), default=list(ARMS))
 cli = parser.parse_args()
+tag = ('' if cli.lr is None else f'_lr{cli.lr:g}') + ('' if cli.mode == 'staged_student' else '_joint')
 args = run_evidence.parse_args(['--iters', str(cli.iters), '--num-val-points', '4'])
 os.makedirs(osp.join(WORK, 'student_configs'), exist_ok=True)
 for seed in cli.seeds:
-    for name, (arm, teacher) in ARMS.items():
+    for name in cli.arms:
+        arm, teacher = ARMS[name]
         # the same scenes and crops for every arm; only the oracle teacher reads the prior files
         opt = copy.deepcopy(run_evidence.train_options(arm, seed, osp.join(WORK, 'data_oracle'), args))
-        opt['name'] = f'{name}_i{cli.iters}_s{seed}'
+        opt['name'] = f'{name}{tag}_i{cli.iters}_s{seed}'
+        if cli.lr is not None:
+            opt['train']['optim_g']['lr'] = cli.lr
         opt['path'].update(pretrain_network_g=ORM, param_key_g='params_ema', strict_load_g=True)
         if teacher is not None:
-            opt['skt'].update(mode='staged_student', warmup_iter=0, val_teacher_zeroed_priors=False)
+            opt['skt'].update(mode=cli.mode, warmup_iter=0, val_teacher_zeroed_priors=False)
             teacher_run = teacher.format(seed=seed)
             opt['path'].update(
                 pretrain_network_t=osp.join(WORK, 'experiments', teacher_run, 'models', f'net_t_{cli.iters}.pth'),
