@@ -573,7 +573,7 @@ def read_validation(work: str, runs: Sequence[Tuple[str, int]],
     final: Dict[str, Dict[int, Dict[str, float]]] = OrderedDict()
     for label, seed, _, curves in run_logs(work, runs):
         iters = run_iters(label, args)
-        values = {m: dict(points)[iters] for m, points in curves.items() if iters in dict(points)}
+        values = values_at(curves, iters)
         if values and staged(label, args) and RUNS[label][1] is not None:
             values.update(teacher_stage_validation(work, label, seed, iters))
         if values:
@@ -588,8 +588,13 @@ def teacher_stage_validation(work: str, label: str, seed: int, iters: int) -> Di
         log = read_experiment_logs(osp.join(work, 'experiments', f'evidence_{label}_teacher_s{seed}'))
     except FileNotFoundError:
         return {}
-    curves = validation_curves(log).get('evidence_val', {})
-    return {m: dict(points)[iters] for m, points in curves.items() if m.startswith('teacher') and iters in dict(points)}
+    values = values_at(validation_curves(log).get('evidence_val', {}), iters)
+    return {m: v for m, v in values.items() if m.startswith('teacher')}
+
+
+def values_at(curves: Dict[str, List[Tuple[int, float]]], iters: int) -> Dict[str, float]:
+    """metric -> value of every validation curve that has a point at ``iters``."""
+    return {m: dict(points)[iters] for m, points in curves.items() if iters in dict(points)}
 
 
 def scene_mean(scenes: Dict[str, Dict[str, float]], metric: str) -> float:
