@@ -37,7 +37,6 @@ import argparse
 import copy
 import glob
 import json
-import math
 import os
 import os.path as osp
 import platform
@@ -58,26 +57,23 @@ if REPO not in sys.path:  # run from a checkout without `pip install -e .`
 
 import cv2  # noqa: E402
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng, write_scene  # noqa: E402
-from basicsr_skt.data.splits import SPLITS, check_disjoint, split_by_source  # noqa: E402
-from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng,  # noqa: E402
-                                                 list_hdr_images, missing_content, scene_shares, simulate_bracket,
-                                                 write_bracket)
+from basicsr_skt.data.evidence_data import (EXTRA_FOLDER, SPLIT_FOLDERS, EvidenceData, build_data,  # noqa: E402
+                                            build_extra_test)
+from basicsr_skt.data.splits import SPLITS  # noqa: E402
+from basicsr_skt.data.synthetic_brackets import DARK_LEVEL  # noqa: E402
 from basicsr_skt.metrics.region_metric import REGIONS  # noqa: E402
 from basicsr_skt.reporting.charts import line_chart  # noqa: E402
 from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
-from basicsr_skt.reporting.stats import ContrastSummary, summarise, summarise_family  # noqa: E402
+from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CELL, Final,  # noqa: E402
+                                                   Scores, arm_table, contrast_summaries, contrast_table,
+                                                   finished_seeds, finite_json, largest_delta_scenes, oracle_check,
+                                                   primary_contrast, scene_mean, scene_picture, share_table,
+                                                   validation_scores)
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
-from basicsr_skt.utils.hdr_io import read_hdr  # noqa: E402
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml  # noqa: E402
-from basicsr_skt.utils.tonemap import mu_law  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')
-SPLIT_FOLDERS = {'train': 'Training', 'val': 'Validation', 'test': 'Test'}
-EXTRA_FOLDER = 'ExtraTest'
 METRICS = ('psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l')
-#: Metrics of the contrasts: the primary one first, then the secondary ones (LPIPS only when its weights exist).
-CONTRAST_METRICS = ('psnr_mu', 'ssim_mu', 'lpips')
 TEACHER_METRICS = ('teacher_psnr_mu', 'teacher0_psnr_mu', 'teacher_ssim_mu')
 REGION_METRICS = tuple(f'{m}_{r}' for m in ('psnr_mu', 'ssim_mu') for r in REGIONS)
 #: The teacher's PSNR-μ per region on validation, with its priors and with them zeroed (issue 19: is its gain from the
@@ -103,183 +99,20 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('no_colour', ('SKT without the colour term', {'drop': ['colour_opt']})),
     ('no_content', ('SKT without the content term', {'drop': ['content_opt']})),
 ])
-MAIN_PAIR = ('baseline', 'skt')
 DEFAULT_ARMS = ('baseline', 'skt', 'no_semantics')
 #: Arms that are never tested (diagnostics on validation only).
 DIAGNOSTIC = ('oracle_teacher', 'oracle_xattn')
-#: (arm, control) pairs of the pre-registered family (Holm over these on the primary metric); a pair is left out when
-#: either arm was not run (``finetune_control`` only exists with ``--skt-mode staged``).
-CONTRASTS = (('skt', 'baseline'), ('skt', 'no_semantics'), ('skt', 'finetune_control'))
-EQUIVALENCE_MARGIN = 0.3  # dB PSNR-μ; the smallest effect of interest
-ORACLE_MARGIN = 1.0  # dB: the oracle teacher must beat the prior-free teacher by this much on validation
-ORACLE_CELL = 4
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Data
 # ----------------------------------------------------------------------------------------------------------------
-def bracket_config(args: argparse.Namespace) -> BracketConfig:
-    """The capture recipe of every photograph scene (train, validation, test and ``--extra-test`` alike)."""
-    if args.data_recipe == 'v1':
-        return BracketConfig(max_size=args.max_size)
-    return BracketConfig(
-        evs=(0.0, 2.0, 4.0),
-        max_size=args.max_size,
-        ref_clipped_share=(0.03, 0.2),
-        noise_gain=(1.0, 8.0),
-        max_shift=12.0,
-        object_size=(0.15, 0.25),
-        object_speed=(12.0, 32.0),
-        occluder='covering',
-        object_motion='free')
-
-
-def demo_config(args: argparse.Namespace) -> DemoSceneConfig:
-    """Generated scenes: Kalantari's exposure convention with the hard recipe."""
-    return DemoSceneConfig(evs=(0.0, 2.0, 4.0)) if args.data_recipe == 'hard' else DemoSceneConfig()
-
-
-def region_noise(args: argparse.Namespace) -> Dict[str, float]:
-    """Noise model of the motion mask: the recipe's noise at its largest gain (no noise is taken for motion)."""
-    config = bracket_config(args)
-    gain = config.noise_gain[1]
-    return {'shot_noise': config.shot_noise * gain, 'read_noise': config.read_noise * gain}
-
-
-def demo_sources(counts: Sequence[int]) -> 'OrderedDict[str, List[str]]':
-    """Demo scene names per split; each generated scene is its own source."""
-    return OrderedDict((split, [f'demo_{split}_{i:03d}' for i in range(count)]) for split, count in zip(SPLITS, counts))
-
-
-def demo_shares(scene) -> Dict[str, float]:
-    """The shares of :func:`scene_shares` for a generated scene (no occluder: nothing is missing by occlusion)."""
-    ref = len(scene.evs) // 2
-    times = [2.0**ev for ev in scene.evs]
-    missing = missing_content(scene.gt, times, ref, None, [(0, 0)] * len(times))
-    return {
-        'saturated': float(np.mean(scene.frames[ref].max(axis=2) == 65535)),
-        'dark': float(np.mean(scene.gt.max(axis=2) * times[ref] < DARK_LEVEL)),
-        'motion': float(np.mean(scene.motion_mask)),
-        'missing': float(np.mean(missing)),
-        'missing_occluded': 0.0
-    }
-
-
-def photo_jobs(photo_splits: Dict[str, List[str]], args: argparse.Namespace) -> List[Tuple[str, str, str, int]]:
-    """(split, photograph stem, scene name, variant) of every photograph scene."""
-    jobs = []
-    for split in SPLITS:
-        count = args.variants if split == 'train' else args.eval_variants
-        for stem in photo_splits[split]:
-            for variant in range(count):
-                jobs.append((split, stem, f'{stem}_v{variant}', variant))
-    return jobs
-
-
-def build_data(args: argparse.Namespace, data_dir: str) -> Dict[str, Any]:
-    """Scenes in ``data_dir/{Training,Validation,Test}``; returns the manifest (sources, scenes, shares per scene)."""
-    manifest_path = osp.join(data_dir, 'manifest.json')
-    if osp.isfile(manifest_path):
-        with open(manifest_path) as f:
-            return json.load(f)
-    tmp_dir = data_dir + '.partial'
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    photos = list_hdr_images(args.hdr_dir) if args.hdr_dir else []
-    stems = [osp.splitext(osp.basename(p))[0] for p in photos]
-    photo_splits = split_by_source(stems, args.val_fraction, args.test_fraction, args.split_seed) if photos else {
-        s: []
-        for s in SPLITS
-    }
-    demo_splits = demo_sources(args.demo_scenes)
-    check_disjoint(photo_splits)
-    config = bracket_config(args)
-    scenes: 'OrderedDict[str, List[str]]' = OrderedDict((split, []) for split in SPLITS)
-    shares: Dict[str, Dict[str, Dict[str, float]]] = {split: {} for split in SPLITS}
-    from tqdm import tqdm
-    for split, stem, name, variant in tqdm(photo_jobs(photo_splits, args), desc='synthetic scenes', unit='scene'):
-        path = photos[stems.index(stem)]
-        bracket = simulate_bracket(read_hdr(path), config, bracket_rng(args.data_seed + 1000 * variant, stem))
-        bracket.info.update(source=osp.basename(path), variant=variant)
-        folder = osp.join(tmp_dir, SPLIT_FOLDERS[split], name)
-        os.makedirs(folder)
-        write_bracket(bracket, folder)
-        scenes[split].append(name)
-        shares[split][name] = scene_shares(bracket.info)
-    for stream, split in enumerate(SPLITS):
-        for index, name in enumerate(demo_splits[split]):
-            scene = render_scene(scene_rng(args.data_seed, 10 + stream, index), demo_config(args))
-            write_scene(scene, osp.join(tmp_dir, SPLIT_FOLDERS[split], name))
-            scenes[split].append(name)
-            shares[split][name] = demo_shares(scene)
-    empty = [split for split in SPLITS if not scenes[split]]
-    if empty:
-        raise ValueError(f'No scenes in split(s) {empty}: give --hdr-dir with at least 3 photographs or more '
-                         '--demo-scenes')
-    manifest = {
-        'photo_sources': photo_splits,
-        'demo_sources': demo_splits,
-        'scenes': scenes,
-        'shares': shares,
-        'hdr_dir': args.hdr_dir,
-        'data_recipe': args.data_recipe,
-        'bracket_config': _jsonable(config.__dict__),
-        'max_size': args.max_size,
-        'variants': args.variants,
-        'eval_variants': args.eval_variants,
-        'data_seed': args.data_seed,
-        'split_seed': args.split_seed
-    }
-    with open(osp.join(tmp_dir, 'manifest.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp_dir, data_dir)
-    return manifest
-
-
-def _jsonable(values: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
-
-
-def build_extra_test(args: argparse.Namespace, work: str, manifest: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """Brackets of the ``--extra-test`` photographs with the test recipe in ``<work>/extra/ExtraTest``.
-
-    Raises:
-        SystemExit: A photograph of ``--extra-test`` has the name of one in ``--hdr-dir`` (it may have been trained
-            on).
-    """
-    if not args.extra_test:
-        return None
-    root = osp.join(work, 'extra')
-    manifest_path = osp.join(root, 'manifest.json')
-    if osp.isfile(manifest_path):
-        with open(manifest_path) as f:
-            return json.load(f)
-    photos = list_hdr_images(args.extra_test)
-    known = {s for split in manifest['photo_sources'].values() for s in split}
-    clash = sorted({osp.splitext(osp.basename(p))[0] for p in photos} & known)
-    if clash:
-        raise SystemExit(f'--extra-test photographs {clash} are also in --hdr-dir: they are part of the experiment, '
-                         'not held out')
-    tmp = root + '.partial'
-    shutil.rmtree(tmp, ignore_errors=True)
-    config = bracket_config(args)
-    scenes, shares = [], {}
-    for path in photos:
-        stem = osp.splitext(osp.basename(path))[0]
-        for variant in range(args.eval_variants):
-            name = f'{stem}_v{variant}'
-            bracket = simulate_bracket(read_hdr(path), config, bracket_rng(args.data_seed + 1000 * variant, stem))
-            bracket.info.update(source=osp.basename(path), variant=variant)
-            folder = osp.join(tmp, EXTRA_FOLDER, name)
-            os.makedirs(folder)
-            write_bracket(bracket, folder)
-            scenes.append(name)
-            shares[name] = scene_shares(bracket.info)
-    extra = {'extra_dir': args.extra_test, 'photographs': [osp.basename(p) for p in photos], 'scenes': scenes,
-             'shares': shares}
-    with open(osp.join(tmp, 'manifest.json'), 'w') as f:
-        json.dump(extra, f, indent=1)
-    os.replace(tmp, root)
-    return extra
+def data_spec(args: argparse.Namespace) -> EvidenceData:
+    """The data recipe of the command line."""
+    return EvidenceData(hdr_dir=args.hdr_dir, recipe=args.data_recipe, max_size=args.max_size, variants=args.variants,
+                        eval_variants=args.eval_variants, demo_scenes=tuple(args.demo_scenes),
+                        val_fraction=args.val_fraction, test_fraction=args.test_fraction, split_seed=args.split_seed,
+                        data_seed=args.data_seed)
 
 
 def run_priors(dataroot: str, backend: str, extra: Sequence[str] = ()) -> None:
@@ -323,7 +156,7 @@ def run_name(label: str, seed: int) -> str:
 
 def region_metric_options(args: argparse.Namespace) -> 'OrderedDict[str, Dict[str, Any]]':
     """``val.metrics`` entries of the region metrics (PSNR-μ and SSIM-μ per region)."""
-    noise = region_noise(args)
+    noise = data_spec(args).region_noise()
     return OrderedDict((f'{m}_{r}', dict(type=f'calculate_region_{m}', region=r, better='higher', **noise))
                        for m in ('psnr_mu', 'ssim_mu') for r in REGIONS)
 
@@ -543,9 +376,6 @@ def one_run(label: str, seed: int, work: str, data_dir: str, args: argparse.Name
 # ----------------------------------------------------------------------------------------------------------------
 # Results
 # ----------------------------------------------------------------------------------------------------------------
-Scores = Dict[str, Dict[int, 'OrderedDict[str, Dict[str, float]]']]  # arm -> seed -> scene -> metric -> value
-
-
 def read_test_scores(work: str, runs: Sequence[Tuple[str, int]], dataset: str) -> Scores:
     """Per-scene test metrics of every finished run (the ``mean`` row is recomputed, not read)."""
     scores: Scores = OrderedDict()
@@ -566,11 +396,10 @@ def run_logs(work: str, runs: Sequence[Tuple[str, int]]):
         yield label, seed, log, validation_curves(log).get('evidence_val', {})
 
 
-def read_validation(work: str, runs: Sequence[Tuple[str, int]],
-                    args: argparse.Namespace) -> Dict[str, Dict[int, Dict[str, float]]]:
+def read_validation(work: str, runs: Sequence[Tuple[str, int]], args: argparse.Namespace) -> Final:
     """Final validation means (at the arm's :func:`run_iters`) of every run whose log has them: arm -> seed -> metric
     -> value."""
-    final: Dict[str, Dict[int, Dict[str, float]]] = OrderedDict()
+    final: Final = OrderedDict()
     for label, seed, _, curves in run_logs(work, runs):
         iters = run_iters(label, args)
         values = values_at(curves, iters)
@@ -597,154 +426,6 @@ def values_at(curves: Dict[str, List[Tuple[int, float]]], iters: int) -> Dict[st
     return {m: dict(points)[iters] for m, points in curves.items() if iters in dict(points)}
 
 
-def scene_mean(scenes: Dict[str, Dict[str, float]], metric: str) -> float:
-    """Mean of ``metric`` over scenes where it is defined (region metrics are NaN for scenes without the region)."""
-    values = [v[metric] for v in scenes.values() if metric in v and not math.isnan(v[metric])]
-    return float(np.mean(values)) if values else float('nan')
-
-
-def finished_seeds(scores: Scores, arms: Sequence[str]) -> List[int]:
-    """Seeds for which every arm of ``arms`` has results."""
-    sets = [set(scores.get(arm, {})) for arm in arms]
-    return sorted(set.intersection(*sets)) if sets else []
-
-
-def contrast_summaries(scores: Scores, delta: float, per_scene: bool = True) -> List[ContrastSummary]:
-    """Every pre-registered contrast with both arms present, on every contrast metric present; Holm over the primary
-    metric's contrasts."""
-    summaries, primary = [], []
-    for arm, control in CONTRASTS:
-        if arm not in scores or control not in scores:
-            continue
-        seeds = sorted(set(scores[arm]) & set(scores[control]))
-        if not seeds:
-            continue
-        for metric in CONTRAST_METRICS:
-            if any(metric not in next(iter(scores[a][s].values()), {}) for a in (arm, control) for s in seeds):
-                continue
-            diffs = [scene_mean(scores[arm][s], metric) - scene_mean(scores[control][s], metric) for s in seeds]
-            scene_diffs = None
-            if per_scene:
-                scene_diffs = [[scores[arm][s][sc][metric] - scores[control][s][sc][metric]
-                                for sc in scores[arm][s] if sc in scores[control][s]] for s in seeds]
-            summary = summarise(f'{arm} - {control}', metric, diffs, delta, per_scene=scene_diffs)
-            if metric != 'psnr_mu':  # the margin is in dB PSNR-μ: no equivalence test or power for other metrics
-                summary.p_tost, summary.tost_equivalent, summary.seeds_for_80_power = float('nan'), False, None
-                summary.delta = float('nan')
-            summaries.append(summary)
-            if metric == 'psnr_mu':
-                primary.append(summary)
-    summarise_family(primary)
-    return summaries
-
-
-def primary_contrast(scores: Scores) -> str:
-    """The plan's primary contrast: SKT against the matched control when it was run (staged), else the baseline."""
-    return 'skt - finetune_control' if 'finetune_control' in scores else 'skt - baseline'
-
-
-def fmt(value: Optional[float], digits: int = 3, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return '–'
-    return f'{value:+.{digits}f}' if signed else f'{value:.{digits}f}'
-
-
-def contrast_table(summaries: Sequence[ContrastSummary]) -> str:
-    header = ['contrast', 'metric', 'seeds', 'mean Δ', '95 % CI', 'p (t)', 'p Holm', 'p sign', 'p Wilcoxon',
-              'TOST ±0.3 dB', 'bootstrap 95 % (seeds, scenes)', 'seeds for 80 % power at 0.3 dB']
-    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
-    for s in summaries:
-        tost_cell = '–' if s.metric != 'psnr_mu' else ('equivalent' if s.tost_equivalent else 'not shown') + \
-            f' (p {fmt(s.p_tost)})'
-        cells = [s.contrast, s.metric, str(s.n_seeds), fmt(s.mean, 4, True),
-                 f'[{fmt(s.ci_low, 4, True)}, {fmt(s.ci_high, 4, True)}]', fmt(s.p_t), fmt(s.p_holm), fmt(s.p_sign),
-                 fmt(s.p_wilcoxon), tost_cell, f'[{fmt(s.boot_low, 4, True)}, {fmt(s.boot_high, 4, True)}]',
-                 '–' if s.seeds_for_80_power is None else str(s.seeds_for_80_power)]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-def arm_table(scores: Scores, metrics: Sequence[str], timings: Optional[Dict[str, Any]] = None) -> str:
-    """Per arm: the mean over seeds of the scene-mean metrics (± seed standard deviation) and the per-seed values."""
-    present = [m for m in metrics if any(m in next(iter(per_seed[s].values()), {}) for per_seed in scores.values()
-                                         for s in per_seed)]
-    header = ['arm', 'seeds'] + present + (['train min'] if timings is not None else [])
-    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
-    for label, per_seed in scores.items():
-        seeds = sorted(per_seed)
-        cells = [label, ', '.join(map(str, seeds))]
-        for m in present:
-            values = [scene_mean(per_seed[s], m) for s in seeds]
-            cells.append(mean_sd(values))
-        if timings is not None:
-            minutes = [timings.get(run_name(label, s), {}).get('train_s') for s in seeds]
-            cells.append(', '.join('?' if m is None else f'{m / 60:.1f}' for m in minutes))
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-def mean_sd(values: Sequence[float]) -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return '–'
-    if len(finite) == 1:
-        return f'{finite[0]:.4f}'
-    return f'{np.mean(finite):.4f} ± {np.std(finite, ddof=1):.4f}'
-
-
-def validation_scores(final: Dict[str, Dict[int, Dict[str, float]]]) -> Scores:
-    """Final validation means in the layout of :data:`Scores` (one pseudo-scene ``mean`` per seed)."""
-    return OrderedDict((label, {s: OrderedDict(mean=values) for s, values in per_seed.items()})
-                       for label, per_seed in final.items())
-
-
-def oracle_check(final: Dict[str, Dict[int, Dict[str, float]]]) -> List[str]:
-    """The data's acceptance check (validation): the oracle teacher vs the prior-free teacher, per seed."""
-    lines = ['## Oracle-prior acceptance check (validation)', '',
-             f'The data leave room for semantics only if a teacher given the oracle prior (the μ-law GT pooled to '
-             f'{ORACLE_CELL}-px cells: an upper bound for any prior, diagnostics only, never a claim) beats the same '
-             f'teacher without priors (`no_semantics`) by at least {ORACLE_MARGIN:.1f} dB PSNR-μ on validation.', '']
-    oracle, plain = final.get('oracle_teacher', {}), final.get('no_semantics', {})
-    seeds = sorted(set(oracle) & set(plain))
-    key = 'teacher_psnr_mu'
-    rows = [(s, oracle[s].get(key), plain[s].get(key), oracle[s].get('psnr_mu'), oracle[s].get('teacher0_psnr_mu'))
-            for s in seeds]
-    rows = [r for r in rows if r[1] is not None and r[2] is not None]
-    if not rows:
-        lines += ['Not measured: run the arms `oracle_teacher` and `no_semantics` (e.g. with `--validation-only`); '
-                  f'their validation logs need `{key}` (the teacher\'s held-out metric).', '']
-        return lines
-    lines += ['| seed | teacher, oracle prior | teacher, no priors | Δ | ORM of the oracle run | oracle teacher, '
-              'priors zeroed |', '|---|---|---|---|---|---|']
-    deltas = []
-    for s, with_oracle, without, orm, zeroed in rows:
-        deltas.append(with_oracle - without)
-        lines.append(f'| {s} | {with_oracle:.4f} | {without:.4f} | {with_oracle - without:+.4f} | {fmt(orm, 4)} | '
-                     f'{fmt(zeroed, 4)} |')
-    verdict = 'passed' if np.mean(deltas) >= ORACLE_MARGIN else (
-        'FAILED: even a perfect coarse prior does not lift this teacher enough (too little room in the data, or a '
-        'teacher that does not use its priors)')
-    lines += ['', f'Mean Δ {np.mean(deltas):+.3f} dB over {len(deltas)} seed(s): **{verdict}**.', '']
-    return lines
-
-
-def share_table(manifest: Dict[str, Any], extra: Optional[Dict[str, Any]]) -> str:
-    """Per split: scenes, and the mean shares of saturated, near-black, motion and missing reference pixels."""
-    lines = ['| split | scenes | saturated ref. % | near-black ref. % | motion % | missing % | missing by occlusion '
-             '% |', '|---|---|---|---|---|---|---|']
-    groups = [(split, manifest['shares'][split]) for split in SPLITS]
-    if extra is not None:
-        groups.append(('extra test', extra['shares']))
-    for split, shares in groups:
-        if not shares:
-            continue
-        cells = [split, str(len(shares))]
-        for key in ('saturated', 'dark', 'motion', 'missing', 'missing_occluded'):
-            cells.append(f'{100 * np.mean([s[key] for s in shares.values()]):.2f}')
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
 def write_plot(path: str, series: Dict[str, List[Tuple[int, float]]], title: str, x_label: str = 'iteration') -> bool:
     series = {name: points for name, points in series.items() if points}
     if series:
@@ -752,58 +433,17 @@ def write_plot(path: str, series: Dict[str, List[Tuple[int, float]]], title: str
     return bool(series)
 
 
-def largest_delta_scenes(scores: Scores, count: int = 3) -> List[Tuple[str, float]]:
-    """The ``count`` test scenes with the largest |mean over seeds of (SKT − baseline) PSNR-μ|."""
-    if 'skt' not in scores or 'baseline' not in scores:
-        return []
-    seeds = sorted(set(scores['skt']) & set(scores['baseline']))
-    deltas = {}
-    for scene in scores['skt'][seeds[0]] if seeds else []:
-        values = [scores['skt'][s][scene]['psnr_mu'] - scores['baseline'][s][scene]['psnr_mu'] for s in seeds
-                  if scene in scores['skt'][s] and scene in scores['baseline'][s]]
-        deltas[scene] = float(np.mean(values))
-    return sorted(deltas.items(), key=lambda item: -abs(item[1]))[:count]
+def scene_predictions(work: str, scene: str, seed: int, arms: Sequence[str]) -> Dict[str, str]:
+    """arm -> the saved test prediction of ``scene`` by the arm's run of ``seed`` (arms without one are left out)."""
+    found = {arm: glob.glob(osp.join(work, 'results', f'test_{run_name(arm, seed)}', 'visualization', 'evidence_test',
+                                     f'{scene}_pred.hdr')) for arm in arms}
+    return {arm: paths[0] for arm, paths in found.items() if paths}
 
 
-def _tile(image: np.ndarray, label: str) -> np.ndarray:
-    tile = np.ascontiguousarray(image)
-    cv2.putText(tile, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
-    return tile
-
-
-def scene_picture(work: str, data_dir: str, scene: str, seed: int, arms: Sequence[str], crop: int = 96) -> np.ndarray:
-    """One row per arm: μ-law prediction and error map (|T(pred) − T(gt)| x 4), then the μ-law GT; a ``crop``-px
-    window where SKT and the baseline differ most."""
-    gt = read_hdr(osp.join(data_dir, 'Test', scene, 'HDRImg.hdr'))
-    preds = {}
-    for arm in arms:
-        pattern = osp.join(work, 'results', f'test_{run_name(arm, seed)}', 'visualization',
-                           'evidence_test', f'{scene}_pred.hdr')
-        found = glob.glob(pattern)
-        if found:
-            preds[arm] = read_hdr(found[0])
-    if not preds:
-        raise FileNotFoundError(f'No saved predictions of {scene} (seed {seed})')
-    t_gt = mu_law(np.clip(gt, 0, 1))
-    errors = {arm: np.abs(mu_law(np.clip(p, 0, 1)) - t_gt).mean(axis=2) for arm, p in preds.items()}
-    height, width = gt.shape[:2]
-    size = min(crop, height, width)
-    diff = np.abs(errors.get('skt', 0) - errors.get('baseline', 0)) if len(errors) > 1 else next(iter(errors.values()))
-    density = cv2.boxFilter(np.asarray(diff, np.float32), -1, (size, size), normalize=True)
-    half = size // 2
-    inner = density[half:height - size + half + 1, half:width - size + half + 1]
-    y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)
-    window = (slice(y, y + size), slice(x, x + size))
-
-    def to8(img: np.ndarray) -> np.ndarray:
-        return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
-
-    tiles = []
-    for arm, pred in preds.items():
-        err = cv2.applyColorMap(to8(4 * errors[arm][window]), cv2.COLORMAP_INFERNO)
-        tiles += [_tile(to8(mu_law(np.clip(pred, 0, 1))[window]), arm), _tile(err, f'{arm} err x4')]
-    tiles.append(_tile(to8(t_gt[window]), 'GT'))
-    return np.concatenate(tiles, axis=1)
+def train_minutes(timings: Dict[str, Any], label: str, seed: int) -> Optional[float]:
+    """Training wall time of a run in minutes (None when not recorded)."""
+    seconds = timings.get(run_name(label, seed), {}).get('train_s')
+    return None if seconds is None else seconds / 60
 
 
 def git_commit() -> str:
@@ -837,8 +477,8 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     split = 'validation' if args.validation_only else 'test'
     main_scores = validation_scores(final_val) if args.validation_only else test_scores
     main_scores = OrderedDict((k, v) for k, v in main_scores.items() if k not in DIAGNOSTIC or args.validation_only)
-    summaries = contrast_summaries(main_scores, EQUIVALENCE_MARGIN, per_scene=not args.validation_only)
-    extra_summaries = contrast_summaries(extra_scores, EQUIVALENCE_MARGIN) if extra_scores else []
+    summaries = contrast_summaries(main_scores, per_scene=not args.validation_only)
+    extra_summaries = contrast_summaries(extra_scores) if extra_scores else []
 
     val_curves, gaps, teacher_curves = OrderedDict(), OrderedDict(), OrderedDict()
     for label, seed, log, curves in run_logs(work, runs):
@@ -909,7 +549,7 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     seeds_text = ', '.join(map(str, done)) or 'none'
     shown = list(METRICS) + ['lpips'] + (list(TEACHER_METRICS) if args.validation_only else [])
     lines += [f'## Results ({split} split)', '', f'Seeds with every arm finished: {seeds_text}.', '',
-              arm_table(main_scores, shown, timings), '',
+              arm_table(main_scores, shown, lambda arm, seed: train_minutes(timings, arm, seed)), '',
               f'Mean over seeds of the {split}-mean metrics ± the seed-to-seed standard deviation' +
               ('; `teacher_*`: the teacher on the ORM\'s output, `teacher0_*`: the same teacher with its priors zeroed.'
                if args.validation_only else '.'), '']
@@ -931,11 +571,11 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
                       'crops)', '']
             for scene, delta in picked:
                 path = osp.join(report_dir, f'{stem}_scene_{scene}.png')
-                try:
-                    cv2.imwrite(path, scene_picture(work, data_dir, scene, seed, [a for a in test_scores]))
-                except FileNotFoundError as err:
-                    lines.append(f'- {scene}: {err}')
+                predictions = scene_predictions(work, scene, seed, list(test_scores))
+                if not predictions:
+                    lines.append(f'- {scene}: no saved predictions (seed {seed})')
                     continue
+                cv2.imwrite(path, scene_picture(osp.join(data_dir, 'Test', scene, 'HDRImg.hdr'), predictions))
                 lines += [f'{scene}: mean Δ {delta:+.3f} dB', '', f'![{scene}]({osp.basename(path)})', '']
     elif args.validation_only and final_val:
         lines += ['### Region metrics (validation)', '', arm_table(validation_scores(final_val), REGION_METRICS), '']
@@ -990,19 +630,8 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
         },
     }
     with open(json_path, 'w', encoding='utf-8') as f:
-        json.dump(_finite(summary), f, indent=1)
+        json.dump(finite_json(summary), f, indent=1)
     return report, json_path
-
-
-def _finite(value: Any) -> Any:
-    """JSON without NaN / inf (None instead)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1077,8 +706,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     work = osp.abspath(args.work)
     os.makedirs(osp.join(work, 'configs'), exist_ok=True)
     data_dir = osp.join(work, 'data')
-    manifest = build_data(args, data_dir)
-    extra = None if args.validation_only else build_extra_test(args, work, manifest)
+    manifest = build_data(data_spec(args), data_dir)
+    extra = None if args.validation_only or not args.extra_test else build_extra_test(
+        data_spec(args), args.extra_test, osp.join(work, 'extra'), manifest)
     timings_path = osp.join(work, 'timings.json')
     timings = json.load(open(timings_path)) if osp.isfile(timings_path) else {}
     runs = planned_runs(args)

@@ -4,13 +4,16 @@ import json
 import os
 import os.path as osp
 import sys
+from collections import OrderedDict
 
 import cv2
 import numpy as np
 import pytest
 from helpers import REPO_ROOT
 
+from basicsr_skt.data.evidence_data import EvidenceData, build_data, build_extra_test
 from basicsr_skt.data.splits import check_disjoint, split_by_source
+from basicsr_skt.reporting import evidence_tables
 from basicsr_skt.reporting.charts import line_chart, line_chart_size
 from basicsr_skt.reporting.train_logs import logged_scalars, validation_curves
 from basicsr_skt.utils.hdr_io import write_hdr
@@ -99,7 +102,8 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
                     '## Training curves', '## Wall time', 'missing by occlusion',
                     'Seeds with every arm finished: 0, 1'):
         assert section in text, section
-    manifest = run_evidence.build_data(run_evidence.parse_args(argv), str(tmp_path / 'work' / 'data'))  # reused
+    manifest = build_data(run_evidence.data_spec(run_evidence.parse_args(argv)), str(tmp_path / 'work' / 'data'))
+    assert manifest == json.loads((tmp_path / 'work' / 'data' / 'manifest.json').read_text())  # reused, not rebuilt
     assert len(manifest['scenes']['train']) == 3 and len(manifest['scenes']['test']) == 2  # 2 captures (+ 1 demo)
     assert manifest['bracket_config']['evs'] == [0.0, 2.0, 4.0]
     check_disjoint(manifest['photo_sources'])
@@ -137,9 +141,9 @@ def test_extra_test_refuses_photographs_of_the_experiment(tmp_path):
     manifest = {'photo_sources': {'train': ['a'], 'val': ['b'], 'test': ['c']}}
     (tmp_path / 'own').mkdir()
     write_hdr(str(tmp_path / 'own' / 'b.hdr'), smooth_radiance(0))
-    args = run_evidence.parse_args(['--extra-test', str(tmp_path / 'own')])
     with pytest.raises(SystemExit, match=r"\['b'\] are also in --hdr-dir"):
-        run_evidence.build_extra_test(args, str(tmp_path / 'work'), manifest)
+        build_extra_test(EvidenceData(), str(tmp_path / 'own'), str(tmp_path / 'work' / 'extra'), manifest)
+    assert not (tmp_path / 'work').exists()  # nothing written
 
 
 def test_recipe_options_reach_the_configs():
@@ -232,3 +236,21 @@ def test_tiny_staged_screen_trains_every_stage_once_and_reports_the_control(tmp_
     assert '| finetune_control | 0 |' in screen and '| no_semantics | 0 |' in screen
     assert 'SKT, staged' in screen and '| pretrain_s0 |' in screen
     assert 'no_semantics - finetune_control' not in screen  # not a contrast of the family
+
+
+def test_evidence_tables_known_values():
+    scene = lambda psnr: OrderedDict(a={'psnr_mu': psnr - 1.0}, b={'psnr_mu': psnr + 1.0})  # noqa: E731
+    scores = OrderedDict(baseline={s: scene(30.0) for s in (0, 1, 2)},
+                         skt={s: scene(30.0 + d) for s, d in zip((0, 1, 2), (0.1, 0.2, 0.6))})
+    (summary, ) = evidence_tables.contrast_summaries(scores)
+    assert summary.contrast == 'skt - baseline' and summary.n_seeds == 3
+    assert summary.mean == pytest.approx(0.3) and summary.p_holm == pytest.approx(summary.p_t)  # a family of one
+    assert evidence_tables.primary_contrast(scores) == 'skt - baseline'
+    table = evidence_tables.arm_table(scores, ['psnr_mu', 'ssim_mu'], lambda arm, seed: None if seed else 2.5)
+    assert table.splitlines() == ['| arm | seeds | psnr_mu | train min |', '|---|---|---|---|',
+                                  '| baseline | 0, 1, 2 | 30.0000 ± 0.0000 | 2.5, ?, ? |',
+                                  '| skt | 0, 1, 2 | 30.3000 ± 0.2646 | 2.5, ?, ? |']
+    shares = {'saturated': 0.1, 'dark': 0.0, 'motion': 0.2, 'missing': 0.05, 'missing_occluded': 0.01}
+    rows = evidence_tables.share_table({'shares': {'train': {'x': shares}, 'val': {}}}, None).splitlines()
+    assert rows[2] == '| train | 1 | 10.00 | 0.00 | 20.00 | 5.00 | 1.00 |' and len(rows) == 3  # empty splits left out
+    assert evidence_tables.finite_json({'a': [float('nan'), 1.0], 'b': float('inf')}) == {'a': [None, 1.0], 'b': None}
