@@ -381,21 +381,24 @@ def test_grad_cosine_diagnostics_and_context_share_are_logged(tmp_path):
     opt['skt']['mask'].update(patch_size=2)
     opt['skt']['content_opt'].update(gate='hard')
     opt['skt']['skam_opt'].update(positions='hidden')
+    torch.manual_seed(0)
     model = SKTModel(opt)
     model.feed_data(batch())
     model.optimize_parameters(1)  # the teacher starts as the identity: its first targets equal the ORM output
     model.optimize_parameters(2)
     log = model.get_current_log()
     for term in ('l_content', 'l_colour', 'l_skam'):
-        assert -1 <= log[f'cos_{term}'] <= 1
-    # the hard-gated L1 content term only re-weights the reconstruction gradient: it cannot point against it
-    assert log['cos_l_content'] > 0
+        assert -1 <= log[f'cos_{term}'] <= 1 and log[f'gnr_{term}'] > 0
+    # No sign is asserted for the hard-gated content term: it re-weights the reconstruction gradient per pixel (finding
+    # 1, tested on the output above), and a per-pixel re-weighting can point anywhere in parameter space.
     assert 0 < log['skam_context_share'] <= 1
     output, _ = model.forward_student()
     l_rec, _ = model.reconstruction_loss(output, model.gt)
     cosines = model.gradient_cosines(l_rec, {'twice': 2 * l_rec, 'against': -0.5 * l_rec})
     assert float(cosines['cos_twice']) == pytest.approx(1.0, abs=1e-5)
     assert float(cosines['cos_against']) == pytest.approx(-1.0, abs=1e-5)
+    assert float(cosines['gnr_twice']) == pytest.approx(2.0, rel=1e-5)  # pulls twice as hard as L_rec
+    assert float(cosines['gnr_against']) == pytest.approx(0.5, rel=1e-5)
 
 
 def test_shipped_skt_sections_build_and_step(tmp_path):

@@ -62,6 +62,11 @@ def batch_psnr_mu(pred: torch.Tensor, gt: torch.Tensor, mu: float = 5000.0) -> t
     return -10 * torch.log10(mse.clamp_min(1e-12))
 
 
+def gradient_norm(grads: List[Optional[torch.Tensor]]) -> torch.Tensor:
+    """Euclidean norm of a gradient given per parameter (None = zero)."""
+    return torch.as_tensor(sum(g.square().sum() for g in grads if g is not None)).sqrt()
+
+
 def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optional[torch.Tensor]]) -> torch.Tensor:
     """Cosine between two gradients given per parameter (None = zero); 0 when either is zero."""
     dot = sum((a * b).sum() for a, b in zip(grads_a, grads_b) if a is not None and b is not None)
@@ -384,17 +389,21 @@ class SKTModel(SKTValidationMixin, HDRModel):
 
     def gradient_cosines(self, l_rec: torch.Tensor, distill: Dict[str,
                                                                   torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-        """``cos_<term>``: cosine of each distillation term's gradient with L_rec's, on the ORM's parameters.
+        """Per distillation term (as weighted in the loss), on the ORM's parameters: ``cos_<term>``, the cosine of its
+        gradient with L_rec's, and ``gnr_<term>``, the ratio of the two gradients' norms.
 
-        +1: the term only re-weights the reconstruction gradient; ~0: it adds a new direction; < 0: it pulls against
-        the reconstruction. Costs one extra backward per term (graphs are retained for the real step).
+        cos +1: the term only re-weights the reconstruction gradient; ~0: it adds a new direction; < 0: it pulls
+        against the reconstruction. gnr: how hard the term pulls compared with L_rec (0.1: a tenth as hard). Costs
+        one extra backward per term (graphs are retained for the real step).
         """
         params = [p for p in self.get_bare_model(self.net_g).parameters() if p.requires_grad]
         rec = torch.autograd.grad(l_rec, params, retain_graph=True, allow_unused=True)
-        return OrderedDict(
-            (f'cos_{name}',
-             gradient_cosine(torch.autograd.grad(term, params, retain_graph=True, allow_unused=True), rec))
-            for name, term in distill.items())
+        values: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+        for name, term in distill.items():
+            grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            values[f'cos_{name}'] = gradient_cosine(grads, rec)
+            values[f'gnr_{name}'] = gradient_norm(grads).detach() / gradient_norm(rec).detach().clamp_min(1e-30)
+        return values
 
     def monitor(self, current_iter: int, teacher_output: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Logged alongside the losses: teacher-minus-student PSNR-μ on the batch, w(iter), mask ratio and the
