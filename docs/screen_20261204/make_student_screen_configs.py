@@ -15,6 +15,10 @@ ORM). Run from the screen's work folder /work/screen4 (made as in ``make_teacher
     python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 --lr 1e-4
     python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 --mode joint \
         --arms student_none student_oracle
+    # screen 7: the distillation terms 10x stronger (names get _w10); control seed 2 for the third seed
+    python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 0 1 2 --distill-scale 10 \
+        --arms student_none student_oracle
+    python docs/screen_20261204/make_student_screen_configs.py --iters 1200 --seeds 2 --arms control
 
 then ``python -m basicsr_skt.train -opt /work/screen4/student_configs/<name>.yml`` (OMP_NUM_THREADS=1,
 cwd /work/screen4).
@@ -44,8 +48,11 @@ parser.add_argument('--lr', type=float, default=None, help='stage-2 learning rat
 parser.add_argument('--mode', choices=['staged_student', 'joint'], default='staged_student',
                     help='stage 2: frozen teacher (screen 5), or the pre-trained teacher keeps learning (screen 6)')
 parser.add_argument('--arms', nargs='+', choices=list(ARMS), default=list(ARMS))
+parser.add_argument('--distill-scale', type=float, default=None,
+                    help='multiplies the loss weights of the content, colour and SKAM terms (screen 7)')
 cli = parser.parse_args()
-tag = ('' if cli.lr is None else f'_lr{cli.lr:g}') + ('' if cli.mode == 'staged_student' else '_joint')
+tag = ('' if cli.lr is None else f'_lr{cli.lr:g}') + ('' if cli.mode == 'staged_student' else '_joint') + (
+    '' if cli.distill_scale is None else f'_w{cli.distill_scale:g}')
 args = run_evidence.parse_args(['--iters', str(cli.iters), '--num-val-points', '4'])
 os.makedirs(osp.join(WORK, 'student_configs'), exist_ok=True)
 for seed in cli.seeds:
@@ -59,6 +66,8 @@ for seed in cli.seeds:
         opt['path'].update(pretrain_network_g=ORM, param_key_g='params_ema', strict_load_g=True)
         if teacher is not None:
             opt['skt'].update(mode=cli.mode, warmup_iter=0, val_teacher_zeroed_priors=False)
+            for term in ('content_opt', 'colour_opt', 'skam_opt'):
+                opt['skt'][term]['loss_weight'] *= cli.distill_scale or 1.0
             teacher_run = teacher.format(seed=seed)
             opt['path'].update(
                 pretrain_network_t=osp.join(WORK, 'experiments', teacher_run, 'models', f'net_t_{cli.iters}.pth'),
