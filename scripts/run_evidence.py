@@ -66,9 +66,9 @@ from basicsr_skt.reporting.charts import line_chart  # noqa: E402
 from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
 from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CELL, Final,  # noqa: E402
                                                    Scores, arm_table, contrast_summaries, contrast_table,
-                                                   finished_seeds, finite_json, largest_delta_scenes, oracle_check,
-                                                   primary_contrast, scene_mean, scene_picture, share_table,
-                                                   validation_scores)
+                                                   finished_seeds, finite_json, largest_delta_scenes, mean_curves,
+                                                   oracle_check, primary_contrast, scene_mean, scene_picture,
+                                                   share_table, validation_scores)
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml  # noqa: E402
 
@@ -482,14 +482,14 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
 
     val_curves, gaps, teacher_curves = OrderedDict(), OrderedDict(), OrderedDict()
     for label, seed, log, curves in run_logs(work, runs):
-        val_curves[f'{label} s{seed}'] = curves.get('psnr_mu', [])
-        if curves.get('teacher_psnr_mu'):
-            teacher_curves[f'{label} s{seed}'] = curves['teacher_psnr_mu']
+        val_curves[label, seed] = curves.get('psnr_mu', [])
+        teacher_curves[label, seed] = curves.get('teacher_psnr_mu', [])
         if label != 'baseline':
-            gaps[f'{label} s{seed}'] = logged_scalars(log).get('gap_psnr_mu', [])
+            gaps[label, seed] = logged_scalars(log).get('gap_psnr_mu', [])
+    val_curves, teacher_curves, gaps = mean_curves(val_curves), mean_curves(teacher_curves), mean_curves(gaps)
     plots = []
     if write_plot(osp.join(report_dir, f'{stem}_val_psnr_mu.png'), val_curves, 'validation PSNR-mu (dB), EMA ORM'):
-        plots.append(('validation PSNR-μ of the (EMA) ORM', f'{stem}_val_psnr_mu.png'))
+        plots.append(('validation PSNR-μ of the (EMA) ORM, mean over seeds', f'{stem}_val_psnr_mu.png'))
     if write_plot(osp.join(report_dir, f'{stem}_val_teacher_psnr_mu.png'), teacher_curves,
                   'validation PSNR-mu (dB), teacher'):
         plots.append(('validation PSNR-μ of the teacher', f'{stem}_val_teacher_psnr_mu.png'))

@@ -254,3 +254,13 @@ def test_evidence_tables_known_values():
     rows = evidence_tables.share_table({'shares': {'train': {'x': shares}, 'val': {}}}, None).splitlines()
     assert rows[2] == '| train | 1 | 10.00 | 0.00 | 20.00 | 5.00 | 1.00 |' and len(rows) == 3  # empty splits left out
     assert evidence_tables.finite_json({'a': [float('nan'), 1.0], 'b': float('inf')}) == {'a': [None, 1.0], 'b': None}
+
+
+def test_mean_curves_one_series_per_arm_at_common_iterations():
+    curves = {('skt', 0): [(100, 30.0), (200, 31.0)], ('skt', 1): [(100, 32.0), (200, 33.0), (300, 34.0)],
+              ('baseline', 0): [(100, 29.0)], ('baseline', 1): [], **{('x', s): [(1, float(s))] for s in range(12)}}
+    means = evidence_tables.mean_curves(curves)
+    assert list(means) == ['skt (mean of 2 seeds)', 'baseline', 'x (mean of 12 seeds)']
+    assert means['skt (mean of 2 seeds)'] == [(100, 31.0), (200, 32.0)] and means['baseline'] == [(100, 29.0)]
+    assert means['x (mean of 12 seeds)'] == [(1, 5.5)]
+    line_chart(means, 'any number of seeds', 'iteration')  # at most one series per arm: always drawable

@@ -239,6 +239,28 @@ def scene_picture(gt_path: str, predictions: Dict[str, str], crop: int = 96) -> 
     return np.concatenate(tiles, axis=1)
 
 
+def mean_curves(curves: Dict[Tuple[str, int], Sequence[Tuple[int, float]]]) -> 'OrderedDict[str, List[Tuple[int, float]]]':
+    """One curve per arm: the mean over its seeds at the iterations every one of them logged.
+
+    Args:
+        curves: (arm, seed) -> [(iteration, value), ...]; empty curves are ignored.
+
+    Returns:
+        ``'<arm> (mean of n seeds)'`` -> [(iteration, mean), ...], arms in first-seen order (one series per arm, so a
+        chart stays readable at any number of seeds).
+    """
+    by_arm: 'OrderedDict[str, List[Dict[int, float]]]' = OrderedDict()
+    for (arm, _), points in curves.items():
+        if points:
+            by_arm.setdefault(arm, []).append(dict(points))
+    means = OrderedDict()
+    for arm, runs in by_arm.items():
+        common = sorted(set.intersection(*(set(run) for run in runs)))
+        name = arm if len(runs) == 1 else f'{arm} (mean of {len(runs)} seeds)'
+        means[name] = [(it, float(np.mean([run[it] for run in runs]))) for it in common]
+    return means
+
+
 def finite_json(value: Any) -> Any:
     """``value`` with NaN / inf replaced by None at any depth (strict JSON)."""
     if isinstance(value, dict):
