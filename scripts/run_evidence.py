@@ -67,7 +67,7 @@ from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
 from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CELL, Final,  # noqa: E402
                                                    Scores, arm_table, contrast_summaries, contrast_table,
                                                    finished_seeds, finite_json, largest_delta_scenes, mean_curves,
-                                                   oracle_check, primary_contrast, scene_mean, scene_picture,
+                                                   oracle_check, primary_contrast, readout, scene_mean, scene_picture,
                                                    share_table, validation_scores)
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml  # noqa: E402
@@ -559,6 +559,10 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
                   f'`{primary_contrast(main_scores)}` on PSNR-μ; Holm over the contrasts on PSNR-μ (paired t tests). '
                   'TOST: equivalence within ±0.3 dB at 5 %. '
                   'The bootstrap resamples seeds, then scenes within each seed.', '']
+        if not args.validation_only:  # the plan's rule reads the test split only
+            lines += ['**Read-out** (the plan\'s rule, `docs/evidence_plan.md` §6, applied by the script; final only '
+                      'at the number of seeds the rule asks for):', '']
+            lines += readout(summaries, primary_contrast(main_scores)) + ['']
     if not args.validation_only and test_scores:
         lines += ['### Region metrics (test split)', '', arm_table(test_scores, REGION_METRICS), '',
                   'PSNR-μ / SSIM-μ inside the pixels saturated or near black in the reference (`extreme`), the motion '

@@ -13,7 +13,7 @@ from helpers import REPO_ROOT
 
 from basicsr_skt.data.evidence_data import EvidenceData, build_data, build_extra_test
 from basicsr_skt.data.splits import check_disjoint, split_by_source
-from basicsr_skt.reporting import evidence_tables
+from basicsr_skt.reporting import evidence_tables, stats
 from basicsr_skt.reporting.charts import line_chart, line_chart_size
 from basicsr_skt.reporting.train_logs import logged_scalars, validation_curves
 from basicsr_skt.utils.hdr_io import write_hdr
@@ -97,7 +97,8 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
             'baseline', 'skt', '--seeds', '0', '1', '--extra-test', str(extra_dir), '--jobs', '2', '--threads', '1']
     run_evidence.main(argv)
     text = report.read_text()
-    for section in ('## Command', '## Setup', '## Results (test split)', '### Paired contrasts',
+    for section in ('## Command', '## Setup', '## Results (test split)', '### Paired contrasts', '**Read-out**',
+                    '- `skt - baseline` (primary): ',
                     '### Region metrics (test split)', 'largest |Δ PSNR-μ|', '## Test on your own photographs',
                     '## Training curves', '## Wall time', 'missing by occlusion',
                     'Seeds with every arm finished: 0, 1'):
@@ -128,7 +129,7 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
     tests_before = sorted(os.listdir(tmp_path / 'work' / 'results'))
     run_evidence.main(argv[:-6] + ['--validation-only', '--report', str(tmp_path / 'screen.md'), '--seeds', '0', '1'])
     screen = (tmp_path / 'screen.md').read_text()
-    assert '## Results (validation split)' in screen and '(test split)' not in screen
+    assert '## Results (validation split)' in screen and '(test split)' not in screen and 'Read-out' not in screen
     assert 'Seeds with every arm finished: 0, 1' in screen and '| skt | 0, 1 |' in screen
     teacher_rows = screen.split('### The teacher per region (validation)')[1].split('\n\n')[1].splitlines()
     assert 'teacher_psnr_mu_extreme' in teacher_rows[0] and 'teacher0_psnr_mu_rest' in teacher_rows[0]
@@ -264,3 +265,19 @@ def test_mean_curves_one_series_per_arm_at_common_iterations():
     assert means['skt (mean of 2 seeds)'] == [(100, 31.0), (200, 32.0)] and means['baseline'] == [(100, 29.0)]
     assert means['x (mean of 12 seeds)'] == [(1, 5.5)]
     line_chart(means, 'any number of seeds', 'iteration')  # at most one series per arm: always drawable
+
+
+def test_readout_applies_the_plan_rule():
+    summarise, summarise_family = stats.summarise, stats.summarise_family
+    big = summarise('skt - finetune_control', 'psnr_mu', [0.50, 0.60, 0.55, 0.65], 0.3)
+    small = summarise('skt - baseline', 'psnr_mu', [0.01, -0.02, 0.03, 0.00], 0.3)
+    noisy = summarise('skt - no_semantics', 'psnr_mu', [0.9, -0.8, 0.7, -0.6], 0.3)
+    summarise_family([small, noisy, big])
+    lines = evidence_tables.readout([small, noisy, big], 'skt - finetune_control')
+    assert lines[0].startswith('- `skt - finetune_control` (primary): **improves**: mean Δ +0.575 dB')
+    # 4 seeds: an exact sign test cannot go below p = 0.125, so the claim is phrased at the t test's level
+    assert 'not confirmed at 5 % by the sign / Wilcoxon test, which 4 seeds cannot give (smallest possible p 0.125)' \
+        in lines[0]
+    assert lines[1].startswith('- `skt - baseline`: **no effect of ±0.3 dB or more** (TOST p 0.000)')
+    assert lines[2].startswith('- `skt - no_semantics`: **inconclusive** at this budget: mean Δ +0.050 dB')
+    assert lines[2].endswith(f'would need {noisy.seeds_for_80_power} seeds.') and noisy.seeds_for_80_power > 12

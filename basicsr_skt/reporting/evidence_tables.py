@@ -81,6 +81,42 @@ def primary_contrast(scores: Scores) -> str:
     return 'skt - finetune_control' if 'finetune_control' in scores else 'skt - baseline'
 
 
+def reading(summary: ContrastSummary, alpha: float = 0.05) -> str:
+    """The plan's reading of one PSNR-μ contrast (``docs/evidence_plan.md`` §6.4-5), from its numbers only.
+
+    Significant after Holm: the effect with its interval; else TOST-equivalent: smaller than the margin; else
+    inconclusive. When the sign or Wilcoxon test disagrees with a significant t test, or TOST with a significant
+    effect, the sentence says so (and says when the seeds cannot make them significant at all: an exact sign test on
+    n seeds has p >= 2^(1-n)).
+    """
+    effect = (f'mean Δ {summary.mean:+.3f} dB (95 % CI [{summary.ci_low:+.3f}, {summary.ci_high:+.3f}], '
+              f'{summary.n_seeds} seeds)')
+    p_holm = summary.p_holm if summary.p_holm is not None else summary.p_t
+    if math.isfinite(p_holm) and p_holm < alpha:
+        text = (f'**{"improves" if summary.mean > 0 else "hurts"}**: {effect}, Holm-adjusted p {p_holm:.3f}')
+        weak = [name for name, p in (('sign', summary.p_sign), ('Wilcoxon', summary.p_wilcoxon)) if not p < alpha]
+        if weak:
+            floor = 2.0**(1 - summary.n_seeds)
+            cannot = f', which {summary.n_seeds} seeds cannot give (smallest possible p {floor:.3f})' \
+                if floor >= alpha else ''
+            text += f'; not confirmed at 5 % by the {" / ".join(weak)} test{cannot}: the claim rests on the t test'
+        if summary.tost_equivalent:
+            text += f'; it is also inside ±{summary.delta:g} dB (TOST p {summary.p_tost:.3f}): real but small'
+        return text + '.'
+    if summary.tost_equivalent:
+        return (f'**no effect of ±{summary.delta:g} dB or more** (TOST p {summary.p_tost:.3f}): {effect}, '
+                f'Holm-adjusted p {fmt(p_holm)}.')
+    need = '–' if summary.seeds_for_80_power is None else str(summary.seeds_for_80_power)
+    return (f'**inconclusive** at this budget: {effect}, Holm-adjusted p {fmt(p_holm)}, TOST p {fmt(summary.p_tost)}; '
+            f'80 % power at {summary.delta:g} dB would need {need} seeds.')
+
+
+def readout(summaries: Sequence[ContrastSummary], primary: str) -> List[str]:
+    """Markdown lines: the plan's reading of every PSNR-μ contrast, ``primary`` (:func:`primary_contrast`) first."""
+    rows = sorted((s for s in summaries if s.metric == 'psnr_mu'), key=lambda s: s.contrast != primary)
+    return [f'- `{s.contrast}`{" (primary)" if s.contrast == primary else ""}: {reading(s)}' for s in rows]
+
+
 def fmt(value: Optional[float], digits: int = 3, signed: bool = False) -> str:
     """``value`` with ``digits`` decimals (a sign when ``signed``); ``–`` for None, NaN and inf."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
