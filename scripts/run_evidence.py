@@ -16,7 +16,9 @@ outputs, after every finished seed:
 Resumable: data, priors, finished trainings (their final checkpoint exists) and finished tests are reused, an
 interrupted training continues with ``--auto_resume``, and the report is rewritten after every finished seed. A run
 whose configuration changed (another recipe in the same ``--work``) stops the script instead of being reused. Delete
-``--work`` (default ``evidence/``) to start over.
+``--work`` (default ``evidence/``) to start over. Every report also writes ``<report>_scores.json``, the per-scene test
+scores of every run: commit it, and a fresh machine (whose ``--work`` is gone) continues the experiment with the next
+seeds and ``--earlier-scores <report>_scores.json``; the finished seeds then enter the report from that file.
 
 Data (``--data-recipe hard``, the default): brackets simulated from HDR photographs with Kalantari's exposure
 convention (EVs 0/2/4 relative to the shortest frame, so the GT stays <= 1 where the reference clips), a bright
@@ -67,7 +69,8 @@ from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
 from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CELL, Final,  # noqa: E402
                                                    Scores, arm_table, contrast_summaries, contrast_table,
                                                    finished_seeds, finite_json, largest_delta_scenes, mean_curves,
-                                                   oracle_check, primary_contrast, readout, scene_mean, scene_picture,
+                                                   mean_only, merge_scores, oracle_check, primary_contrast, readout,
+                                                   scene_mean, scene_picture, scores_from_json, scores_to_json,
                                                    share_table, validation_scores)
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml  # noqa: E402
@@ -100,6 +103,8 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('no_content', ('SKT without the content term', {'drop': ['content_opt']})),
 ])
 DEFAULT_ARMS = ('baseline', 'skt', 'no_semantics')
+#: The ``skt`` sections of the distillation terms (content, colour, SKAM) that ``--distill-scale`` multiplies.
+DISTILL_SECTIONS = ('content_opt', 'colour_opt', 'skam_opt')
 #: Arms that are never tested (diagnostics on validation only).
 DIAGNOSTIC = ('oracle_teacher', 'oracle_xattn')
 
@@ -198,7 +203,15 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
         if change.get('oracle'):
             opt['network_t']['embed_channels'] = 3
         opt['network_t'].update(change.get('network_t', {}))
+        scale_distillation(opt['skt'], args.distill_scale)
     return opt
+
+
+def scale_distillation(skt_opt: Dict[str, Any], factor: float) -> None:
+    """Multiply the ``loss_weight`` of the distillation terms present in an ``skt`` option section (in place)."""
+    for section in DISTILL_SECTIONS:
+        if section in skt_opt:
+            skt_opt[section]['loss_weight'] *= factor
 
 
 def test_options(name: str, datasets: Dict[str, str], train_opt: Dict[str, Any], checkpoint: str,
@@ -456,22 +469,45 @@ def git_commit() -> str:
 
 def report_paths(args: argparse.Namespace, work: str) -> Tuple[str, str]:
     """(Markdown report, JSON summary): ``--report`` and the ``.json`` beside it; ``<work>/screen.*`` for
-    ``--validation-only`` unless ``--report`` is given."""
+    ``--validation-only`` unless ``--report`` is given. The score archive is ``<report>_scores.json``."""
     report = args.report or (osp.join(work, 'screen.md') if args.validation_only else 'docs/evidence.md')
     return report, osp.splitext(report)[0] + '.json'
 
 
+def read_earlier_scores(args: argparse.Namespace) -> Scores:
+    """The test scores of ``--earlier-scores`` (empty without it); a missing or malformed file stops the script
+    with one message before anything is trained."""
+    if not args.earlier_scores:
+        return OrderedDict()
+    if args.validation_only:
+        raise SystemExit('--earlier-scores holds test-split scores; it cannot be used with --validation-only')
+    try:
+        with open(args.earlier_scores, encoding='utf-8') as f:
+            return scores_from_json(json.load(f), args.earlier_scores)
+    except OSError as err:
+        raise SystemExit(f'--earlier-scores {args.earlier_scores}: cannot read it ({err.strerror}); give the '
+                         '<report>_scores.json that an earlier report wrote') from None
+    except ValueError as err:  # json.JSONDecodeError is a ValueError
+        raise SystemExit(f'--earlier-scores {args.earlier_scores}: {err}') from None
+
+
 def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], extra: Optional[Dict[str, Any]],
-                 runs: List[Tuple[str, int]], timings: Dict[str, Any]) -> Tuple[str, str]:
-    """The Markdown report, its PNGs and the JSON summary, from the runs' logs and test CSVs only."""
+                 runs: List[Tuple[str, int]], timings: Dict[str, Any],
+                 earlier: Optional[Scores] = None) -> Tuple[str, str]:
+    """The Markdown report, its PNGs, the JSON summary and the score archive, from the runs' logs and test CSVs
+    and the ``earlier`` test scores (:func:`read_earlier_scores`; a run of ``runs`` that finished here wins)."""
     report, json_path = report_paths(args, work)
     report_dir = osp.dirname(osp.abspath(report))
     os.makedirs(report_dir, exist_ok=True)
     stem = osp.splitext(osp.basename(report))[0]
     data_dir = osp.join(work, 'data')
     final_val = read_validation(work, runs, args)
-    test_scores = OrderedDict() if args.validation_only else read_test_scores(
+    local = OrderedDict() if args.validation_only else read_test_scores(
         work, [r for r in runs if r[0] not in DIAGNOSTIC], 'evidence_test')
+    earlier = earlier or OrderedDict()
+    test_scores = merge_scores(local, earlier)
+    from_earlier = [(arm, seed) for arm, per_seed in earlier.items() for seed in per_seed
+                    if seed not in local.get(arm, {})]
     extra_scores = read_test_scores(work, runs, 'evidence_extra') if extra is not None else OrderedDict()
 
     split = 'validation' if args.validation_only else 'test'
@@ -548,8 +584,16 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     done = finished_seeds(main_scores, [a for a in dict.fromkeys(r[0] for r in runs) if a not in DIAGNOSTIC])
     seeds_text = ', '.join(map(str, done)) or 'none'
     shown = list(METRICS) + ['lpips'] + (list(TEACHER_METRICS) if args.validation_only else [])
-    lines += [f'## Results ({split} split)', '', f'Seeds with every arm finished: {seeds_text}.', '',
-              arm_table(main_scores, shown, lambda arm, seed: train_minutes(timings, arm, seed)), '',
+    from_file = sorted({s for per_seed in test_scores.values() for s, scenes in per_seed.items() if mean_only(scenes)})
+    lines += [f'## Results ({split} split)', '', f'Seeds with every arm finished: {seeds_text}.', '']
+    if from_earlier:
+        lines += [f'Runs read from `--earlier-scores {args.earlier_scores}` (their run folders are not on this '
+                  'machine): ' + ', '.join(f'{arm} s{seed}' for arm, seed in from_earlier) + '. ' +
+                  (('Seed {} is known by its test means only: it enters' if len(from_file) == 1 else
+                    'Seeds {} are known by their test means only: they enter').format(', '.join(map(str, from_file))) +
+                   ' the tables and the t-based statistics, not the scene bootstrap, the crops or the training curves.'
+                   if from_file else 'The training curves and the teacher tables cover the runs trained here.'), '']
+    lines += [arm_table(main_scores, shown, lambda arm, seed: train_minutes(timings, arm, seed)), '',
               f'Mean over seeds of the {split}-mean metrics ± the seed-to-seed standard deviation' +
               ('; `teacher_*`: the teacher on the ORM\'s output, `teacher0_*`: the same teacher with its priors zeroed.'
                if args.validation_only else '.'), '']
@@ -570,7 +614,7 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
                   'that have the region.', '']
         picked = largest_delta_scenes(test_scores)
         if picked:
-            seed = sorted(test_scores['skt'])[0]
+            seed = min(s for s in test_scores['skt'] if not mean_only(test_scores['skt'][s]))
             lines += [f'### The {len(picked)} test scenes with the largest |Δ PSNR-μ| (SKT − baseline, seed {seed} '
                       'crops)', '']
             for scene, delta in picked:
@@ -635,6 +679,10 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     }
     with open(json_path, 'w', encoding='utf-8') as f:
         json.dump(finite_json(summary), f, indent=1)
+    if test_scores:
+        with open(osp.splitext(report)[0] + '_scores.json', 'w', encoding='utf-8') as f:
+            json.dump(scores_to_json(test_scores), f, indent=None, separators=(',', ':'))
+            f.write('\n')
     return report, json_path
 
 
@@ -651,6 +699,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--extra', nargs='+', metavar='LABEL:SEED', help='further runs, e.g. no_skam:0')
     parser.add_argument('--validation-only', action='store_true',
                         help='screening: train and report final validation metrics; never touches the test split')
+    parser.add_argument('--earlier-scores', metavar='JSON',
+                        help='test scores of runs whose folders are gone (the <report>_scores.json an earlier report '
+                        'wrote, e.g. on another machine): they join the report; runs trained here win')
     parser.add_argument('--extra-test', metavar='DIR',
                         help='HDR photographs never trained or tuned on ("test on your own photographs"): brackets '
                         'with the test recipe, every arm\'s final checkpoint scored on them in a separate table')
@@ -660,6 +711,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     recipe.add_argument('--lr-schedule', choices=['cosine', 'step'], default='cosine',
                         help='cosine decay over --iters, or x0.5 at 75 %% (the first experiment)')
     recipe.add_argument('--eta-min', type=float, default=1e-6, help='final learning rate of the cosine decay')
+    recipe.add_argument('--distill-scale', type=float, default=1.0,
+                        help='multiplies the loss_weight of the distillation terms (content, colour, SKAM) of every '
+                        'SKT arm: a screening knob (use a separate --work)')
     recipe.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters (joint)')
     recipe.add_argument('--skt-mode', choices=['joint', 'staged'], default='joint',
                         help='joint: ORM and teacher learn together for --iters; staged: the ORM alone for half of '
@@ -707,6 +761,7 @@ def planned_runs(args: argparse.Namespace) -> List[Tuple[str, int]]:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    earlier = read_earlier_scores(args)
     work = osp.abspath(args.work)
     os.makedirs(osp.join(work, 'configs'), exist_ok=True)
     data_dir = osp.join(work, 'data')
@@ -737,7 +792,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             for future in [pool.submit(run, item) for item in runs if item[1] == seed]:
                 future.result()
         report, json_path = write_report(args, work, manifest, extra, [r for r in runs if r[1] in seeds[:seeds.index(
-            seed) + 1]], timings)
+            seed) + 1]], timings, earlier)
         print(f'\n=== seed {seed} done; report: {report}, summary: {json_path}', flush=True)
 
 

@@ -1,6 +1,7 @@
 """The evidence experiment: split by source, log parsing, and a tiny end-to-end run that writes the whole report."""
 import glob
 import json
+import math
 import os
 import os.path as osp
 import sys
@@ -125,6 +126,27 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
     assert primary['ci_low'] <= primary['mean'] <= primary['ci_high']
     assert osp.isfile(tmp_path / 'docs' / 'evidence_val_psnr_mu.png')
     assert len(glob.glob(str(tmp_path / 'docs' / 'evidence_scene_*.png'))) == 2
+    # the score archive holds the CSVs' values; a fresh machine continues with it (here: a seed 2 known by its means)
+    archive = json.loads((tmp_path / 'docs' / 'evidence_scores.json').read_text())
+    restored = evidence_tables.scores_from_json(archive)
+    written = run_evidence.read_metrics_csv(
+        str(tmp_path / 'work' / 'results' / 'test_evidence_skt_s1' / 'evidence_test_metrics.csv'))
+    assert list(restored['skt'][1]) == list(written)
+    for scene, values in written.items():
+        assert restored['skt'][1][scene] == pytest.approx(values, abs=1e-6, nan_ok=True)
+    mean_only = {arm: {2: {evidence_tables.MEAN_ONLY_SCENE: {'psnr_mu': 20.0 + i, 'ssim_mu': 0.5, 'lpips': 0.3}}}
+                 for i, arm in enumerate(('baseline', 'skt'))}
+    earlier = tmp_path / 'earlier_scores.json'
+    earlier.write_text(json.dumps(evidence_tables.scores_to_json(mean_only)))
+    run_evidence.main(argv + ['--earlier-scores', str(earlier)])  # every run is reused: only the report is new
+    text = report.read_text()
+    assert 'Seeds with every arm finished: 0, 1, 2' in text and 'baseline s2, skt s2' in text
+    assert 'Seed 2 is known by its test means only' in text
+    summary = json.loads((tmp_path / 'docs' / 'evidence.json').read_text())
+    primary = [c for c in summary['contrasts'] if c['contrast'] == 'skt - baseline' and c['metric'] == 'psnr_mu'][0]
+    assert primary['n_seeds'] == 3 and primary['boot_low'] is None  # no scene bootstrap with a mean-only seed
+    assert evidence_tables.scores_from_json(json.loads((tmp_path / 'docs' / 'evidence_scores.json').read_text()))[
+        'skt'][2] == mean_only['skt'][2]
     # the screen reads validation only and never runs a model on the test split
     tests_before = sorted(os.listdir(tmp_path / 'work' / 'results'))
     run_evidence.main(argv[:-6] + ['--validation-only', '--report', str(tmp_path / 'screen.md'), '--seeds', '0', '1'])
@@ -165,6 +187,15 @@ def test_recipe_options_reach_the_configs():
     test = run_evidence.test_options('t', {'evidence_test': '/d/Test', 'evidence_extra': '/e'}, opt, 'net.pth', args)
     assert test['path']['param_key_g'] == 'params_ema' and 'ssim_mu_extreme' in test['val']['metrics']
     assert [d['name'] for d in test['datasets'].values()] == ['evidence_test', 'evidence_extra']
+    strong = run_evidence.train_options('no_skam', 3, '/data', run_evidence.parse_args(
+        ['--iters', '100', '--ema-decay', '0.99', '--distill-scale', '10']))
+    plain = run_evidence.train_options('no_skam', 3, '/data', args)
+    assert strong['skt']['content_opt']['loss_weight'] == pytest.approx(10 * plain['skt']['content_opt']['loss_weight'])
+    assert strong['skt']['colour_opt']['loss_weight'] == pytest.approx(10 * plain['skt']['colour_opt']['loss_weight'])
+    assert 'skam_opt' not in strong['skt']  # a dropped term stays dropped
+    for section in ('content_opt', 'colour_opt'):
+        strong['skt'][section]['loss_weight'] = plain['skt'][section]['loss_weight']
+    assert strong == plain  # nothing else changes
 
 
 def test_oracle_cross_attention_arm_changes_only_the_fusion():
@@ -281,3 +312,28 @@ def test_readout_applies_the_plan_rule():
     assert lines[1].startswith('- `skt - baseline`: **no effect of ±0.3 dB or more** (TOST p 0.000)')
     assert lines[2].startswith('- `skt - no_semantics`: **inconclusive** at this budget: mean Δ +0.050 dB')
     assert lines[2].endswith(f'would need {noisy.seeds_for_80_power} seeds.') and noisy.seeds_for_80_power > 12
+
+
+def test_score_archive_merge_and_bad_earlier_scores(tmp_path):
+    scene = {'psnr_mu': 30.0, 'psnr_mu_motion': float('nan')}
+    here = OrderedDict(skt={3: OrderedDict(a=scene, b=scene)})
+    archive = evidence_tables.scores_to_json(OrderedDict(skt={0: {'test_mean': scene}, 3: {'x': scene}},
+                                                         baseline={0: {'test_mean': scene}}))
+    assert archive['scores']['skt']['0']['test_mean'] == {'psnr_mu': 30.0, 'psnr_mu_motion': None}
+    earlier = evidence_tables.scores_from_json(json.loads(json.dumps(archive)))
+    merged = evidence_tables.merge_scores(here, earlier)
+    assert list(merged) == ['skt', 'baseline'] and list(merged['skt']) == [0, 3]
+    assert list(merged['skt'][3]) == ['a', 'b']  # the run trained here wins over the archive's
+    assert evidence_tables.mean_only(merged['skt'][0]) and not evidence_tables.mean_only(merged['skt'][3])
+    assert math.isnan(merged['skt'][0]['test_mean']['psnr_mu_motion'])
+    bad = tmp_path / 'bad.json'
+    for content, message in (('{"scores": {}}', 'not a score archive of format 1'),
+                             ('{"format": 1, "scores": {"skt": {"zero": {}}}}', 'malformed score archive'),
+                             ('{"format": 1', 'Expecting')):
+        bad.write_text(content)
+        with pytest.raises(SystemExit, match=f'--earlier-scores {bad}: .*{message}'):
+            run_evidence.read_earlier_scores(run_evidence.parse_args(['--earlier-scores', str(bad)]))
+    with pytest.raises(SystemExit, match='cannot read it .*earlier report wrote'):
+        run_evidence.read_earlier_scores(run_evidence.parse_args(['--earlier-scores', str(tmp_path / 'none.json')]))
+    with pytest.raises(SystemExit, match='cannot be used with --validation-only'):
+        run_evidence.read_earlier_scores(run_evidence.parse_args(['--earlier-scores', str(bad), '--validation-only']))

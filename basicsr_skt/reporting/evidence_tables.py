@@ -26,12 +26,61 @@ CONTRAST_METRICS = ('psnr_mu', 'ssim_mu', 'lpips')
 EQUIVALENCE_MARGIN = 0.3  # dB PSNR-μ; the smallest effect of interest
 ORACLE_MARGIN = 1.0  # dB: the oracle teacher must beat the prior-free teacher by this much on validation
 ORACLE_CELL = 4  # px: the oracle prior is the μ-law GT pooled to cells of this size
+#: The one "scene" of a seed whose per-scene values are gone (its run folders were lost) and only its test-mean metrics
+#: are known: such a seed enters the t-based statistics and the per-arm tables, not the scene bootstrap or the crops.
+MEAN_ONLY_SCENE = 'test_mean'
+SCORES_FORMAT = 1  # version of the score archive written by :func:`scores_to_json`
 
 
 def scene_mean(scenes: Dict[str, Dict[str, float]], metric: str) -> float:
     """Mean of ``metric`` over scenes where it is defined (region metrics are NaN for scenes without the region)."""
     values = [v[metric] for v in scenes.values() if metric in v and not math.isnan(v[metric])]
     return float(np.mean(values)) if values else float('nan')
+
+
+def mean_only(scenes: Dict[str, Dict[str, float]]) -> bool:
+    """True when a run's scores are only its test means (:data:`MEAN_ONLY_SCENE`), not per-scene values."""
+    return list(scenes) == [MEAN_ONLY_SCENE]
+
+
+def merge_scores(scores: Scores, earlier: Scores) -> Scores:
+    """``scores`` plus the (arm, seed) runs of ``earlier`` that ``scores`` lacks (a run present in both keeps its
+    ``scores`` values); arms in the order first seen, seeds sorted."""
+    merged: Scores = OrderedDict()
+    for source in (scores, earlier):
+        for arm, per_seed in source.items():
+            for seed, scenes in per_seed.items():
+                merged.setdefault(arm, {}).setdefault(seed, scenes)
+    return OrderedDict((arm, dict(sorted(per_seed.items()))) for arm, per_seed in merged.items())
+
+
+def scores_to_json(scores: Scores, digits: int = 6) -> Dict[str, Any]:
+    """The archive form of ``scores`` (JSON keys are strings; values rounded to ``digits``; NaN becomes null): what a
+    later report on another machine reads back with :func:`scores_from_json` when the run folders are gone."""
+    return {'format': SCORES_FORMAT, 'scores': {
+        arm: {str(seed): {scene: {m: (round(v, digits) if math.isfinite(v) else None) for m, v in values.items()}
+                          for scene, values in scenes.items()} for seed, scenes in per_seed.items()}
+        for arm, per_seed in scores.items()}}
+
+
+def scores_from_json(data: Dict[str, Any], source: str = 'scores') -> Scores:
+    """Inverse of :func:`scores_to_json` (null becomes NaN).
+
+    Raises:
+        ValueError: ``data`` is not a score archive of this format (the message names ``source``).
+    """
+    if not isinstance(data, dict) or data.get('format') != SCORES_FORMAT or not isinstance(data.get('scores'), dict):
+        raise ValueError(f'{source}: not a score archive of format {SCORES_FORMAT} (a JSON object with "format": '
+                         f'{SCORES_FORMAT} and "scores": arm -> seed -> scene -> metric -> value), as written beside '
+                         'a report by scripts/run_evidence.py (<report>_scores.json)')
+    try:
+        return OrderedDict((arm, {int(seed): OrderedDict(
+            (scene, {m: float('nan') if v is None else float(v) for m, v in values.items()})
+            for scene, values in scenes.items()) for seed, scenes in per_seed.items()})
+            for arm, per_seed in data['scores'].items())
+    except (AttributeError, TypeError, ValueError) as err:
+        raise ValueError(f'{source}: malformed score archive ({err}); expected arm -> seed (an integer) -> scene -> '
+                         'metric -> number') from None
 
 
 def finished_seeds(scores: Scores, arms: Sequence[str]) -> List[int]:
@@ -48,7 +97,8 @@ def contrast_summaries(scores: Scores, delta: float = EQUIVALENCE_MARGIN,
     Args:
         scores: Per-scene metrics of every run.
         delta: Equivalence margin and effect of interest (dB PSNR-μ): TOST and the seeds for 80 % power.
-        per_scene: Also bootstrap over scenes within seeds (False for validation means: one pseudo-scene).
+        per_scene: Also bootstrap over scenes within seeds (False for validation means: one pseudo-scene). The
+            bootstrap is left out (NaN) when a seed has only its test mean (:data:`MEAN_ONLY_SCENE`).
     """
     summaries, primary = [], []
     for arm, control in CONTRASTS:
@@ -62,7 +112,7 @@ def contrast_summaries(scores: Scores, delta: float = EQUIVALENCE_MARGIN,
                 continue
             diffs = [scene_mean(scores[arm][s], metric) - scene_mean(scores[control][s], metric) for s in seeds]
             scene_diffs = None
-            if per_scene:
+            if per_scene and not any(mean_only(scores[a][s]) for a in (arm, control) for s in seeds):
                 scene_diffs = [[scores[arm][s][sc][metric] - scores[control][s][sc][metric]
                                 for sc in scores[arm][s] if sc in scores[control][s]] for s in seeds]
             summary = summarise(f'{arm} - {control}', metric, diffs, delta, per_scene=scene_diffs)
@@ -224,7 +274,8 @@ def largest_delta_scenes(scores: Scores, count: int = 3) -> List[Tuple[str, floa
     """The ``count`` test scenes with the largest |mean over seeds of (SKT − baseline) PSNR-μ|."""
     if 'skt' not in scores or 'baseline' not in scores:
         return []
-    seeds = sorted(set(scores['skt']) & set(scores['baseline']))
+    seeds = sorted(s for s in set(scores['skt']) & set(scores['baseline'])
+                   if not mean_only(scores['skt'][s]) and not mean_only(scores['baseline'][s]))
     deltas = {}
     for scene in scores['skt'][seeds[0]] if seeds else []:
         values = [scores['skt'][s][scene]['psnr_mu'] - scores['baseline'][s][scene]['psnr_mu'] for s in seeds

@@ -66,8 +66,7 @@ for seed in cli.seeds:
         opt['path'].update(pretrain_network_g=ORM, param_key_g='params_ema', strict_load_g=True)
         if teacher is not None:
             opt['skt'].update(mode=cli.mode, warmup_iter=0, val_teacher_zeroed_priors=False)
-            for term in ('content_opt', 'colour_opt', 'skam_opt'):
-                opt['skt'][term]['loss_weight'] *= cli.distill_scale or 1.0
+            run_evidence.scale_distillation(opt['skt'], cli.distill_scale or 1.0)
             teacher_run = teacher.format(seed=seed)
             opt['path'].update(
                 pretrain_network_t=osp.join(WORK, 'experiments', teacher_run, 'models', f'net_t_{cli.iters}.pth'),
