@@ -310,6 +310,9 @@ def stage_runs(label: str, seed: int, work: str, data_dir: str,
     if label != 'finetune_control':
         teacher = copy.deepcopy(final)
         teacher['name'] = f'evidence_{label}_teacher_s{seed}'
+        # the teacher does not depend on the student's --distill-scale (its run is the same and can be reused)
+        teacher['skt'] = train_options(label, seed, data_dir, argparse.Namespace(**dict(vars(half),
+                                                                                       distill_scale=1.0)))['skt']
         teacher['skt']['mode'] = 'staged_teacher'
         teacher['train'].update(ema_decay=0, ema_warmup=False)  # the ORM is frozen
         runs.append((teacher['name'], teacher, half.iters))

@@ -245,6 +245,11 @@ def test_staged_mode_chains_pretrain_teacher_and_student_and_the_matched_control
     assert run_evidence.checkpoint_path('/w', 'skt', 2, args).endswith('evidence_skt_s2/models/net_g_50.pth')
     joint = run_evidence.parse_args(['--iters', '100'])
     assert [name for name, _, _ in run_evidence.stage_runs('skt', 2, '/w', '/w/data', joint)] == ['evidence_skt_s2']
+    strong = run_evidence.stage_runs('skt', 2, '/w', '/w/data', run_evidence.parse_args(
+        ['--iters', '100', '--skt-mode', 'staged', '--distill-scale', '10']))
+    assert strong[:2] == runs[:2]  # the same stage-0 ORM and teacher: only the student's terms are stronger
+    assert strong[2][1]['skt']['content_opt']['loss_weight'] == pytest.approx(
+        10 * student['skt']['content_opt']['loss_weight'])
 
 
 def test_tiny_staged_screen_trains_every_stage_once_and_reports_the_control(tmp_path):
