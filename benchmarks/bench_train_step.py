@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Training-step cost of SKT (joint) vs. the ORM alone, with the shipped SKT defaults, measured side by side (CPU).
+"""Training-step cost of SKT vs. the ORM alone, with the shipped SKT defaults, measured side by side (CPU).
+
+Three models step alternately: the ORM alone (``HDRModel``), SKT ``joint`` (teacher trained in the same step) and the
+SKT ``staged_student`` step (stage 2 of the staged recipe: the teacher frozen, forward only; stage 1, the teacher on
+a frozen ORM, is a separate run of ``--iters`` teacher steps and is not timed here).
 
 ``--config demo`` takes ``network_g``, ``network_t``, ``skt``, crop and batch size from
 options/demo/train_demo_skt_hdrtransformer.yml; ``--config official`` from options/train_skt_hdrtransformer.yml
@@ -39,6 +43,7 @@ from typing import Any, Dict, List
 import torch
 
 import basicsr_skt  # noqa: F401  isort:skip
+from basicsr.archs import build_network
 from basicsr.models import build_model
 from basicsr_skt.utils.option_checks import load_options_yaml
 
@@ -94,7 +99,13 @@ class PhaseTimer:
         return seconds
 
 
+#: Rows of the table: model kind -> label.
+KINDS = OrderedDict([('orm', 'ORM alone (HDRModel)'), ('skt', 'SKT joint (SKTModel)'),
+                     ('student', 'SKT staged student (frozen teacher)')])
+
+
 def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
+    """BasicSR options of one benchmarked model; ``student`` reads the random ORM and teacher :func:`build` saved."""
     opt = {
         'name': f'bench_{kind}',
         'model_type': 'HDRModel',
@@ -120,12 +131,26 @@ def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
         },
         'val': {}
     }
-    if kind == 'skt':
+    if kind in ('skt', 'student'):
         skt = copy.deepcopy(config['skt'])
         skt['warmup_iter'] = 0
         opt.update(model_type='SKTModel', network_t=copy.deepcopy(config['network_t']),
                    network_skam=copy.deepcopy(config['network_skam']), skt=skt)
+    if kind == 'student':
+        skt.pop('teacher_ema_decay', None)  # joint only
+        skt['mode'] = 'staged_student'
+        opt['path'].update(pretrain_network_g=osp.join(root, 'net_g_start.pth'),
+                           pretrain_network_t=osp.join(root, 'net_t_frozen.pth'))
     return opt
+
+
+def build(kind: str, config: Dict[str, Any], root: str):
+    """The model of one row (for ``student``, first a random ORM and teacher saved in ``root`` to start from)."""
+    if kind == 'student':
+        for label, section in (('g_start', 'network_g'), ('t_frozen', 'network_t')):
+            torch.save({'params': build_network(copy.deepcopy(config[section])).state_dict()},
+                       osp.join(root, f'net_{label}.pth'))
+    return build_model(options(config, kind, root))
 
 
 def batch(batch_size: int, size: int, embed_channels: int) -> Dict[str, Any]:
@@ -149,22 +174,23 @@ def step_seconds(model, data, current_iter: int) -> float:
 
 
 def instrument(models: Dict[str, Any]) -> PhaseTimer:
-    """Wrap the ORM forward in both models and every SKT phase; returns the (disabled) timer."""
+    """Wrap the ORM forward in every model and every SKT phase; returns the (disabled) timer."""
     timer = PhaseTimer()
     for model in models.values():
         timer.wrap(model.get_bare_model(model.net_g), 'forward', 'ORM forward')
-    skt = models['skt']
-    for name, label in SKT_PHASES.items():
-        timer.wrap(skt, name, label)
-    if hasattr(skt, 'net_skam'):
-        timer.wrap(skt.get_bare_model(skt.net_skam), 'forward', 'SKAM heads forward')
+    for kind in ('skt', 'student'):
+        skt = models[kind]
+        for name, label in SKT_PHASES.items():
+            timer.wrap(skt, name, label)
+        if hasattr(skt, 'net_skam'):
+            timer.wrap(skt.get_bare_model(skt.net_skam), 'forward', 'SKAM heads forward')
     return timer
 
 
 def measure_memory(kind: str, config: Dict[str, Any], batch_size: int, size: int) -> None:
     """Child process: two steps of one model, then print its peak RSS in MiB as JSON (RSS peaks are process-wide)."""
     with tempfile.TemporaryDirectory() as root:
-        model = build_model(options(config, kind, root))
+        model = build(kind, config, root)
         data = batch(batch_size, size, config['network_t']['embed_channels'])
         for it in range(1, 3):
             step_seconds(model, data, 10**6 + it)
@@ -191,7 +217,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--tolerance', type=float, default=0.10, help='allowed |sum of parts - total| / total')
     parser.add_argument('--memory', action='store_true', help='also peak RSS per model (one child process each)')
-    parser.add_argument('--memory-of', choices=['orm', 'skt'], help=argparse.SUPPRESS)
+    parser.add_argument('--memory-of', choices=list(KINDS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -203,9 +229,9 @@ def main() -> None:
         return measure_memory(args.memory_of, config, batch_size, size)
 
     # children first: a forked child starts with the parent's peak RSS, so the parent must still be small
-    memory = {kind: peak_memory(kind, args) for kind in ('orm', 'skt')} if args.memory else {}
+    memory = {kind: peak_memory(kind, args) for kind in KINDS} if args.memory else {}
     with tempfile.TemporaryDirectory() as root:
-        models = OrderedDict((kind, build_model(options(config, kind, root))) for kind in ('orm', 'skt'))
+        models = OrderedDict((kind, build(kind, config, root)) for kind in KINDS)
         data = batch(batch_size, size, config['network_t']['embed_channels'])
         timer = instrument(models)
         for it in range(2):  # warm-up (allocations, mask caches)
@@ -237,20 +263,23 @@ def main() -> None:
 
     print(f'HDR-Transformer ({args.config} config) training step, batch {batch_size}, {size}² crops, CPU, '
           f'{args.threads} thread(s), median of {args.iters} alternating steps per model\n')
-    mib = {kind: f' {memory[kind]:.0f} |' if memory else '' for kind in models}
-    print('| run | s / iteration | sum of parts (instrumented steps) |' + (' peak RSS (MiB) |' if memory else ''))
-    print('|---|---|---|' + ('---|' if memory else ''))
-    print(f'| ORM alone (HDRModel) | {step["orm"]:.3f} | {summed["orm"]:.3f} |{mib["orm"]}')
-    print(f'| SKT joint (SKTModel) | {step["skt"]:.3f} | {summed["skt"]:.3f} |{mib["skt"]}')
-    ratio = f' **{memory["skt"] / memory["orm"]:.2f}×** |' if memory else ''
-    print(f'| **ratio SKT / ORM** | **{step["skt"] / step["orm"]:.2f}×** | |{ratio}')
-    print('\nParts of the SKT step (exclusive, median per part; medians need not add up exactly):\n')
-    print('| part | SKT s | ORM s |')
-    print('|---|---|---|')
-    for name, seconds in table['skt'].items():
-        orm = table['orm'].get(name)
-        print(f'| {name} | {seconds:.3f} | {"" if orm is None else f"{orm:.3f}"} |')
-    print(f'| ORM backward + step (ORM run) | | {table["orm"].get("ORM backward + step", 0.0):.3f} |')
+    print('| run | s / iteration | × ORM | sum of parts (instrumented steps) |'
+          + (' peak RSS (MiB) | × ORM |' if memory else ''))
+    print('|---|---|---|---|' + ('---|---|' if memory else ''))
+    for kind, label in KINDS.items():
+        rss = f' {memory[kind]:.0f} | {memory[kind] / memory["orm"]:.2f}× |' if memory else ''
+        print(f'| {label} | {step[kind]:.3f} | **{step[kind] / step["orm"]:.2f}×** | {summed[kind]:.3f} |{rss}')
+    print('\nParts of the SKT steps (exclusive, median per part; medians need not add up exactly):\n')
+    print('| part | SKT joint s | staged student s | ORM s |')
+    print('|---|---|---|---|')
+
+    def cell(kind: str, name: str) -> str:
+        seconds = table[kind].get(name)
+        return '' if seconds is None else f'{seconds:.3f}'
+
+    for name in table['skt']:
+        print(f'| {name} | {cell("skt", name)} | {cell("student", name)} | {cell("orm", name)} |')
+    print(f'| ORM backward + step (ORM run) | | | {cell("orm", "ORM backward + step")} |')
     consistent = True
     for kind in models:
         gap = abs(summed[kind] - step[kind]) / step[kind]

@@ -73,7 +73,7 @@ from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CE
                                                    scene_mean, scene_picture, scores_from_json, scores_to_json,
                                                    share_table, validation_scores)
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
-from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml  # noqa: E402
+from basicsr_skt.utils.option_checks import SKT_DISTILL_SECTIONS, dump_options_yaml, load_options_yaml  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')
 METRICS = ('psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l')
@@ -103,8 +103,6 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('no_content', ('SKT without the content term', {'drop': ['content_opt']})),
 ])
 DEFAULT_ARMS = ('baseline', 'skt', 'no_semantics')
-#: The ``skt`` sections of the distillation terms (content, colour, SKAM) that ``--distill-scale`` multiplies.
-DISTILL_SECTIONS = ('content_opt', 'colour_opt', 'skam_opt')
 #: Arms that are never tested (diagnostics on validation only).
 DIAGNOSTIC = ('oracle_teacher', 'oracle_xattn')
 
@@ -209,7 +207,7 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
 
 def scale_distillation(skt_opt: Dict[str, Any], factor: float) -> None:
     """Multiply the ``loss_weight`` of the distillation terms present in an ``skt`` option section (in place)."""
-    for section in DISTILL_SECTIONS:
+    for section in SKT_DISTILL_SECTIONS:
         if section in skt_opt:
             skt_opt[section]['loss_weight'] *= factor
 
@@ -311,8 +309,8 @@ def stage_runs(label: str, seed: int, work: str, data_dir: str,
         teacher = copy.deepcopy(final)
         teacher['name'] = f'evidence_{label}_teacher_s{seed}'
         # the teacher does not depend on the student's --distill-scale (its run is the same and can be reused)
-        teacher['skt'] = train_options(label, seed, data_dir, argparse.Namespace(**dict(vars(half),
-                                                                                       distill_scale=1.0)))['skt']
+        unscaled = argparse.Namespace(**dict(vars(half), distill_scale=1.0))
+        teacher['skt'] = train_options(label, seed, data_dir, unscaled)['skt']
         teacher['skt']['mode'] = 'staged_teacher'
         teacher['train'].update(ema_decay=0, ema_warmup=False)  # the ORM is frozen
         runs.append((teacher['name'], teacher, half.iters))

@@ -61,7 +61,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     opt = run_options(args.run, args.dataroot)
     model = build_model(opt)  # SKTModel, through BasicSR's registry
     if hasattr(model, 'net_g_ema'):  # params_ema when the run kept an EMA, else params (= the EMA's initial copy)
-        load_weights(model.net_g_ema, opt['path']['pretrain_network_g'], 'auto', what=f"ORM checkpoint {opt['path']['pretrain_network_g']}")
+        checkpoint = opt['path']['pretrain_network_g']
+        load_weights(model.net_g_ema, checkpoint, 'auto', what=f'ORM checkpoint {checkpoint}')
     dataset = build_dataset(opt['datasets']['val'])
     loader = build_dataloader(dataset, opt['datasets']['val'], num_gpu=0, dist=False, sampler=None, seed=0)
     model.validation(loader, 0, None, save_img=False)

@@ -154,7 +154,7 @@ def run_python(args: List[str], cwd: Path, timeout: int = 300) -> str:
 
 
 def load_script(name: str, module_name: str = '') -> Any:
-    """Import ``scripts/<name>.py`` as a module (scripts are not a package), under ``module_name`` (default ``name``)."""
+    """Import ``scripts/<name>.py`` as a module (scripts are not a package), as ``module_name`` (default ``name``)."""
     spec = importlib.util.spec_from_file_location(module_name or name, REPO_ROOT / 'scripts' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -69,8 +69,8 @@ def test_region_psnr_has_the_closed_form_value(scene):
     pred = radiance.copy()
     pred[20:28, 30:38] += 0.01  # error only inside the motion region
     opts = dict(ldrs=frames, exposures=TIMES, window=1)
-    value = calculate_metric(dict(img=pred, img2=radiance, **opts), dict(type='calculate_region_psnr_mu',
-                                                                        region='motion'))
+    value = calculate_metric(dict(img=pred, img2=radiance, **opts),
+                             dict(type='calculate_region_psnr_mu', region='motion'))
     err = mu_law(np.array(0.06)) - mu_law(np.array(0.05))
     assert value == pytest.approx(-10 * math.log10(float(err)**2), rel=1e-9)
     assert math.isinf(calculate_metric(dict(img=pred, img2=radiance, **opts),

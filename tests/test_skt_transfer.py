@@ -5,12 +5,13 @@ Finding 1 (a hard-gated L1 term is a re-weighted reconstruction loss) is documen
 shipped default (soft gate, Charbonnier) is shown to carry the teacher's values.
 """
 import copy
+import importlib.util
 
 import numpy as np
 import pytest
 import torch
 from helpers import OPTIONS_DIR, TINY_HDRT
-from test_skt_model import EMBED_CHANNELS, batch, skt_opt
+from test_skt_model import EMBED_CHANNELS, TINY_SKAM, TINY_SPGRM, batch, changed, skt_opt, snapshot
 
 from basicsr_skt.archs.skam_arch import SKAM
 from basicsr_skt.losses.distill_loss import ColourDistillLoss, ContentDistillLoss, SKAMLoss, grid_labels
@@ -261,7 +262,7 @@ def test_validation_scores_the_teacher_beside_the_prior_free_orm(tmp_path):
 
 
 def test_with_ema_the_teacher_refines_the_live_orm_it_is_trained_with(tmp_path):
-    """EMA runs validate the EMA ORM; the teacher must see the live ORM's output (its training input), scored as live_."""
+    """EMA runs validate the EMA ORM; the teacher sees the live ORM's output (its training input), scored as live_."""
     opt = skt_opt(tmp_path)
     opt['train']['ema_decay'] = 0.999
     model = SKTModel(opt)
@@ -416,13 +417,18 @@ def test_shipped_skt_sections_build_and_step(tmp_path):
     assert EMBED_CHANNELS == opt['network_t']['embed_channels']
 
 
-def test_benchmark_phase_timer_attributes_nested_time_exclusively(monkeypatch):
-    """bench_train_step's parts add up to the step: nested phases are subtracted from their caller (fake clock)."""
-    import importlib.util
+def load_benchmark():
+    """``benchmarks/bench_train_step.py`` as a module (benchmarks are not a package)."""
     spec = importlib.util.spec_from_file_location('bench_train_step',
                                                   OPTIONS_DIR.parent / 'benchmarks' / 'bench_train_step.py')
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_phase_timer_attributes_nested_time_exclusively(monkeypatch):
+    """bench_train_step's parts add up to the step: nested phases are subtracted from their caller (fake clock)."""
+    bench = load_benchmark()
     clock = [0.0]
     monkeypatch.setattr(bench.time, 'perf_counter', lambda: clock[0])
 
@@ -445,6 +451,23 @@ def test_benchmark_phase_timer_attributes_nested_time_exclusively(monkeypatch):
     timer.enabled = True
     step.outer()
     assert timer.take() == {'outer': 1.5, 'inner': 2.0}
+
+
+def test_benchmark_staged_row_trains_the_orm_under_a_frozen_teacher(tmp_path):
+    """bench_train_step's ``student`` row is the stage-2 step of the shipped recipe: it starts from the saved ORM and
+    teacher, updates the ORM and leaves the teacher as loaded (the joint row updates both)."""
+    bench = load_benchmark()
+    config = dict(DEMO_OPT, network_g=dict(TINY_HDRT), network_t=dict(TINY_SPGRM), network_skam=dict(TINY_SKAM))
+    models = {kind: bench.build(kind, config, str(tmp_path)) for kind in ('skt', 'student')}
+    saved = torch.load(tmp_path / 'net_t_frozen.pth', weights_only=True)['params']
+    moved = {}
+    for kind, model in models.items():
+        before = {name: snapshot(getattr(model, name)) for name in ('net_g', 'net_t')}
+        bench.step_seconds(model, bench.batch(2, 16, EMBED_CHANNELS), 10**6)
+        moved[kind] = tuple(bool(changed(getattr(model, name), before[name])) for name in ('net_g', 'net_t'))
+    assert models['student'].mode == 'staged_student'
+    assert changed(models['student'].net_t, saved) == []
+    assert moved == {'skt': (True, True), 'student': (True, False)}
 
 
 def test_training_pipeline_logs_the_teachers_held_out_metrics(tmp_path):

@@ -16,7 +16,7 @@ DARK_LEVEL = 0.005
 
 
 def ellipse_mask(height: int, width: int, centre: Tuple[float, float], axes: Tuple[float, float],
-                  angle: float) -> np.ndarray:
+                 angle: float) -> np.ndarray:
     mask = np.zeros((height, width), np.uint8)
     cv2.ellipse(
         mask, (int(round(centre[1])), int(round(centre[0]))), (int(round(axes[1])), int(round(axes[0]))),
@@ -117,7 +117,7 @@ def moving_region(rng: np.random.Generator,
 
 
 def free_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], margin: int, num: int, ref: int,
-                 semi: np.ndarray, angle: float, cover: Optional[Tuple[np.ndarray, int]]) -> Optional[MovingRegion]:
+                semi: np.ndarray, angle: float, cover: Optional[Tuple[np.ndarray, int]]) -> Optional[MovingRegion]:
     """The ellipse of :func:`moving_region` with an independent position in every frame (``object_motion='free'``).
 
     The position in the covering frame is the best of 256 random candidates at covering ``cover``'s target; the
@@ -174,7 +174,7 @@ def free_region(rng: np.random.Generator, canvas_shape: Tuple[int, int], margin:
 
 
 def scene_with_region_at(radiance: np.ndarray, background: np.ndarray, region: MovingRegion,
-                          offset: Tuple[int, int]) -> np.ndarray:
+                         offset: Tuple[int, int]) -> np.ndarray:
     """The canvas with the moving region displaced by ``offset`` over the filled background."""
     if offset == (0, 0):
         return radiance

@@ -32,7 +32,8 @@ from basicsr_skt.models.skt_validation import SKTValidationMixin
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
-from basicsr_skt.utils.option_checks import SKT_DIAGNOSTICS_KEYS, SKT_KEYS, SKT_MASK_KEYS, warn_unknown_keys
+from basicsr_skt.utils.option_checks import (SKT_DIAGNOSTICS_KEYS, SKT_DISTILL_SECTIONS, SKT_KEYS, SKT_MASK_KEYS,
+                                             warn_unknown_keys)
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
 from basicsr_skt.utils.tonemap import mu_law
 
@@ -41,7 +42,7 @@ MODES = ('joint', 'staged_teacher', 'staged_student')
 #: ``network_t.ref_channels`` to N x 6 for the latter).
 TEACHER_INPUTS = ('reference', 'all_frames')
 #: Distillation terms: (section under ``skt``, log name).
-DISTILL_SECTIONS = (('content_opt', 'l_content'), ('colour_opt', 'l_colour'), ('skam_opt', 'l_skam'))
+DISTILL_SECTIONS = tuple(zip(SKT_DISTILL_SECTIONS, ('l_content', 'l_colour', 'l_skam')))
 #: The error for configs written before SKAM followed BasicSR's ``network_<x>`` convention.
 MOVED_SKAM_KEY = ('skt.skam is no longer read: the SKAM heads are the top-level section network_skam (BasicSR\'s '
                   'network_<x> convention, with path.pretrain_network_skam and path.strict_load_skam). Move the block '

@@ -244,13 +244,15 @@ def oracle_check(final: Final) -> List[str]:
             for s in sorted(set(oracle) & set(plain))]
     rows = [r for r in rows if r[1] is not None and r[2] is not None]
     if not rows:
-        return lines + ['Not measured: run the arms `oracle_teacher` and `no_semantics` (e.g. with `--validation-only`); '
-                        f'their validation logs need `{key}` (the teacher\'s held-out metric).', '']
+        return lines + ['Not measured: run the arms `oracle_teacher` and `no_semantics` (e.g. with '
+                        f'`--validation-only`); their validation logs need `{key}` (the teacher\'s held-out '
+                        'metric).', '']
     deltas = [with_oracle - without for _, with_oracle, without, _, _ in rows]
     lines.append(markdown_table(
         ['seed', 'teacher, oracle prior', 'teacher, no priors', 'Δ', 'ORM of the oracle run',
          'oracle teacher, priors zeroed'],
-        [[str(s), f'{a:.4f}', f'{b:.4f}', f'{a - b:+.4f}', fmt(orm, 4), fmt(zeroed, 4)] for s, a, b, orm, zeroed in rows]))
+        [[str(s), f'{a:.4f}', f'{b:.4f}', f'{a - b:+.4f}', fmt(orm, 4), fmt(zeroed, 4)]
+         for s, a, b, orm, zeroed in rows]))
     verdict = 'passed' if np.mean(deltas) >= ORACLE_MARGIN else (
         'FAILED: even a perfect coarse prior does not lift this teacher enough (too little room in the data, or a '
         'teacher that does not use its priors)')
@@ -326,7 +328,8 @@ def scene_picture(gt_path: str, predictions: Dict[str, str], crop: int = 96) -> 
     return np.concatenate(tiles, axis=1)
 
 
-def mean_curves(curves: Dict[Tuple[str, int], Sequence[Tuple[int, float]]]) -> 'OrderedDict[str, List[Tuple[int, float]]]':
+def mean_curves(
+        curves: Dict[Tuple[str, int], Sequence[Tuple[int, float]]]) -> 'OrderedDict[str, List[Tuple[int, float]]]':
     """One curve per arm: the mean over its seeds at the iterations every one of them logged.
 
     Args:

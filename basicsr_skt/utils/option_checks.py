@@ -15,6 +15,8 @@ SKT_KEYS = ('mode', 'orm_tap', 'mask', 'warmup_iter', 'ramp_iter', 'content_opt'
 SKT_MASK_KEYS = ('type', 'patch_size', 'ratio_max', 'ratio_min', 'schedule', 'ramp_fraction')
 #: Keys ``SKTModel`` reads from ``skt.diagnostics``.
 SKT_DIAGNOSTICS_KEYS = ('grad_cosine_freq',)
+#: The ``skt`` sections of the distillation terms (content, colour, SKAM), each a loss with a ``loss_weight``.
+SKT_DISTILL_SECTIONS = ('content_opt', 'colour_opt', 'skam_opt')
 
 
 def close_matches(name: str, known: Iterable[str], n: int = 3) -> List[str]:
