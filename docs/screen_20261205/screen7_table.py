@@ -1,0 +1,53 @@
+"""Screen 7 of docs/evidence_notes.md: the plan's paired contrasts from the runs' own validation logs.
+
+The validation report of ``run_evidence.py`` (``screen.md``) has the per-arm tables but no contrast between these
+three arms (its contrasts are those of the test plan), so this reads the final validation metrics with
+``run_evidence.read_validation`` and prints, per seed and over seeds (mean, 95 % t-interval), the differences the
+screen-7 rules name. Run with the screen's own arguments after ``--``:
+
+    python docs/screen_20261205/screen7_table.py -- --hdr-dir ../shared/data/hdr --validation-only \
+        --work evidence_screen7 --skt-mode staged --runs oracle_teacher no_semantics finetune_control \
+        --distill-scale 10 --seeds 0 1 2
+"""
+import importlib.util
+import os.path as osp
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+from basicsr_skt.reporting.stats import t_interval  # noqa: E402
+
+spec = importlib.util.spec_from_file_location('run_evidence', osp.join(ROOT, 'scripts', 'run_evidence.py'))
+evidence = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(evidence)
+
+CONTRASTS = (('oracle_teacher', 'finetune_control', 'rule 1: oracle_w10 - control'),
+             ('no_semantics', 'finetune_control', 'rule 2: none_w10 - control'),
+             ('oracle_teacher', 'no_semantics', 'rule 3: oracle_w10 - none_w10 (descriptive)'))
+
+
+def main() -> None:
+    argv = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else sys.argv[1:]
+    args = evidence.parse_args(argv)
+    final = evidence.read_validation(args.work, evidence.planned_runs(args), args)
+    print('| arm | seed | ORM PSNR-μ | teacher PSNR-μ | teacher, priors zeroed |')
+    print('|---|---|---|---|---|')
+    for arm, per_seed in final.items():
+        for seed, values in sorted(per_seed.items()):
+            cells = [values.get(k) for k in ('psnr_mu', 'teacher_psnr_mu', 'teacher0_psnr_mu')]
+            print(f'| {arm} | {seed} | ' + ' | '.join('–' if v is None else f'{v:.4f}' for v in cells) + ' |')
+    print('\n| contrast (validation PSNR-μ, dB) | per seed | mean | 95 % t-interval |')
+    print('|---|---|---|---|')
+    for arm, control, label in CONTRASTS:
+        seeds = sorted(set(final.get(arm, {})) & set(final.get(control, {})))
+        diffs = [final[arm][s]['psnr_mu'] - final[control][s]['psnr_mu'] for s in seeds]
+        if not diffs:
+            continue
+        mean, low, high = t_interval(diffs)
+        per_seed = ', '.join(f's{s} {d:+.3f}' for s, d in zip(seeds, diffs))
+        interval = f'[{low:+.3f}, {high:+.3f}]' if len(diffs) > 1 else '–'
+        print(f'| {label} | {per_seed} | {mean:+.3f} | {interval} |')
+
+
+if __name__ == '__main__':
+    main()
