@@ -3,7 +3,9 @@
 The validation report of ``run_evidence.py`` (``screen.md``) has the per-arm tables but no contrast between these
 three arms (its contrasts are those of the test plan), so this reads the final validation metrics with
 ``run_evidence.read_validation`` and prints, per seed and over seeds (mean, 95 % t-interval), the differences the
-screen-7 rules name. Run with the screen's own arguments after ``--``:
+screen-7 rules name. Two teacher columns: the teacher on the frozen stage-0 ORM it was trained on (its stage-1 run's
+last validation, what the report shows) and the same frozen teacher on the final student (the stage-2 run's last
+validation). Run with the screen's own arguments after ``--``:
 
     python docs/screen_20261205/screen7_table.py -- --hdr-dir ../shared/data/hdr --validation-only \
         --work evidence_screen7 --skt-mode staged --runs oracle_teacher no_semantics finetune_control \
@@ -26,16 +28,32 @@ CONTRASTS = (('oracle_teacher', 'finetune_control', 'rule 1: oracle_w10 - contro
              ('oracle_teacher', 'no_semantics', 'rule 3: oracle_w10 - none_w10 (descriptive)'))
 
 
+def last_validation(work: str, name: str, metric: str):
+    """The last validation value of ``metric`` in the logs of run ``name`` (None when it has none)."""
+    try:
+        curves = evidence.validation_curves(evidence.read_experiment_logs(osp.join(work, 'experiments', name)))
+    except FileNotFoundError:
+        return None
+    points = curves.get('evidence_val', {}).get(metric, [])
+    return points[-1][1] if points else None
+
+
 def main() -> None:
     argv = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else sys.argv[1:]
     args = evidence.parse_args(argv)
     final = evidence.read_validation(args.work, evidence.planned_runs(args), args)
-    print('| arm | seed | ORM PSNR-μ | teacher PSNR-μ | teacher, priors zeroed |')
-    print('|---|---|---|---|---|')
+    print('| arm | seed | ORM PSNR-μ | teacher on the stage-0 ORM | the same, priors zeroed | teacher on the final '
+          'student |')
+    print('|---|---|---|---|---|---|')
     for arm, per_seed in final.items():
         for seed, values in sorted(per_seed.items()):
             cells = [values.get(k) for k in ('psnr_mu', 'teacher_psnr_mu', 'teacher0_psnr_mu')]
+            cells.append(last_validation(args.work, evidence.run_name(arm, seed), 'teacher_psnr_mu'))
             print(f'| {arm} | {seed} | ' + ' | '.join('–' if v is None else f'{v:.4f}' for v in cells) + ' |')
+    for seed in sorted({s for per_seed in final.values() for s in per_seed}):
+        stage0 = last_validation(args.work, f'evidence_pretrain_s{seed}', 'psnr_mu')
+        print(f'| stage-0 ORM (the start of every arm) | {seed} | ' + ('–' if stage0 is None else f'{stage0:.4f}')
+              + ' | – | – | – |')
     print('\n| contrast (validation PSNR-μ, dB) | per seed | mean | 95 % t-interval |')
     print('|---|---|---|---|')
     for arm, control, label in CONTRASTS:
