@@ -4,8 +4,9 @@ The validation report of ``run_evidence.py`` (``screen.md``) has the per-arm tab
 three arms (its contrasts are those of the test plan), so this reads the final validation metrics with
 ``run_evidence.read_validation`` and prints, per seed and over seeds (mean, 95 % t-interval), the differences the
 screen-7 rules name. Two teacher columns: the teacher on the frozen stage-0 ORM it was trained on (its stage-1 run's
-last validation, what the report shows) and the same frozen teacher on the final student (the stage-2 run's last
-validation). Run with the screen's own arguments after ``--``:
+last validation, what the report shows) and the same frozen teacher on the final live (non-EMA) student, which is
+what it refines in training, beside that live student's own score (the stage-2 run's last validation). Run with
+the screen's own arguments after ``--``:
 
     python docs/screen_20261205/screen7_table.py -- --hdr-dir ../shared/data/hdr --validation-only \
         --work evidence_screen7 --skt-mode staged --runs oracle_teacher no_semantics finetune_control \
@@ -42,18 +43,19 @@ def main() -> None:
     argv = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else sys.argv[1:]
     args = evidence.parse_args(argv)
     final = evidence.read_validation(args.work, evidence.planned_runs(args), args)
-    print('| arm | seed | ORM PSNR-μ | teacher on the stage-0 ORM | the same, priors zeroed | teacher on the final '
-          'student |')
-    print('|---|---|---|---|---|---|')
+    print('| arm | seed | ORM PSNR-μ (EMA) | teacher on the stage-0 ORM | the same, priors zeroed | live student | '
+          'teacher on the live student |')
+    print('|---|---|---|---|---|---|---|')
     for arm, per_seed in final.items():
         for seed, values in sorted(per_seed.items()):
             cells = [values.get(k) for k in ('psnr_mu', 'teacher_psnr_mu', 'teacher0_psnr_mu')]
-            cells.append(last_validation(args.work, evidence.run_name(arm, seed), 'teacher_psnr_mu'))
+            cells += [last_validation(args.work, evidence.run_name(arm, seed), m)
+                      for m in ('live_psnr_mu', 'teacher_psnr_mu')]
             print(f'| {arm} | {seed} | ' + ' | '.join('–' if v is None else f'{v:.4f}' for v in cells) + ' |')
     for seed in sorted({s for per_seed in final.values() for s in per_seed}):
         stage0 = last_validation(args.work, f'evidence_pretrain_s{seed}', 'psnr_mu')
         print(f'| stage-0 ORM (the start of every arm) | {seed} | ' + ('–' if stage0 is None else f'{stage0:.4f}')
-              + ' | – | – | – |')
+              + ' | – | – | – | – |')
     print('\n| contrast (validation PSNR-μ, dB) | per seed | mean | 95 % t-interval |')
     print('|---|---|---|---|')
     for arm, control, label in CONTRASTS:
