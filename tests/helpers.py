@@ -153,9 +153,10 @@ def run_python(args: List[str], cwd: Path, timeout: int = 300) -> str:
     return out.stdout + out.stderr
 
 
-def load_script(name: str, module_name: str = '') -> Any:
-    """Import ``scripts/<name>.py`` as a module (scripts are not a package), as ``module_name`` (default ``name``)."""
-    spec = importlib.util.spec_from_file_location(module_name or name, REPO_ROOT / 'scripts' / f'{name}.py')
+def load_script(name: str, module_name: str = '', folder: str = 'scripts') -> Any:
+    """Import ``<folder>/<name>.py`` (``scripts`` or ``benchmarks``: not packages) as ``module_name`` (default
+    ``name``)."""
+    spec = importlib.util.spec_from_file_location(module_name or name, REPO_ROOT / folder / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -5,12 +5,11 @@ Finding 1 (a hard-gated L1 term is a re-weighted reconstruction loss) is documen
 shipped default (soft gate, Charbonnier) is shown to carry the teacher's values.
 """
 import copy
-import importlib.util
 
 import numpy as np
 import pytest
 import torch
-from helpers import OPTIONS_DIR, TINY_HDRT
+from helpers import OPTIONS_DIR, TINY_HDRT, load_script
 from test_skt_model import EMBED_CHANNELS, TINY_SKAM, TINY_SPGRM, batch, changed, skt_opt, snapshot
 
 from basicsr_skt.archs.skam_arch import SKAM
@@ -417,18 +416,9 @@ def test_shipped_skt_sections_build_and_step(tmp_path):
     assert EMBED_CHANNELS == opt['network_t']['embed_channels']
 
 
-def load_benchmark():
-    """``benchmarks/bench_train_step.py`` as a module (benchmarks are not a package)."""
-    spec = importlib.util.spec_from_file_location('bench_train_step',
-                                                  OPTIONS_DIR.parent / 'benchmarks' / 'bench_train_step.py')
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def test_benchmark_phase_timer_attributes_nested_time_exclusively(monkeypatch):
     """bench_train_step's parts add up to the step: nested phases are subtracted from their caller (fake clock)."""
-    bench = load_benchmark()
+    bench = load_script('bench_train_step', folder='benchmarks')
     clock = [0.0]
     monkeypatch.setattr(bench.time, 'perf_counter', lambda: clock[0])
 
@@ -456,7 +446,7 @@ def test_benchmark_phase_timer_attributes_nested_time_exclusively(monkeypatch):
 def test_benchmark_staged_row_trains_the_orm_under_a_frozen_teacher(tmp_path):
     """bench_train_step's ``student`` row is the stage-2 step of the shipped recipe: it starts from the saved ORM and
     teacher, updates the ORM and leaves the teacher as loaded (the joint row updates both)."""
-    bench = load_benchmark()
+    bench = load_script('bench_train_step', folder='benchmarks')
     config = dict(DEMO_OPT, network_g=dict(TINY_HDRT), network_t=dict(TINY_SPGRM), network_skam=dict(TINY_SKAM))
     models = {kind: bench.build(kind, config, str(tmp_path)) for kind in ('skt', 'student')}
     saved = torch.load(tmp_path / 'net_t_frozen.pth', weights_only=True)['params']
