@@ -36,11 +36,12 @@ Reader = Callable[[str], np.ndarray]
 
 
 def radiance_map(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """A smooth, photograph-like float32 BGR radiance map with ~14 stops and a few highlights."""
+    """A smooth, photograph-like float32 BGR radiance map (log2 luminance with a standard deviation of 2.5 stops)."""
     rng = np.random.default_rng(seed)
-    log_luminance = cv2.resize(rng.normal(0, 2.5, (max(2, height // 50), max(2, width // 50))).astype(np.float32), (width, height),
-                               interpolation=cv2.INTER_CUBIC)
-    colour = cv2.resize(rng.uniform(0.5, 1.5, (max(2, height // 100), max(2, width // 100), 3)).astype(np.float32), (width, height))
+    coarse = rng.normal(0, 2.5, (max(2, height // 50), max(2, width // 50))).astype(np.float32)
+    log_luminance = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    tint = rng.uniform(0.5, 1.5, (max(2, height // 100), max(2, width // 100), 3)).astype(np.float32)
+    colour = cv2.resize(tint, (width, height))
     img = np.exp2(log_luminance)[:, :, None] * colour + rng.uniform(0, 0.02, (height, width, 3)).astype(np.float32)
     return np.ascontiguousarray(img, dtype=np.float32)
 
