@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from basicsr_skt.utils.errors import UserInputError, is_user_error
+from basicsr_skt.data.synthetic_brackets import list_hdr_images
+from basicsr_skt.utils.errors import UserInputError, is_user_error, run_cli
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
+from helpers import load_script
 
 HEIGHT, WIDTH = 9, 12  # both >= 8, so column scanlines are run-length encoded too
 
@@ -180,6 +182,28 @@ def test_unsupported_and_bad_radiance_files_get_one_clear_message(tmp_path):
         truncated = _write(tmp_path / f'cut{cut}.hdr', whole[:cut])
         with pytest.raises(ValueError, match=f'cut{cut}.hdr'):
             read_hdr(truncated)
+    flat = _rgbe_file(rgbe, '-Y 9 +X 12', 'flat')
+    with pytest.raises(UserInputError, match=r'flat.hdr: the pixel data ends after 107 of 108 pixels \(truncated\)'):
+        read_hdr(_write(tmp_path / 'flat.hdr', flat[:-4]))
+
+
+def test_an_unsupported_variant_is_one_message_at_the_command_line(tmp_path, capsys):
+    """House style: a script stops with one line naming the file and the variant; run_cli gives exit 2."""
+    photos = tmp_path / 'photos'
+    photos.mkdir()
+    xyze = _write(photos / 'xyz.hdr', _rgbe_file(_rgbe_pixels(), '-Y 9 +X 12',
+                                                   header=b'#?RADIANCE\nFORMAT=32-bit_rle_xyze\n'))
+    assert run_cli(lambda: read_hdr(xyze), argv=[]) == 2
+    err = capsys.readouterr().err
+    assert 'error: Radiance file' in err and 'xyz.hdr has FORMAT=32-bit_rle_xyze' in err and 'Traceback' not in err
+    script = load_script('make_synthetic_brackets')
+    assert script.main(['--input', str(photos), '--out', str(tmp_path / 'out')]) == 1
+    err = capsys.readouterr().err
+    last_line = err.strip().splitlines()[-1]  # after the progress bar
+    assert last_line.startswith('error: ') and 'xyz.hdr has FORMAT=32-bit_rle_xyze' in last_line and 'ra_xyze -r' in err
+    _write(photos / 'b.pfm', _pfm_file(np.ones((4, 4, 3), np.float32), True))
+    (photos / 'notes.txt').write_text('not an image')
+    assert [Path(p).name for p in list_hdr_images(str(photos))] == ['b.pfm', 'xyz.hdr']
 
 
 def test_write_hdr_output_reads_back_in_every_orientation(tmp_path):

@@ -438,7 +438,7 @@ def list_hdr_images(input_dir: str, names: Optional[Sequence[str]] = None) -> Li
             raise ValueError(f'HDR image(s) {missing} not found in {input_dir} (have {sorted(by_stem)})')
         paths = [by_stem[name] for name in names]
     if not paths:
-        raise ValueError(f'No .hdr / .exr images in {input_dir}')
+        raise ValueError(f'No .hdr / .pic / .exr / .pfm images in {input_dir}')
     return paths
 
 
