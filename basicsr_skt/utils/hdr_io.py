@@ -163,6 +163,8 @@ def _read_exr(path: str) -> np.ndarray:
     found = []
     try:
         with OpenEXR.File(path, separate_channels=True) as exr:
+            if not exr.parts:  # what OpenEXR makes of a file cut inside its header or offset table
+                raise ValueError(f'Cannot decode EXR file {path} (truncated or corrupt): no readable part')
             for part in exr.parts:
                 if part.type() in (OpenEXR.deepscanline, OpenEXR.deeptile):
                     found.append(f'{part.name() or "part"} (deep data)')
