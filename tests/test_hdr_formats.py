@@ -160,6 +160,14 @@ def test_old_style_run_length_encoding(tmp_path):
     expected_rgbe = np.concatenate([np.repeat(literal[:1], 4, 0), np.repeat(literal[1:2], 295, 0), literal[2:],
                                     second_row[:-1], second_row[-2:-1]]).reshape(2, width, 4)
     np.testing.assert_array_equal(read_hdr(path), _expected_bgr(expected_rgbe).astype(np.float32))
+    # Damaged: a repeat count that runs past the image (255 + 255 * 256 + ... pixels), or a repeat with nothing before
+    overrun = _write(tmp_path / 'overrun.hdr', b'#?RADIANCE\n\n-Y 2 +X 300\n' + literal[0].tobytes()
+                     + bytes([1, 1, 1, 255] * 9))
+    with pytest.raises(UserInputError, match=r'overrun.hdr: a run-length repeat runs past the last of the 600 pixels'):
+        read_hdr(overrun)
+    leading = _write(tmp_path / 'leading.hdr', b'#?RADIANCE\n\n-Y 2 +X 300\n' + bytes([1, 1, 1, 9]) + data)
+    with pytest.raises(UserInputError, match=r'leading.hdr: run-length data starts with a repeat'):
+        read_hdr(leading)
 
 
 def test_unsupported_and_bad_radiance_files_get_one_clear_message(tmp_path):

@@ -176,7 +176,8 @@ def decode_old_rle(data: np.ndarray, num_pixels: int, path: str) -> np.ndarray:
         uint8 array ``num_pixels x 4`` of RGBE pixels in file order.
 
     Raises:
-        UserInputError: The data holds fewer pixels than the image, or starts with a repeat.
+        UserInputError: The data holds fewer pixels than the image, starts with a repeat, or repeats past the
+            image's last pixel.
     """
     pixels = data[:data.size // 4 * 4].reshape(-1, 4)
     repeat = (pixels[:, 0] == 1) & (pixels[:, 1] == 1) & (pixels[:, 2] == 1)
@@ -185,15 +186,19 @@ def decode_old_rle(data: np.ndarray, num_pixels: int, path: str) -> np.ndarray:
     group = np.cumsum(~repeat) - 1  # index of the literal pixel each repeat refers to
     literal_index = np.flatnonzero(~repeat)
     run_position = np.arange(repeat.size) - literal_index[group] - 1  # 0 for the first repeat after a literal
-    shifts = np.minimum(run_position[repeat], 6) * 8  # counts beyond 2**48 pixels are corrupt anyway
+    shifts = np.minimum(run_position[repeat], 6) * 8
     counts = np.ones(literal_index.size, np.int64)
-    np.add.at(counts, group[repeat], pixels[repeat, 3].astype(np.int64) << shifts)
+    # Clipped to the image size, so that corrupt counts can neither overflow nor allocate beyond the image.
+    np.add.at(counts, group[repeat], np.minimum(pixels[repeat, 3].astype(np.int64) << shifts, num_pixels))
     total = np.cumsum(counts)
     if total.size == 0 or total[-1] < num_pixels:
         raise UserInputError(f'Cannot decode Radiance file {path}: the pixel data ends after '
                              f'{0 if total.size == 0 else int(total[-1])} of {num_pixels} pixels (truncated)')
     used = int(np.searchsorted(total, num_pixels)) + 1
-    return np.repeat(pixels[literal_index[:used]], counts[:used], axis=0)[:num_pixels]
+    if total[used - 1] != num_pixels:
+        raise UserInputError(f'Cannot decode Radiance file {path}: a run-length repeat runs past the last of the '
+                             f'{num_pixels} pixels (corrupt data)')
+    return np.repeat(pixels[literal_index[:used]], counts[:used], axis=0)
 
 
 def _rgbe_to_bgr(pixels: np.ndarray) -> np.ndarray:
