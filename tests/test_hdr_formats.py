@@ -130,7 +130,8 @@ def test_every_radiance_orientation_reads_upright(tmp_path, resolution, encoding
     b'FORMAT=32-bit_rle_rgbe\n',  # no identifier line at all
     b'#?RADIANCE\nSOFTWARE=x\nGAMMA=1.0\nPRIMARIES=0.64 0.33 0.3 0.6 0.15 0.06 0.3127 0.329\n\tpcomb -s 2 a.hdr\n'
     b'VIEW= -vtv -vp 0 0 0\nFORMAT=32-bit_rle_rgbe\n',  # other variables and a command line
-], ids=['line-before', 'junk-and-blank-before', 'rgbe-magic', 'no-format', 'no-magic', 'other-variables'])
+    b'#?RADIANCE\r\nFORMAT=32-bit_rle_rgbe\r\n\r',  # header written in text mode on Windows (CR LF)
+], ids=['line-before', 'junk-and-blank-before', 'rgbe-magic', 'no-format', 'no-magic', 'other-variables', 'crlf'])
 def test_radiance_headers_found_in_the_wild(tmp_path, header):
     rgbe = _rgbe_pixels()
     path = _write(tmp_path / 'img.pic', _rgbe_file(rgbe, '-Y 9 +X 12', 'rle', header=header))

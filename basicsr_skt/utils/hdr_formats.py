@@ -149,7 +149,7 @@ def parse_radiance_header(buffer: bytes, path: str) -> RadianceHeader:
     data_offset = position
     rows_are_scanlines = first_axis == b'Y'
     standard = (magic_index == 0 and has_format_line and rows_are_scanlines and signs[b'Y'] == b'-'
-                and signs[b'X'] == b'+')
+                and signs[b'X'] == b'+' and b'\r' not in head[:data_offset])
     return RadianceHeader(data_offset=data_offset, height=sizes[b'Y'], width=sizes[b'X'],
                           rows_are_scanlines=rows_are_scanlines, top_to_bottom=signs[b'Y'] == b'-',
                           left_to_right=signs[b'X'] == b'+', exposure=float(exposure),
