@@ -73,7 +73,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Simulate hand-held multi-exposure captures of HDR photographs (one scene per image).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--input', required=True, help='folder of .hdr / .exr radiance maps')
+    parser.add_argument('--input', required=True, help='folder of .hdr / .exr / .pfm radiance maps')
     parser.add_argument('--out', required=True, help='output split folder (one sub-folder per scene)')
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')
     add_dataclass_arguments(parser, BracketConfig(), CONFIG_OPTIONS)

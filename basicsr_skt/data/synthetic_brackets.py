@@ -53,7 +53,7 @@ import numpy as np
 from basicsr_skt.data.demo_scenes import capture_frame, scene_rng, write_scene
 from basicsr_skt.data.moving_region import (DARK_LEVEL, MovingRegion, fill_smoothly, missing_content, moving_region,
                                             scene_with_region_at)
-from basicsr_skt.utils.hdr_io import EXR_SUFFIXES, RGBE_SUFFIXES, read_hdr
+from basicsr_skt.utils.hdr_io import HDR_SUFFIXES, read_hdr
 from basicsr_skt.utils.tonemap import mu_law
 
 SEED_STREAM = 2  # seed stream of synthetic brackets (the demo scenes use 0 and 1)
@@ -425,12 +425,12 @@ def write_bracket(bracket: SyntheticBracket, folder: str) -> None:
 
 
 def list_hdr_images(input_dir: str, names: Optional[Sequence[str]] = None) -> List[str]:
-    """``.hdr`` / ``.pic`` / ``.exr`` files of a folder, sorted; ``names`` selects by file stem."""
+    """``.hdr`` / ``.pic`` / ``.exr`` / ``.pfm`` files of a folder, sorted; ``names`` selects by file stem."""
     if not osp.isdir(input_dir):
         raise ValueError(f'Input {input_dir} is not a folder of HDR images')
     paths = sorted(
         p for p in glob.glob(osp.join(glob.escape(input_dir), '*'))
-        if osp.splitext(p)[1].lower() in RGBE_SUFFIXES + EXR_SUFFIXES)
+        if osp.splitext(p)[1].lower() in HDR_SUFFIXES)
     if names:
         by_stem = {osp.splitext(osp.basename(p))[0]: p for p in paths}
         missing = [name for name in names if name not in by_stem]
@@ -438,7 +438,7 @@ def list_hdr_images(input_dir: str, names: Optional[Sequence[str]] = None) -> Li
             raise ValueError(f'HDR image(s) {missing} not found in {input_dir} (have {sorted(by_stem)})')
         paths = [by_stem[name] for name in names]
     if not paths:
-        raise ValueError(f'No .hdr / .exr images in {input_dir}')
+        raise ValueError(f'No .hdr / .pic / .exr / .pfm images in {input_dir}')
     return paths
 
 
