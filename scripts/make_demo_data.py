@@ -12,7 +12,7 @@ import sys
 from os import path as osp
 from typing import List, Optional
 
-from basicsr_skt.data.demo_scenes import SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits, make_demo_dataset
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.scene_checks import check_increasing
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
 
 def make_tiny_raw(root: Path, num_train: int = 2, num_val: int = 1) -> Path:
     """Synthetic BracketIRE-format scenes (5 frames, ratio 4) from procedural radiance: packed 42 x 66 each."""
-    from basicsr_skt.data.raw_synthesis import make_raw_dataset
+    from basicsr_skt.synthesis.raw_synthesis import make_raw_dataset
     make_raw_dataset(str(root / 'Training'), procedural=num_train, seed=0)
     make_raw_dataset(str(root / 'Test'), procedural=num_val, seed=1)
     return root

@@ -17,7 +17,6 @@ import torch
 from helpers import TINY_HDRT, load_script
 
 from basicsr.archs import build_network
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.lmdb_format import META_INFO_NAME
 from basicsr_skt.data.lmdb_pack import LmdbDiskFullError, LmdbWriter, check_scene_values, pack_lmdb, verify_lmdb
@@ -25,6 +24,7 @@ from basicsr_skt.data.lmdb_reader import release_lmdb_env
 from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.skb.format import save_scene_priors
 from basicsr_skt.skb.geometry import check_embedding_geometry
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils import file_checks, option_checks
 from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file
 from basicsr_skt.utils.feature_tap import FeatureTap

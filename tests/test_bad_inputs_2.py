@@ -19,10 +19,10 @@ import torch
 import basicsr_skt  # noqa: F401  (patches BasicSR, registers the plugin)
 from basicsr.data import build_dataloader
 from basicsr_skt import compat
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.inference import brackets
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils import errors, option_checks
 from basicsr_skt.utils.errors import UserInputError, is_user_error, run_cli
 from basicsr_skt.utils.hdr_io import write_hdr

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset, render_scene, scene_rng
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset, render_scene, scene_rng
 from basicsr_skt.utils.hdr_io import read_exposure_values, read_hdr, read_ldr
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.lmdb_format import META_INFO_NAME, RecordInfo, read_meta_info
 from basicsr_skt.data.lmdb_pack import LmdbVerifyError, pack_lmdb, verify_lmdb
 from basicsr_skt.data.lmdb_reader import LmdbSceneReader, release_lmdb_env
 from basicsr_skt.data.scene_reader import FolderSceneReader
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import write_hdr
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.skb.format import load_scene_priors
 from basicsr_skt.skb.oracle_backend import OracleBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import read_hdr
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -16,11 +16,11 @@ from helpers import (OPTIONS_DIR, TINY_HDRT, add_fake_priors, dump_yaml, load_sc
 
 from basicsr.archs import build_network
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset, RawFolderSceneReader, RawLmdbSceneReader
-from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
-from basicsr_skt.data.synthetic_brackets import fit_to_size
 from basicsr_skt.metrics.metric_util import SSIM_C1
 from basicsr_skt.metrics.raw_metrics import calculate_raw_psnr, calculate_raw_ssim, raw_protocol_images
 from basicsr_skt.skb.source import raw_to_display_rgb
+from basicsr_skt.synthesis.raw_synthesis import RawBracketConfig, make_raw_dataset
+from basicsr_skt.synthesis.synthetic_brackets import fit_to_size
 from basicsr_skt.utils.hdr_io import read_hdr
 from basicsr_skt.utils.raw_pipeline import (CHANNEL_COLOUR, flip_packed, linear_srgb_to_camera, mosaic_rgb, pack_bayer,
                                             random_camera, raw_to_display, raw_to_linear_srgb, transpose_packed,

@@ -15,7 +15,6 @@ from helpers import TINY_HDRT, TINY_SCENES
 from torchvision.models import vgg16
 
 from basicsr.archs import build_network
-from basicsr_skt.data.demo_scenes import make_demo_dataset
 from basicsr_skt.skb import format as skb_format
 from basicsr_skt.skb.format import (EMBEDDING_FILE, LABELS_FILE, META_FILE, PREVIEW_FILE, load_scene_priors,
                                     save_scene_priors, scene_priors_done)
@@ -25,6 +24,7 @@ from basicsr_skt.skb.preview import make_preview
 from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb
 from basicsr_skt.skb.vgg_backend import IMAGENET_MEAN, IMAGENET_STD, Vgg16Backend
+from basicsr_skt.synthesis.demo_scenes import make_demo_dataset
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
 from basicsr_skt.utils.tonemap import mu_law
 from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path, load_vgg16_features

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
-from basicsr_skt.data.synthetic_brackets import (BracketConfig, CameraResponse, bracket_rng, exposure_scale,
-                                                 make_synthetic_dataset, simulate_bracket)
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
+from basicsr_skt.synthesis.synthetic_brackets import (BracketConfig, CameraResponse, bracket_rng, exposure_scale,
+                                                      make_synthetic_dataset, simulate_bracket)
 from basicsr_skt.utils.hdr_io import read_exposure_values, read_hdr, write_hdr
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
