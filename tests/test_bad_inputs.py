@@ -22,6 +22,7 @@ from basicsr_skt.data.lmdb_format import META_INFO_NAME
 from basicsr_skt.data.lmdb_pack import LmdbDiskFullError, LmdbWriter, check_scene_values, pack_lmdb, verify_lmdb
 from basicsr_skt.data.lmdb_reader import release_lmdb_env
 from basicsr_skt.data.scene_reader import FolderSceneReader
+from basicsr_skt.skb import extract
 from basicsr_skt.skb.format import save_scene_priors
 from basicsr_skt.skb.geometry import check_embedding_geometry
 from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
@@ -363,7 +364,7 @@ def test_weights_are_loaded_with_weights_only(tmp_path):
         load_state_dict_file(str(tmp_path / 'absent.pth'))
 
 
-def test_priors_script_names_a_checkpoint_of_another_architecture(demo_root, tmp_path, capsys):
+def test_priors_script_names_a_checkpoint_of_another_architecture(demo_root, tmp_path, capsys, monkeypatch):
     net = build_network(dict(TINY_HDRT, embed_dim=18))
     torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
     opts = [f'{key}={json.dumps(value)}' for key, value in TINY_HDRT.items() if key != 'type']
@@ -374,7 +375,7 @@ def test_priors_script_names_a_checkpoint_of_another_architecture(demo_root, tmp
         str(tmp_path / 'net_g.pth'), '--orm-opt', *opts, '--backend', 'vgg16', '--skb-root',
         str(tmp_path / 'skb')
     ]
-    script.build_backend = lambda *a: object()  # the weights are checked before any backend runs
+    monkeypatch.setattr(extract, 'build_backend', lambda *a: object())  # the weights are checked before any backend
     assert script.main(args) == 1
     err = capsys.readouterr().err
     assert 'net_g.pth does not fit HDRTransformer: first mismatching key' in err and '(--orm-arch / --orm-opt)' in err
@@ -438,7 +439,7 @@ def test_unwritable_priors_output_fails_before_the_backend_is_built(demo_root, t
     def no_backend(*args):
         raise AssertionError('the backend was built before the output was checked')
 
-    script.build_backend = no_backend
+    monkeypatch.setattr(extract, 'build_backend', no_backend)
     _deny_writes(monkeypatch)
     args = ['--dataroot', str(demo_root / 'Test'), '--backend', 'vgg16', '--skb-root', str(tmp_path / 'skb')]
     assert script.main(args) == 1

@@ -261,6 +261,19 @@ def test_synthesis_sits_on_utils_and_skb_and_training_never_imports_it():
     assert readers == []
 
 
+def test_skb_sits_on_utils_and_only_its_extraction_run_reaches_above():
+    """``skb/extract.py`` (the offline extraction over a dataset) is the one skb module above ``data/`` and
+    ``inference/``; nothing in the library imports it, so the datasets' use of ``skb/`` makes no circle."""
+    extract = 'basicsr_skt/skb/extract.py'
+    allowed = ('basicsr_skt.utils', 'basicsr_skt.skb')
+    above = [(p, m) for p, m in _project_imports('basicsr_skt/skb') if p != extract and not m.startswith(allowed)]
+    assert above == []
+    users = [(p, m) for p, m in _project_imports('basicsr_skt') if m == 'basicsr_skt.skb.extract']
+    assert users == []
+    reached = {m for p, m in _project_imports('basicsr_skt/skb') if p == extract}
+    assert not any(m.startswith(('basicsr_skt.models', 'basicsr_skt.synthesis', 'basicsr_skt.reporting')) for m in reached)
+
+
 def test_scripts_and_benchmarks_do_not_import_models():
     users = [(p, m) for folder in ('scripts', 'benchmarks') for p, m in _project_imports(folder)
              if m.startswith('basicsr_skt.models')]
