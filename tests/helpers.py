@@ -66,6 +66,21 @@ def eval_hdr_model(tmp_path: Path, **val: Any) -> Any:
     return HDRModel(opt)
 
 
+def dataset_opt(dataroot: Path, phase: str = 'train', **kwargs: Any) -> Dict[str, Any]:
+    """``HDRMultiExposureDataset`` options on ``dataroot`` (training: 16-pixel crops), updated with ``kwargs``."""
+    opt = {'name': 'bad', 'type': 'HDRMultiExposureDataset', 'phase': phase, 'dataroot': str(dataroot)}
+    if phase == 'train':
+        opt['gt_size'] = 16
+    opt.update(kwargs)
+    return opt
+
+
+def val_dataset(root: Path) -> Any:
+    """A validation-phase ``HDRMultiExposureDataset`` on ``root`` without the image cache."""
+    from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+    return HDRMultiExposureDataset({'name': 'v', 'phase': 'val', 'dataroot': str(root), 'cache_images': False})
+
+
 def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
     make_demo_dataset(str(root), num_train=num_train, num_val=num_val, config=TINY_SCENES, seed=0)
     return root
