@@ -30,7 +30,7 @@ DATA = {
     'ldr_glob': 'LDR frame pattern inside a scene folder',
     'gt_glob': 'GT pattern inside a scene folder',
     'num_frames': 'frames per scene (reference = middle; default 3, 5 with --raw)',
-    'raw': {'action': 'store_true', 'help': 'scenes in the BracketIRE RAW layout: the source image is the RAW display '
+    'raw': {'help': 'scenes in the BracketIRE RAW layout: the source image is the RAW display '
             'rendering (white balance, binning demosaic, colour matrix, μ-law) at the packed resolution, where the RAW '
             'dataset crops'},
     'frame_indices': '--raw: frames given to the ORM (--source orm / reference)',
@@ -65,10 +65,9 @@ ORM = {
     'orm_pad_multiple': 'reflect-pad ORM inputs to this multiple',
 }
 RUN = {
-    'force': {'action': 'store_true', 'help': 'redo scenes that are already done'},
-    'no_preview': {'action': 'store_true', 'help': 'do not write skb_preview.png'},
+    'force': 'redo scenes that are already done',
+    'no_preview': 'do not write skb_preview.png',
 }
-FLAGS = ('raw', 'force', 'no_preview')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -78,11 +77,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     for title, options in (('data', DATA), ('semantic backend', BACKEND), ('ORM source (--source orm)', ORM),
                            ('run', RUN)):
         group = parser.add_argument_group(title)
-        for name, spec in options.items():  # booleans are flags; the other fields take their type from the config
-            if name in FLAGS:
-                group.add_argument('--' + name.replace('_', '-'), **spec)
-            else:
-                add_dataclass_arguments(group, defaults, {name: spec})
+        add_dataclass_arguments(group, defaults, options)
     group.add_argument('--check', action='store_true', help='extract nothing: load and validate every scene\'s files')
     return parser.parse_args(argv)
 

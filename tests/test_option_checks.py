@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_HDRT, dataset_opt, load_script
+from helpers import TINY_HDRT, dataset_opt
 
 from basicsr.archs import build_network
 from basicsr.data import build_dataloader
 from basicsr_skt import compat
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+from basicsr_skt.inference import resolve_device
 from basicsr_skt.utils import option_checks
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap
@@ -210,10 +211,9 @@ def test_num_gpu_without_cuda_names_num_gpu_0():
 
 
 def test_inference_device_cuda_without_a_gpu_names_cpu(monkeypatch):
-    script = load_script('inference')
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(ValueError, match=r'--device cuda: CUDA is not available here; use --device cpu or auto'):
-        script.resolve_device('cuda')
+        resolve_device('cuda')
 
 
 def test_batch_larger_than_the_dataset_is_an_error_not_zero_iterations():

@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.inference.orm import resolve_device, run_orm
-from basicsr_skt.inference.weights import load_weights
+from basicsr_skt.inference.weights import build_orm
 from basicsr_skt.skb import format as skb_format
 from basicsr_skt.skb.extractors import SemanticBackend
 from basicsr_skt.skb.oracle_backend import OracleBackend
@@ -173,24 +172,21 @@ def build_backend(config: ExtractionConfig, device: torch.device) -> SemanticBac
         **min_area_settings(config))
 
 
-def build_orm(config: ExtractionConfig, device: torch.device) -> torch.nn.Module:
+def source_orm(config: ExtractionConfig, device: torch.device) -> torch.nn.Module:
     """The ORM from BasicSR's ARCH_REGISTRY with the checkpoint's weights (strict), in eval mode."""
     if not config.orm_checkpoint:
         raise ValueError('--source orm needs --orm-checkpoint')
     if not osp.isfile(config.orm_checkpoint):
         raise FileNotFoundError(f'ORM checkpoint not found: {config.orm_checkpoint}')
-    try:
-        arch = ARCH_REGISTRY.get(config.orm_arch)
-    except KeyError as err:
-        raise ValueError(f'Unknown --orm-arch {config.orm_arch!r}: {err.args[0]}') from None
-    net = arch(**parse_key_values(list(config.orm_opt), '--orm-opt'))
-    load_weights(
-        net,
+    return build_orm(
+        config.orm_arch,
+        parse_key_values(list(config.orm_opt), '--orm-opt'),
         config.orm_checkpoint,
+        device,
         config.orm_param_key,
+        option='--orm-arch',
         what=f'--orm-checkpoint {config.orm_checkpoint}',
         hint=' (--orm-arch / --orm-opt)')
-    return net.to(device).eval()
 
 
 # ------------------------------------------------------------------------------------------------------------ work
@@ -274,7 +270,7 @@ def run_extraction(config: ExtractionConfig) -> Dict[str, Any]:
     scenes = discover_scenes(dataset, config.dataroot, config.skb_root)
     check_outputs_writable(scenes, config)
     backend = build_backend(config, device)
-    orm = build_orm(config, device) if config.source == 'orm' else None
+    orm = source_orm(config, device) if config.source == 'orm' else None
     done, skipped, seconds, sizes = [], [], [], []
     progress = tqdm(scenes, unit='scene', desc=f'SKB {backend.name}/{config.source}')
     for scene in progress:
