@@ -32,12 +32,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.data._utils.collate import default_collate
 
-import basicsr_skt  # noqa: F401
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.lmdb_pack import pack_lmdb
 from basicsr_skt.data.scene_reader import FolderSceneReader
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import write_hdr
+import basicsr_skt  # noqa: F401
 
 METHODS = ('official', 'folder', 'lmdb')
 GAMMA = 2.2

@@ -15,7 +15,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
+from basicsr_skt.synthesis.raw_synthesis import RawBracketConfig, make_raw_dataset
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir

@@ -17,8 +17,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from basicsr_skt.data.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESIZE_MODES, RESPONSES, BracketConfig,
-                                                 make_synthetic_dataset)
+from basicsr_skt.synthesis.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESIZE_MODES, RESPONSES,
+                                                      BracketConfig, make_synthetic_dataset)
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir

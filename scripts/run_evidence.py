@@ -61,8 +61,6 @@ import cv2  # noqa: E402
 
 from basicsr_skt.data.evidence_data import (EXTRA_FOLDER, SPLIT_FOLDERS, EvidenceData, build_data,  # noqa: E402
                                             build_extra_test)
-from basicsr_skt.data.splits import SPLITS  # noqa: E402
-from basicsr_skt.data.synthetic_brackets import DARK_LEVEL  # noqa: E402
 from basicsr_skt.metrics.region_metric import REGIONS  # noqa: E402
 from basicsr_skt.reporting.charts import line_chart  # noqa: E402
 from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
@@ -73,6 +71,8 @@ from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CE
                                                    scene_mean, scene_picture, scores_from_json, scores_to_json,
                                                    share_table, validation_scores)
 from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
+from basicsr_skt.synthesis.splits import SPLITS  # noqa: E402
+from basicsr_skt.synthesis.synthetic_brackets import DARK_LEVEL  # noqa: E402
 from basicsr_skt.utils.option_checks import SKT_DISTILL_SECTIONS, dump_options_yaml, load_options_yaml  # noqa: E402
 
 OPTIONS = osp.join(REPO, 'options', 'demo')

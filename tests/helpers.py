@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,21 @@ def eval_hdr_model(tmp_path: Path, **val: Any) -> Any:
     return HDRModel(opt)
 
 
+def dataset_opt(dataroot: Path, phase: str = 'train', **kwargs: Any) -> Dict[str, Any]:
+    """``HDRMultiExposureDataset`` options on ``dataroot`` (training: 16-pixel crops), updated with ``kwargs``."""
+    opt = {'name': 'bad', 'type': 'HDRMultiExposureDataset', 'phase': phase, 'dataroot': str(dataroot)}
+    if phase == 'train':
+        opt['gt_size'] = 16
+    opt.update(kwargs)
+    return opt
+
+
+def val_dataset(root: Path) -> Any:
+    """A validation-phase ``HDRMultiExposureDataset`` on ``root`` without the image cache."""
+    from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+    return HDRMultiExposureDataset({'name': 'v', 'phase': 'val', 'dataroot': str(root), 'cache_images': False})
+
+
 def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
     make_demo_dataset(str(root), num_train=num_train, num_val=num_val, config=TINY_SCENES, seed=0)
     return root
@@ -73,7 +88,7 @@ def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
 
 def make_tiny_raw(root: Path, num_train: int = 2, num_val: int = 1) -> Path:
     """Synthetic BracketIRE-format scenes (5 frames, ratio 4) from procedural radiance: packed 42 x 66 each."""
-    from basicsr_skt.data.raw_synthesis import make_raw_dataset
+    from basicsr_skt.synthesis.raw_synthesis import make_raw_dataset
     make_raw_dataset(str(root / 'Training'), procedural=num_train, seed=0)
     make_raw_dataset(str(root / 'Test'), procedural=num_val, seed=1)
     return root

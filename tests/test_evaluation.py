@@ -20,6 +20,7 @@ from basicsr.data import build_dataloader, build_dataset
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger
 from basicsr_skt.models.hdr_validation import TIME_COLUMN, HDRValidationMixin
+from basicsr_skt.reporting import hdrvdp
 from basicsr_skt.reporting.charts import bar_chart, bar_chart_size
 from basicsr_skt.reporting.compare import comparison_rows, comparison_table, read_metrics_csv
 from basicsr_skt.utils.figures import comparison_figure, comparison_figure_size
@@ -366,8 +367,7 @@ def test_export_hdrvdp_writes_pairs_scene_list_and_matlab_script(tmp_path, demo_
 
 def test_export_hdrvdp_options_and_missing_predictions(tmp_path, demo_root):
     results = fake_results(tmp_path, demo_root)
-    export = load_script('export_hdrvdp')
-    out = export.export(
+    out = hdrvdp.export(
         str(results), osp.join(demo_root, 'Test'), color_encoding='rgb-bt.709', peak_luminance=4000, surround=13)
     script = open(osp.join(out, 'run_hdrvdp.m')).read()
     assert "color_encoding = 'rgb-bt.709';" in script and 'peak_luminance = 4000;' in script
@@ -375,8 +375,8 @@ def test_export_hdrvdp_options_and_missing_predictions(tmp_path, demo_root):
     first = sorted(os.listdir(osp.join(demo_root, 'Test')))[0]
     os.remove(results / 'visualization' / 'demo_test' / f'{first}_test_run.hdr')
     with pytest.raises(FileNotFoundError, match='missing predictions'):
-        export.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'x'))
-    out = export.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'y'), skip_missing=True)
+        hdrvdp.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'x'))
+    out = hdrvdp.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'y'), skip_missing=True)
     assert first not in open(osp.join(out, 'scenes.txt')).read().split()
 
 

@@ -13,10 +13,10 @@ import pytest
 from helpers import REPO_ROOT
 
 from basicsr_skt.data.evidence_data import EvidenceData, build_data, build_extra_test
-from basicsr_skt.data.splits import check_disjoint, split_by_source
 from basicsr_skt.reporting import evidence_tables, stats
 from basicsr_skt.reporting.charts import line_chart, line_chart_size
 from basicsr_skt.reporting.train_logs import logged_scalars, validation_curves
+from basicsr_skt.synthesis.splits import check_disjoint, split_by_source
 from basicsr_skt.utils.hdr_io import write_hdr
 
 sys.path.insert(0, str(REPO_ROOT / 'scripts'))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from basicsr_skt.data.synthetic_brackets import list_hdr_images
+from basicsr_skt.synthesis.synthetic_brackets import list_hdr_images
 from basicsr_skt.utils.errors import UserInputError, is_user_error, run_cli
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 from helpers import load_script

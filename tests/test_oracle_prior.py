@@ -1,17 +1,14 @@
 """The oracle prior backend (diagnostics only): the source image pooled to a cell grid, and min_area by image size."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.skb.extract import ExtractionConfig, run_extraction
 from basicsr_skt.skb.format import load_scene_priors
 from basicsr_skt.skb.oracle_backend import OracleBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import read_hdr
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_oracle_embedding_is_the_cell_mean_of_the_image():
@@ -47,15 +44,11 @@ def test_oracle_labels_and_min_area_fraction_scale_with_the_image():
         OracleBackend(min_area_fraction=1.5)
 
 
-def test_script_writes_oracle_priors_of_the_mu_law_gt(tmp_path):
+def test_extraction_writes_oracle_priors_of_the_mu_law_gt(tmp_path):
     make_demo_dataset(str(tmp_path), num_train=1, num_val=0, config=DemoSceneConfig(height=48, width=64), seed=0)
-    spec = importlib.util.spec_from_file_location('make_semantic_priors', REPO_ROOT / 'scripts' /
-                                                  'make_semantic_priors.py')
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    args = script.parse_args(['--dataroot', str(tmp_path / 'Training'), '--backend', 'oracle', '--device', 'cpu'])
-    assert args.min_area is None and args.min_area_fraction == pytest.approx(1 / 1500)
-    summary = script.run_extraction(args)
+    config = ExtractionConfig(dataroot=str(tmp_path / 'Training'), backend='oracle', device='cpu')
+    assert config.min_area is None and config.min_area_fraction == pytest.approx(1 / 1500)
+    summary = run_extraction(config)
     assert summary['processed'] == ['demo_train_000']
     scene = tmp_path / 'Training' / 'demo_train_000'
     priors = load_scene_priors(str(scene))

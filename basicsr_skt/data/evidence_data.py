@@ -15,10 +15,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from basicsr_skt.data.demo_scenes import DemoScene, DemoSceneConfig, render_scene, scene_rng, write_scene
-from basicsr_skt.data.splits import SPLITS, check_disjoint, split_by_source
-from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng, list_hdr_images,
-                                                 missing_content, scene_shares, simulate_bracket, write_bracket)
+from basicsr_skt.synthesis.demo_scenes import DemoScene, DemoSceneConfig, render_scene, scene_rng, write_scene
+from basicsr_skt.synthesis.splits import SPLITS, check_disjoint, split_by_source
+from basicsr_skt.synthesis.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng, list_hdr_images,
+                                                      missing_content, scene_shares, simulate_bracket, write_bracket)
 from basicsr_skt.utils.hdr_io import read_hdr
 
 #: Folder of each split inside the data folder (the layout of Kalantari's dataset).

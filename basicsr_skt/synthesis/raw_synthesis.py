@@ -6,7 +6,7 @@ Per photograph (float32 BGR linear radiance, Rec.709 primaries, relative scale):
 1. **Camera**: a random white balance and colour matrix (:func:`~basicsr_skt.utils.raw_pipeline.random_camera`);
    the radiance is taken as linear sRGB and mapped to camera RGB, ``ccm^-1 · rgb / wb`` (colours outside the camera
    gamut, i.e. negative camera values, are clipped to 0: those pixels do not round-trip exactly).
-2. **Capture** (reused from :mod:`basicsr_skt.data.synthetic_brackets`): size limit, exposure normalisation (the
+2. **Capture** (reused from :mod:`basicsr_skt.synthesis.synthetic_brackets`): size limit, exposure normalisation (the
    ``percentile`` of the reference frame's brightest channel at ``target``), a random homography per non-reference
    frame and a moving region, exposure times ``ratio ** (i - ref)``, Poisson-Gaussian noise and clipping at 1 per
    exposure, all on the full-resolution camera RGB with a linear response (gamma 1).
@@ -33,8 +33,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
-from basicsr_skt.data.synthetic_brackets import BracketConfig, list_hdr_images, simulate_bracket
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
+from basicsr_skt.synthesis.synthetic_brackets import BracketConfig, list_hdr_images, simulate_bracket
 from basicsr_skt.utils.hdr_io import read_hdr
 from basicsr_skt.utils.raw_pipeline import (BRACKETIRE_RATIO, bin_to_rgb, linear_srgb_to_camera, mosaic_rgb, pack_bayer,
                                             random_camera, raw_to_display, srgb_gamma)

@@ -3,7 +3,7 @@
 The region is the radiance inside an ellipse at its reference position, displaced per frame (constant velocity, or an
 independent position per frame with ``motion='free'``) over a background whose uncovered part is filled smoothly from
 its surroundings. :func:`missing_content` marks the reference pixels that no frame shows. Used by
-:mod:`basicsr_skt.data.synthetic_brackets`; see its module docstring for the capture recipe.
+:mod:`basicsr_skt.synthesis.synthetic_brackets`; see its module docstring for the capture recipe.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple

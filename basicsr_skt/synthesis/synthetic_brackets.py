@@ -30,7 +30,7 @@ A radiance map (``.hdr`` / ``.exr``, relative scale) becomes one scene by simula
 4. **Camera**: exposure ``t = 2 ** ev``, Poisson-Gaussian noise (both terms times a per-scene gain drawn
    log-uniformly from ``noise_gain``), saturation at 1, a response curve (gamma, or a measured-style S-curve on top of
    it, see :class:`CameraResponse`) and 16-bit quantisation — the steps of
-   :func:`basicsr_skt.data.demo_scenes.capture_frame`.
+   :func:`basicsr_skt.synthesis.demo_scenes.capture_frame`.
 
 Files per scene (``<out>/<image stem>/``): ``input_1.tif`` ... ``input_N.tif`` (uint16 BGR, shortest exposure first),
 ``exposure.txt``, ``HDRImg.hdr`` (GT, aligned with the reference), ``bracket_info.json`` (every parameter drawn, the
@@ -50,9 +50,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from basicsr_skt.data.demo_scenes import capture_frame, scene_rng, write_scene
-from basicsr_skt.data.moving_region import (DARK_LEVEL, MovingRegion, fill_smoothly, missing_content, moving_region,
-                                            scene_with_region_at)
+from basicsr_skt.synthesis.demo_scenes import capture_frame, scene_rng, write_scene
+from basicsr_skt.synthesis.moving_region import (DARK_LEVEL, MovingRegion, fill_smoothly, missing_content,
+                                                 moving_region, scene_with_region_at)
 from basicsr_skt.utils.hdr_io import HDR_SUFFIXES, read_hdr
 from basicsr_skt.utils.tonemap import mu_law
 

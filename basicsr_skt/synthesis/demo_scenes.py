@@ -399,6 +399,25 @@ def demo_splits(num_test: int = 0) -> Tuple[Tuple[str, str, int], ...]:
     return SPLITS_WITH_TEST if num_test > 0 else SPLITS
 
 
+def foreign_entries(out_dir: str, num_test: int = 0) -> List[str]:
+    """Entries of the split folders (``<out>/Training``, ``<out>/Test``; also ``<out>/Validation`` with test scenes)
+    that are not demo scenes of that split (``demo_train_*`` / ``demo_val_*`` / ``demo_test_*``).
+
+    Generated scenes written beside them would silently become part of that (real) dataset.
+    """
+    found = []
+    for folder, _, _ in demo_splits(num_test):
+        split = osp.join(out_dir, folder)
+        # demo scenes of either layout are ours (Test/ holds demo_val_* or demo_test_*): --force replaces them
+        prefixes = tuple(f'{prefix}_' for name, prefix, _ in SPLITS + SPLITS_WITH_TEST if name == folder)
+        if osp.isdir(split):
+            found += [
+                f'{folder}/{name}' for name in sorted(os.listdir(split))
+                if not name.startswith('.') and not name.startswith(prefixes)
+            ]
+    return found
+
+
 def _existing_demo_scenes(out_dir: str) -> List[str]:
     """Demo scene folders already under ``out_dir`` (only names this module generates, in either layout)."""
     found = []
