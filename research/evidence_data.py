@@ -1,4 +1,4 @@
-"""The data of the evidence experiment (``scripts/run_evidence.py``): brackets simulated from HDR photographs, split by
+"""The data of the evidence experiment (``research/run_evidence.py``): brackets simulated from HDR photographs, split by
 source, plus generated scenes, with the share of hard pixels (saturated, near black, motion, missing) of every scene.
 
 A :class:`EvidenceData` names the whole recipe; :func:`build_data` writes ``<data_dir>/{Training,Validation,Test}`` and

@@ -1,4 +1,4 @@
-"""Tables and pictures of the evidence report (``scripts/run_evidence.py``): the pre-registered contrasts, per-arm
+"""Tables and pictures of the evidence report (``research/run_evidence.py``): the pre-registered contrasts, per-arm
 means, the data's hard-pixel shares, the oracle acceptance check and the scene crops.
 
 Everything here works on :data:`Scores` (arm -> seed -> scene -> metric -> value) read from the runs' own outputs;
@@ -11,9 +11,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from basicsr_skt.reporting.stats import ContrastSummary, summarise, summarise_family
 from basicsr_skt.utils.hdr_io import read_hdr
 from basicsr_skt.utils.tonemap import mu_law
+from research.stats import ContrastSummary, summarise, summarise_family
 
 Scores = Dict[str, Dict[int, 'OrderedDict[str, Dict[str, float]]']]  # arm -> seed -> scene -> metric -> value
 Final = Dict[str, Dict[int, Dict[str, float]]]  # arm -> seed -> metric -> final validation value
@@ -72,7 +72,7 @@ def scores_from_json(data: Dict[str, Any], source: str = 'scores') -> Scores:
     if not isinstance(data, dict) or data.get('format') != SCORES_FORMAT or not isinstance(data.get('scores'), dict):
         raise ValueError(f'{source}: not a score archive of format {SCORES_FORMAT} (a JSON object with "format": '
                          f'{SCORES_FORMAT} and "scores": arm -> seed -> scene -> metric -> value), as written beside '
-                         'a report by scripts/run_evidence.py (<report>_scores.json)')
+                         'a report by research/run_evidence.py (<report>_scores.json)')
     try:
         return OrderedDict((arm, {int(seed): OrderedDict(
             (scene, {m: float('nan') if v is None else float(v) for m, v in values.items()})

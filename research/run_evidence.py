@@ -6,12 +6,12 @@ checkpoint (EMA weights) on the held-out test split and writes the report and it
 outputs, after every finished seed:
 
     # validation screen (never touches the test split): report in <work>/screen.md
-    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --validation-only --runs baseline skt no_semantics \\
+    python -m research.run_evidence --hdr-dir ../shared/data/hdr --validation-only --runs baseline skt no_semantics \\
         oracle_teacher --seeds 0 1 2
     # the pre-registered pilot (3 seeds), then more seeds as the plan's decision rule says
-    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --seeds 0 1 2 --notes docs/evidence_notes.md
+    python -m research.run_evidence --hdr-dir ../shared/data/hdr --seeds 0 1 2 --notes research/evidence_notes.md
     # test on your own photographs (never trained or tuned on): a separate table
-    python scripts/run_evidence.py --hdr-dir ../shared/data/hdr --seeds 0 1 2 --extra-test my_hdr_photos/
+    python -m research.run_evidence --hdr-dir ../shared/data/hdr --seeds 0 1 2 --extra-test my_hdr_photos/
 
 Resumable: data, priors, finished trainings (their final checkpoint exists) and finished tests are reused, an
 interrupted training continues with ``--auto_resume``, and the report is rewritten after every finished seed. A run
@@ -42,6 +42,7 @@ import json
 import os
 import os.path as osp
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -49,31 +50,30 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, REPO)
+from basicsr_skt.data.splits import SPLITS
+from basicsr_skt.data.synthetic_brackets import DARK_LEVEL
+from basicsr_skt.metrics.region_metric import REGIONS
+from basicsr_skt.reporting.charts import line_chart
+from basicsr_skt.reporting.compare import read_metrics_csv
+from basicsr_skt.utils.option_checks import SKT_DISTILL_SECTIONS, dump_options_yaml, load_options_yaml
+from research.evidence_data import EXTRA_FOLDER, SPLIT_FOLDERS, EvidenceData, build_data, build_extra_test
+from research.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CELL, Final, Scores, arm_table, contrast_summaries,
+                                      contrast_table, finished_seeds, finite_json, largest_delta_scenes, mean_curves,
+                                      mean_only, merge_scores, oracle_check, primary_contrast, readout, scene_mean,
+                                      scene_picture, scores_from_json, scores_to_json, share_table, validation_scores)
+from research.paths import REPO, portable_argv, repo_relative
+from research.train_logs import logged_scalars, read_experiment_logs, validation_curves
 
-import cv2  # noqa: E402
-
-from basicsr_skt.data.evidence_data import (EXTRA_FOLDER, SPLIT_FOLDERS, EvidenceData, build_data,  # noqa: E402
-                                            build_extra_test)
-from basicsr_skt.data.splits import SPLITS  # noqa: E402
-from basicsr_skt.data.synthetic_brackets import DARK_LEVEL  # noqa: E402
-from basicsr_skt.metrics.region_metric import REGIONS  # noqa: E402
-from basicsr_skt.reporting.charts import line_chart  # noqa: E402
-from basicsr_skt.reporting.compare import read_metrics_csv  # noqa: E402
-from basicsr_skt.reporting.evidence_tables import (EQUIVALENCE_MARGIN, ORACLE_CELL, Final,  # noqa: E402
-                                                   Scores, arm_table, contrast_summaries, contrast_table,
-                                                   finished_seeds, finite_json, largest_delta_scenes, mean_curves,
-                                                   mean_only, merge_scores, oracle_check, primary_contrast, readout,
-                                                   scene_mean, scene_picture, scores_from_json, scores_to_json,
-                                                   share_table, validation_scores)
-from basicsr_skt.reporting.train_logs import logged_scalars, read_experiment_logs, validation_curves  # noqa: E402
-from basicsr_skt.utils.option_checks import SKT_DISTILL_SECTIONS, dump_options_yaml, load_options_yaml  # noqa: E402
+#: How the report names this script (run from the repository root).
+COMMAND = 'python -m research.run_evidence'
+_MARKDOWN_LINK = re.compile(r'(\]\(\s*)([^)\s]+)')  # the target of [text](target)
+_EXTERNAL_LINK = re.compile(r'^[a-zA-Z][a-zA-Z0-9+.-]*:')  # http:, https:, mailto:, ...
 
 OPTIONS = osp.join(REPO, 'options', 'demo')
 METRICS = ('psnr_mu', 'psnr_l', 'ssim_mu', 'ssim_l')
@@ -243,9 +243,11 @@ def test_options(name: str, datasets: Dict[str, str], train_opt: Dict[str, Any],
 # Running
 # ----------------------------------------------------------------------------------------------------------------
 def thread_env(args: argparse.Namespace) -> Dict[str, str]:
-    """Environment of a run: ``--threads`` intra-op threads (parallel runs must not oversubscribe the cores: an
-    OpenMP team waiting for a busy core slows a step down many times), no GPU unless ``--device cuda``."""
+    """Environment of a run: this checkout's code first on the path (the runs start in ``--work``), ``--threads``
+    intra-op threads (parallel runs must not oversubscribe the cores: an OpenMP team waiting for a busy core slows a
+    step down many times), no GPU unless ``--device cuda``."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    env['PYTHONPATH'] = os.pathsep.join([REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p])  # this checkout
     if args.device == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
     return env
@@ -468,6 +470,11 @@ def git_commit() -> str:
         return 'unknown'
 
 
+def shown_command(args: argparse.Namespace) -> str:
+    """The command line as the report records it: absolute paths made repository-relative."""
+    return ' '.join([COMMAND] + portable_argv(args.argv))
+
+
 def report_paths(args: argparse.Namespace, work: str) -> Tuple[str, str]:
     """(Markdown report, JSON summary): ``--report`` and the ``.json`` beside it; ``<work>/screen.*`` for
     ``--validation-only`` unless ``--report`` is given. The score archive is ``<report>_scores.json``."""
@@ -492,59 +499,89 @@ def read_earlier_scores(args: argparse.Namespace) -> Scores:
         raise SystemExit(f'--earlier-scores {args.earlier_scores}: {err}') from None
 
 
-def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], extra: Optional[Dict[str, Any]],
-                 runs: List[Tuple[str, int]], timings: Dict[str, Any],
-                 earlier: Optional[Scores] = None) -> Tuple[str, str]:
-    """The Markdown report, its PNGs, the JSON summary and the score archive, from the runs' logs and test CSVs
-    and the ``earlier`` test scores (:func:`read_earlier_scores`; a run of ``runs`` that finished here wins)."""
-    report, json_path = report_paths(args, work)
-    report_dir = osp.dirname(osp.abspath(report))
-    os.makedirs(report_dir, exist_ok=True)
-    stem = osp.splitext(osp.basename(report))[0]
-    data_dir = osp.join(work, 'data')
+@dataclass
+class ReportScores:
+    """What the report's sections read, gathered once by :func:`collect_scores`.
+
+    Attributes:
+        split: ``'validation'`` (``--validation-only``) or ``'test'``.
+        final_val: Final validation means, arm -> seed -> metric -> value (:func:`read_validation`).
+        test_scores: Per-scene test scores of the runs here merged with the ``earlier`` ones.
+        from_earlier: (arm, seed) of the runs known only from ``--earlier-scores``.
+        main_scores: The scores of the main tables: validation means or test scores, diagnostics left out of the test.
+        summaries: The paired contrasts of ``main_scores``.
+        extra_scores: Per-scene scores on the ``--extra-test`` photographs (empty without them).
+        extra_summaries: The paired contrasts of ``extra_scores``.
+        done: Seeds with every non-diagnostic arm finished.
+    """
+    split: str
+    final_val: Final
+    test_scores: Scores
+    from_earlier: List[Tuple[str, int]]
+    main_scores: Scores
+    summaries: list
+    extra_scores: Scores
+    extra_summaries: list
+    done: List[int]
+
+
+def collect_scores(args: argparse.Namespace, work: str, runs: List[Tuple[str, int]], extra: Optional[Dict[str, Any]],
+                   earlier: Scores) -> ReportScores:
+    """Read the runs' validation logs and test CSVs and merge the ``earlier`` test scores (a run here wins)."""
     final_val = read_validation(work, runs, args)
     local = OrderedDict() if args.validation_only else read_test_scores(
         work, [r for r in runs if r[0] not in DIAGNOSTIC], 'evidence_test')
-    earlier = earlier or OrderedDict()
     test_scores = merge_scores(local, earlier)
     from_earlier = [(arm, seed) for arm, per_seed in earlier.items() for seed in per_seed
                     if seed not in local.get(arm, {})]
     extra_scores = read_test_scores(work, runs, 'evidence_extra') if extra is not None else OrderedDict()
-
-    split = 'validation' if args.validation_only else 'test'
     main_scores = validation_scores(final_val) if args.validation_only else test_scores
     main_scores = OrderedDict((k, v) for k, v in main_scores.items() if k not in DIAGNOSTIC or args.validation_only)
-    summaries = contrast_summaries(main_scores, per_scene=not args.validation_only)
-    extra_summaries = contrast_summaries(extra_scores) if extra_scores else []
+    done = finished_seeds(main_scores, [a for a in dict.fromkeys(r[0] for r in runs) if a not in DIAGNOSTIC])
+    return ReportScores(split='validation' if args.validation_only else 'test', final_val=final_val,
+                        test_scores=test_scores, from_earlier=from_earlier, main_scores=main_scores,
+                        summaries=contrast_summaries(main_scores, per_scene=not args.validation_only),
+                        extra_scores=extra_scores,
+                        extra_summaries=contrast_summaries(extra_scores) if extra_scores else [], done=done)
 
+
+def write_curve_plots(work: str, runs: List[Tuple[str, int]], report_dir: str, stem: str) -> List[Tuple[str, str]]:
+    """The training-curve PNGs beside the report (mean over seeds per arm); returns (title, file name) of each."""
     val_curves, gaps, teacher_curves = OrderedDict(), OrderedDict(), OrderedDict()
     for label, seed, log, curves in run_logs(work, runs):
         val_curves[label, seed] = curves.get('psnr_mu', [])
         teacher_curves[label, seed] = curves.get('teacher_psnr_mu', [])
         if label != 'baseline':
             gaps[label, seed] = logged_scalars(log).get('gap_psnr_mu', [])
-    val_curves, teacher_curves, gaps = mean_curves(val_curves), mean_curves(teacher_curves), mean_curves(gaps)
-    plots = []
-    if write_plot(osp.join(report_dir, f'{stem}_val_psnr_mu.png'), val_curves, 'validation PSNR-mu (dB), EMA ORM'):
-        plots.append(('validation PSNR-μ of the (EMA) ORM, mean over seeds', f'{stem}_val_psnr_mu.png'))
-    if write_plot(osp.join(report_dir, f'{stem}_val_teacher_psnr_mu.png'), teacher_curves,
-                  'validation PSNR-mu (dB), teacher'):
-        plots.append(('validation PSNR-μ of the teacher', f'{stem}_val_teacher_psnr_mu.png'))
-    if write_plot(osp.join(report_dir, f'{stem}_teacher_gap.png'), gaps, 'teacher - student PSNR-mu on the batch (dB)'):
-        plots.append(('teacher − student PSNR-μ on the training batch', f'{stem}_teacher_gap.png'))
+    charts = [(f'{stem}_val_psnr_mu.png', val_curves, 'validation PSNR-mu (dB), EMA ORM',
+               'validation PSNR-μ of the (EMA) ORM, mean over seeds'),
+              (f'{stem}_val_teacher_psnr_mu.png', teacher_curves, 'validation PSNR-mu (dB), teacher',
+               'validation PSNR-μ of the teacher'),
+              (f'{stem}_teacher_gap.png', gaps, 'teacher - student PSNR-mu on the batch (dB)',
+               'teacher − student PSNR-μ on the training batch')]
+    return [(title, name) for name, curves, chart_title, title in charts
+            if write_plot(osp.join(report_dir, name), mean_curves(curves), chart_title)]
 
-    train_opt = train_options('skt', runs[0][1], '<data>', args)
-    orm = train_opt['network_g']
-    config = manifest.get('bracket_config', {})
-    lines = [
+
+def header_lines(args: argparse.Namespace) -> List[str]:
+    """Title, the command (paths repository-relative: :func:`research.paths.portable_argv`) and the machine."""
+    return [
         '# Evidence: does SKT boost the ORM?' + (' (validation screen)' if args.validation_only else ''), '',
-        '*Generated by `scripts/run_evidence.py` from the runs\' own outputs; no number here is typed by hand. The '
+        '*Generated by `research/run_evidence.py` from the runs\' own outputs; no number here is typed by hand. The '
         'plan (arms, recipe, metrics, decision rule) is `docs/evidence_plan.md`.*', '', '## Command', '', '```bash',
-        'python scripts/run_evidence.py ' + ' '.join(args.argv), '```', '',
+        shown_command(args), '```', '',
         f'Report written at commit `{git_commit()}`; machine: {platform.machine()}, {os.cpu_count()} CPU cores, '
-        f'Python {platform.python_version()}; {time.strftime("%Y-%m-%d %H:%M")}.', '', '## Setup', '',
-        f'- **Data** (`{args.work}/data/manifest.json`, recipe `{manifest.get("data_recipe", "v1")}`): brackets '
-        f'simulated from the HDR photographs in `{manifest["hdr_dir"]}` (long side {manifest["max_size"]} px, EVs '
+        f'Python {platform.python_version()}; {time.strftime("%Y-%m-%d %H:%M")}.', ''
+    ]
+
+
+def data_lines(args: argparse.Namespace, manifest: Dict[str, Any], extra: Optional[Dict[str, Any]]) -> List[str]:
+    """The data bullet of the setup: recipe, split by source and the shares of hard pixels."""
+    config = manifest.get('bracket_config', {})
+    hdr_dir = manifest['hdr_dir'] if manifest['hdr_dir'] is None else repo_relative(manifest['hdr_dir'])
+    lines = [
+        f'- **Data** (`{repo_relative(args.work)}/data/manifest.json`, recipe `{manifest.get("data_recipe", "v1")}`): '
+        f'brackets simulated from the HDR photographs in `{hdr_dir}` (long side {manifest["max_size"]} px, EVs '
         f'{config.get("evs")} (t = 2^ev), reference clipped share {config.get("ref_clipped_share")}, noise gain '
         f'{config.get("noise_gain")}, object speed {config.get("object_speed")} px/frame, occluder '
         f'`{config.get("occluder")}`; {manifest["variants"]} captures per training photograph, '
@@ -555,11 +592,19 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
         photos = manifest['photo_sources'][part]
         lines.append(f'  - {part}: {len(manifest["scenes"][part])} scenes; photographs: {", ".join(photos) or "none"}; '
                      f'generated scenes: {len(manifest["demo_sources"][part])}')
-    lines += [
+    return lines + [
         '', share_table(manifest, extra), '',
         'Shares of reference pixels: saturated (a channel at the white level), near black (linear < '
         f'{DARK_LEVEL}), motion (covered by the moving object in some frame), missing (no frame shows the content), '
-        'missing by occlusion (missing only because the object hides it).', '',
+        'missing by occlusion (missing only because the object hides it).', ''
+    ]
+
+
+def recipe_lines(args: argparse.Namespace, runs: List[Tuple[str, int]], split: str) -> List[str]:
+    """The ORM, recipe, SKT, priors and evaluation bullets of the setup."""
+    train_opt = train_options('skt', runs[0][1], '<data>', args)
+    orm = train_opt['network_g']
+    return [
         f'- **ORM**: HDR-Transformer, embed_dim {orm["embed_dim"]}, depths {orm["depths"]}, heads {orm["num_heads"]} '
         '(the CPU demo configuration), trained from scratch.',
         f'- **Recipe**: {args.iters} iterations, batch {train_opt["datasets"]["train"]["batch_size_per_gpu"]}, '
@@ -582,74 +627,127 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
         'selection). Arms: ' + '; '.join(f'`{label}`: {RUNS[label][0]}' for label in dict.fromkeys(r[0] for r in runs)),
         ''
     ]
-    done = finished_seeds(main_scores, [a for a in dict.fromkeys(r[0] for r in runs) if a not in DIAGNOSTIC])
-    seeds_text = ', '.join(map(str, done)) or 'none'
+
+
+def earlier_lines(args: argparse.Namespace, scores: ReportScores) -> List[str]:
+    """Which runs came from ``--earlier-scores`` and what a seed known by its means only enters."""
+    if not scores.from_earlier:
+        return []
+    from_file = sorted({s for per_seed in scores.test_scores.values() for s, scenes in per_seed.items()
+                        if mean_only(scenes)})
+    return [f'Runs read from `--earlier-scores {repo_relative(args.earlier_scores)}` (their run folders are not on '
+            'this machine): ' + ', '.join(f'{arm} s{seed}' for arm, seed in scores.from_earlier) + '. ' +
+            (('Seed {} is known by its test means only: it enters' if len(from_file) == 1 else
+              'Seeds {} are known by their test means only: they enter').format(', '.join(map(str, from_file))) +
+             ' the tables and the t-based statistics, not the scene bootstrap, the crops or the training curves.'
+             if from_file else 'The training curves and the teacher tables cover the runs trained here.'), '']
+
+
+def results_lines(args: argparse.Namespace, scores: ReportScores, timings: Dict[str, Any]) -> List[str]:
+    """The per-arm table, the paired contrasts and (test split) the plan's read-out."""
     shown = list(METRICS) + ['lpips'] + (list(TEACHER_METRICS) if args.validation_only else [])
-    from_file = sorted({s for per_seed in test_scores.values() for s, scenes in per_seed.items() if mean_only(scenes)})
-    lines += [f'## Results ({split} split)', '', f'Seeds with every arm finished: {seeds_text}.', '']
-    if from_earlier:
-        lines += [f'Runs read from `--earlier-scores {args.earlier_scores}` (their run folders are not on this '
-                  'machine): ' + ', '.join(f'{arm} s{seed}' for arm, seed in from_earlier) + '. ' +
-                  (('Seed {} is known by its test means only: it enters' if len(from_file) == 1 else
-                    'Seeds {} are known by their test means only: they enter').format(', '.join(map(str, from_file))) +
-                   ' the tables and the t-based statistics, not the scene bootstrap, the crops or the training curves.'
-                   if from_file else 'The training curves and the teacher tables cover the runs trained here.'), '']
-    lines += [arm_table(main_scores, shown, lambda arm, seed: train_minutes(timings, arm, seed)), '',
-              f'Mean over seeds of the {split}-mean metrics ± the seed-to-seed standard deviation' +
+    lines = [f'## Results ({scores.split} split)', '',
+             f'Seeds with every arm finished: {", ".join(map(str, scores.done)) or "none"}.', '']
+    lines += earlier_lines(args, scores)
+    lines += [arm_table(scores.main_scores, shown, lambda arm, seed: train_minutes(timings, arm, seed)), '',
+              f'Mean over seeds of the {scores.split}-mean metrics ± the seed-to-seed standard deviation' +
               ('; `teacher_*`: the teacher on the ORM\'s output, `teacher0_*`: the same teacher with its priors zeroed.'
                if args.validation_only else '.'), '']
-    if summaries:
-        lines += ['### Paired contrasts', '', contrast_table(summaries), '',
-                  'Δ = arm − control of the same seed (LPIPS: lower is better). Primary: '
-                  f'`{primary_contrast(main_scores)}` on PSNR-μ; Holm over the contrasts on PSNR-μ (paired t tests). '
-                  'TOST: equivalence within ±0.3 dB at 5 %. '
-                  'The bootstrap resamples seeds, then scenes within each seed.', '']
-        if not args.validation_only:  # the plan's rule reads the test split only
-            lines += ['**Read-out** (the plan\'s rule, `docs/evidence_plan.md` §6, applied by the script; final only '
-                      'at the number of seeds the rule asks for):', '']
-            lines += readout(summaries, primary_contrast(main_scores)) + ['']
-    if not args.validation_only and test_scores:
-        lines += ['### Region metrics (test split)', '', arm_table(test_scores, REGION_METRICS), '',
+    if not scores.summaries:
+        return lines
+    primary = primary_contrast(scores.main_scores)
+    lines += ['### Paired contrasts', '', contrast_table(scores.summaries), '',
+              'Δ = arm − control of the same seed (LPIPS: lower is better). Primary: '
+              f'`{primary}` on PSNR-μ; Holm over the contrasts on PSNR-μ (paired t tests). '
+              'TOST: equivalence within ±0.3 dB at 5 %. '
+              'The bootstrap resamples seeds, then scenes within each seed.', '']
+    if not args.validation_only:  # the plan's rule reads the test split only
+        lines += ['**Read-out** (the plan\'s rule, `docs/evidence_plan.md` §6, applied by the script; final only '
+                  'at the number of seeds the rule asks for):', '']
+        lines += readout(scores.summaries, primary) + ['']
+    return lines
+
+
+def scene_lines(work: str, test_scores: Scores, report_dir: str, stem: str) -> List[str]:
+    """The test scenes with the largest |Δ PSNR-μ| (SKT − baseline), each a picture of every arm's prediction."""
+    picked = largest_delta_scenes(test_scores)
+    if not picked:
+        return []
+    seed = min(s for s in test_scores['skt'] if not mean_only(test_scores['skt'][s]))
+    lines = [f'### The {len(picked)} test scenes with the largest |Δ PSNR-μ| (SKT − baseline, seed {seed} crops)', '']
+    for scene, delta in picked:
+        path = osp.join(report_dir, f'{stem}_scene_{scene}.png')
+        predictions = scene_predictions(work, scene, seed, list(test_scores))
+        if not predictions:
+            lines.append(f'- {scene}: no saved predictions (seed {seed})')
+            continue
+        cv2.imwrite(path, scene_picture(osp.join(work, 'data', 'Test', scene, 'HDRImg.hdr'), predictions))
+        lines += [f'{scene}: mean Δ {delta:+.3f} dB', '', f'![{scene}]({osp.basename(path)})', '']
+    return lines
+
+
+def region_lines(args: argparse.Namespace, work: str, scores: ReportScores, report_dir: str, stem: str) -> List[str]:
+    """Region metrics (test split, with the scene pictures; or validation) and the teacher per region."""
+    lines = []
+    if not args.validation_only and scores.test_scores:
+        lines += ['### Region metrics (test split)', '', arm_table(scores.test_scores, REGION_METRICS), '',
                   'PSNR-μ / SSIM-μ inside the pixels saturated or near black in the reference (`extreme`), the motion '
                   'regions (`motion`) and the rest (`basicsr_skt/metrics/region_metric.py`); mean over the scenes '
                   'that have the region.', '']
-        picked = largest_delta_scenes(test_scores)
-        if picked:
-            seed = min(s for s in test_scores['skt'] if not mean_only(test_scores['skt'][s]))
-            lines += [f'### The {len(picked)} test scenes with the largest |Δ PSNR-μ| (SKT − baseline, seed {seed} '
-                      'crops)', '']
-            for scene, delta in picked:
-                path = osp.join(report_dir, f'{stem}_scene_{scene}.png')
-                predictions = scene_predictions(work, scene, seed, list(test_scores))
-                if not predictions:
-                    lines.append(f'- {scene}: no saved predictions (seed {seed})')
-                    continue
-                cv2.imwrite(path, scene_picture(osp.join(data_dir, 'Test', scene, 'HDRImg.hdr'), predictions))
-                lines += [f'{scene}: mean Δ {delta:+.3f} dB', '', f'![{scene}]({osp.basename(path)})', '']
-    elif args.validation_only and final_val:
-        lines += ['### Region metrics (validation)', '', arm_table(validation_scores(final_val), REGION_METRICS), '']
-    teacher_regions = validation_scores(final_val) if final_val else OrderedDict()
-    if any(m in values for per_seed in final_val.values() for values in per_seed.values()
+        lines += scene_lines(work, scores.test_scores, report_dir, stem)
+    elif args.validation_only and scores.final_val:
+        lines += ['### Region metrics (validation)', '', arm_table(validation_scores(scores.final_val), REGION_METRICS),
+                  '']
+    if any(m in values for per_seed in scores.final_val.values() for values in per_seed.values()
            for m in TEACHER_REGION_METRICS):
-        lines += ['### The teacher per region (validation)', '', arm_table(teacher_regions, TEACHER_REGION_METRICS),
-                  '', '`teacher_*`: the teacher on the live ORM\'s output with its priors; `teacher0_*`: the same '
+        lines += ['### The teacher per region (validation)', '',
+                  arm_table(validation_scores(scores.final_val), TEACHER_REGION_METRICS), '',
+                  '`teacher_*`: the teacher on the live ORM\'s output with its priors; `teacher0_*`: the same '
                   'teacher with its priors zeroed. Regions as above.', '']
-    if any(label == 'oracle_teacher' for label, _ in runs):
-        lines += oracle_check(final_val)
-    if extra is not None:
-        lines += ['## Test on your own photographs (`--extra-test`)', '',
-                  f'{len(extra["scenes"])} scenes from the photographs in `{extra["extra_dir"]}` '
-                  f'({", ".join(extra["photographs"])}), never trained or tuned on; brackets with the test recipe.', '',
-                  arm_table(extra_scores, list(METRICS) + ['lpips']) if extra_scores else 'No run tested yet.', '']
-        if extra_summaries:
-            lines += [contrast_table(extra_summaries), '']
-    lines += ['## Training curves', '']
-    for title, name in plots:
-        lines += [f'![{title}]({name})', '']
-    if args.notes:
-        with open(args.notes, encoding='utf-8') as f:
-            lines += ['## Investigation notes', '', f.read().strip(), '']
-    lines += ['## Wall time', '', '| run | train (min) | test (s) | trained at commit |', '|---|---|---|---|']
+    return lines
+
+
+def extra_test_lines(extra: Optional[Dict[str, Any]], scores: ReportScores) -> List[str]:
+    """The table of ``--extra-test`` (the user's own photographs), with its contrasts."""
+    if extra is None:
+        return []
+    lines = ['## Test on your own photographs (`--extra-test`)', '',
+             f'{len(extra["scenes"])} scenes from the photographs in `{repo_relative(extra["extra_dir"])}` '
+             f'({", ".join(extra["photographs"])}), never trained or tuned on; brackets with the test recipe.', '',
+             arm_table(scores.extra_scores, list(METRICS) + ['lpips']) if scores.extra_scores else 'No run tested yet.',
+             '']
+    if scores.extra_summaries:
+        lines += [contrast_table(scores.extra_summaries), '']
+    return lines
+
+
+def rebase_links(text: str, source_dir: str, target_dir: str) -> str:
+    """Markdown text written in ``source_dir`` with its relative links (``[x](path)``, ``![x](path)``) rewritten to
+    resolve from ``target_dir``; external links, anchors and absolute paths are left as they are."""
+
+    def rebase(match: 're.Match') -> str:
+        target = match.group(2)
+        if _EXTERNAL_LINK.match(target) or target.startswith(('#', '/')):
+            return match.group(0)
+        path, sep, anchor = target.partition('#')
+        moved = osp.relpath(osp.join(source_dir, path), target_dir).replace(osp.sep, '/')
+        return match.group(1) + moved + sep + anchor
+
+    if osp.abspath(source_dir) == osp.abspath(target_dir):
+        return text
+    return _MARKDOWN_LINK.sub(rebase, text)
+
+
+def notes_lines(notes: str, report_dir: str) -> List[str]:
+    """``--notes`` as the "Investigation notes" section, its relative links rebased onto the report's folder."""
+    with open(notes, encoding='utf-8') as f:
+        text = f.read().strip()
+    return ['## Investigation notes', '', rebase_links(text, osp.dirname(osp.abspath(notes)), report_dir), '']
+
+
+def wall_time_lines(args: argparse.Namespace, runs: List[Tuple[str, int]], timings: Dict[str, Any]) -> List[str]:
+    """Training and test wall time of every run and stage, with the commit each was trained at."""
+    lines = ['## Wall time', '', '| run | train (min) | test (s) | trained at commit |', '|---|---|---|---|']
     stage_names = [name for label, seed in runs for name in (f'evidence_pretrain_s{seed}',
                                                              f'evidence_{label}_teacher_s{seed}')]
     for row, name in [(f'{label} s{seed}', run_name(label, seed)) for label, seed in runs] + [
@@ -659,30 +757,58 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
             continue
         lines.append(f'| {row} | {t.get("train_s", float("nan")) / 60:.1f} | '
                      f'{t.get("test_s", float("nan")):.0f} | {t.get("commit", "not recorded")} |')
-    lines += ['', f'Runs went {args.jobs} side by side with {args.threads} thread(s) each.']
-    with open(report, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + '\n')
-    summary = {
+    return lines + ['', f'Runs went {args.jobs} side by side with {args.threads} thread(s) each.']
+
+
+def summary_json(args: argparse.Namespace, scores: ReportScores) -> Dict[str, Any]:
+    """The JSON summary: contrasts and arm means of the main split, the command and the commit."""
+    return {
         'format': 2,
-        'split': split,
+        'split': scores.split,
         'commit': git_commit(),
-        'command': 'python scripts/run_evidence.py ' + ' '.join(args.argv),
+        'command': shown_command(args),
         'iters': args.iters,
-        'seeds_done': done,
+        'seeds_done': scores.done,
         'equivalence_margin_db': EQUIVALENCE_MARGIN,
-        'contrasts': [s.as_dict() for s in summaries],
-        'extra_test_contrasts': [s.as_dict() for s in extra_summaries],
+        'contrasts': [s.as_dict() for s in scores.summaries],
+        'extra_test_contrasts': [s.as_dict() for s in scores.extra_summaries],
         'arm_means': {
             label: {m: float(np.nanmean([scene_mean(per_seed[s], m) for s in per_seed])) for m in
                     next(iter(next(iter(per_seed.values())).values())).keys()}
-            for label, per_seed in main_scores.items() if per_seed
+            for label, per_seed in scores.main_scores.items() if per_seed
         },
     }
+
+
+def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], extra: Optional[Dict[str, Any]],
+                 runs: List[Tuple[str, int]], timings: Dict[str, Any],
+                 earlier: Optional[Scores] = None) -> Tuple[str, str]:
+    """The Markdown report, its PNGs, the JSON summary and the score archive, from the runs' logs and test CSVs
+    and the ``earlier`` test scores (:func:`read_earlier_scores`; a run of ``runs`` that finished here wins)."""
+    report, json_path = report_paths(args, work)
+    report_dir = osp.dirname(osp.abspath(report))
+    os.makedirs(report_dir, exist_ok=True)
+    stem = osp.splitext(osp.basename(report))[0]
+    scores = collect_scores(args, work, runs, extra, earlier or OrderedDict())
+    plots = write_curve_plots(work, runs, report_dir, stem)
+    lines = header_lines(args) + ['## Setup', ''] + data_lines(args, manifest, extra)
+    lines += recipe_lines(args, runs, scores.split) + results_lines(args, scores, timings)
+    lines += region_lines(args, work, scores, report_dir, stem)
+    if any(label == 'oracle_teacher' for label, _ in runs):
+        lines += oracle_check(scores.final_val)
+    lines += extra_test_lines(extra, scores) + ['## Training curves', '']
+    for title, name in plots:
+        lines += [f'![{title}]({name})', '']
+    if args.notes:
+        lines += notes_lines(args.notes, report_dir)
+    lines += wall_time_lines(args, runs, timings)
+    with open(report, 'w', encoding='utf-8') as f:
+        f.write('\n'.join(lines) + '\n')
     with open(json_path, 'w', encoding='utf-8') as f:
-        json.dump(finite_json(summary), f, indent=1)
-    if test_scores:
+        json.dump(finite_json(summary_json(args, scores)), f, indent=1)
+    if scores.test_scores:
         with open(osp.splitext(report)[0] + '_scores.json', 'w', encoding='utf-8') as f:
-            json.dump(scores_to_json(test_scores), f, indent=None, separators=(',', ':'))
+            json.dump(scores_to_json(scores.test_scores), f, indent=None, separators=(',', ':'))
             f.write('\n')
     return report, json_path
 

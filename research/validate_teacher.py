@@ -2,13 +2,15 @@
 """Score a trained SKT run on a validation folder: the ORM (EMA and live weights) and its teacher, with and without
 the priors — the teacher's held-out gap, the go/no-go of the method.
 
-    python scripts/validate_teacher.py --run experiments/evidence_skt_s0 --dataroot datasets/evidence/Validation
+    python -m research.validate_teacher --run evidence/experiments/evidence_skt_s0 \
+        --dataroot evidence/data/Validation
 
 The run's own options (``<run>/<name>.yml``) build the networks; the final checkpoints ``net_g_latest.pth``
 (``params`` = live ORM, ``params_ema`` = EMA ORM when present) and ``net_t_latest.pth`` are loaded; ``--dataroot``
 needs the priors of its scenes when the teacher uses semantics (``make_semantic_priors.py``). Prints the mean
 metrics (``psnr_mu``: EMA ORM, ``live_*``: live ORM, ``teacher_*``: the teacher on the live ORM's output,
-``teacher0_*``: the same with the priors zeroed) and writes them as JSON with ``--json``.
+``teacher0_*``: the same with the priors zeroed) and writes them as JSON with ``--json`` (the folders recorded
+relative to the repository: :func:`research.paths.repo_relative`).
 """
 import argparse
 import copy
@@ -25,6 +27,7 @@ from basicsr.models import build_model
 from basicsr_skt.inference import load_weights
 from basicsr_skt.utils.errors import UserInputError, run_cli
 from basicsr_skt.utils.option_checks import load_options_yaml
+from research.paths import repo_relative
 
 
 def run_options(run: str, dataroot: str) -> Dict:
@@ -71,7 +74,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'{name:28s} {value:.4f}')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump({'run': args.run, 'dataroot': args.dataroot, 'scenes': len(dataset), 'means': means}, f, indent=1)
+            record = {'run': repo_relative(args.run), 'dataroot': repo_relative(args.dataroot), 'scenes': len(dataset)}
+            json.dump(dict(record, means=means), f, indent=1)
     return 0
 
 

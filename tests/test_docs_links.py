@@ -1,8 +1,8 @@
 """The documentation's relative links resolve, and the front page stays short.
 
-Parses every Markdown link ``[text](target)`` (images included) in README.md and docs/*.md, outside fenced code
-blocks and inline code, and checks that each relative target exists; a ``#anchor`` into a Markdown file must name one
-of its headings (GitHub's heading ids). Pure text processing: runs in milliseconds.
+Parses every Markdown link ``[text](target)`` (images included) in README.md, docs/*.md and research/**/*.md, outside
+fenced code blocks and inline code, and checks that each relative target exists; a ``#anchor`` into a Markdown file
+must name one of its headings (GitHub's heading ids). Pure text processing: runs in milliseconds.
 """
 import re
 from pathlib import Path
@@ -22,7 +22,7 @@ _EXTERNAL = re.compile(r'^[a-zA-Z][a-zA-Z0-9+.-]*:')  # http:, https:, mailto:, 
 
 
 def doc_files() -> List[Path]:
-    return [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
+    return [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md')) + sorted((ROOT / 'research').rglob('*.md'))
 
 
 def _prose(text: str) -> str:

@@ -13,7 +13,7 @@ S, the semantic condition, is ``conv1x1(embedding) || boundary(labels) || segmen
 (``F * (1 + γ(S_c)) + β(S_c)``, γ and β from 1x1 convs) or windowed cross-attention (queries from S_c, keys/values
 from F, ``F + proj(attention)``). ``condition_at_head`` also feeds S_c to the head conv, next to T(f_O): a direct
 path on which the first layer can compare the prior with the ORM's estimate pixel by pixel (a diagnostic of
-whether the SFT-only injection is what keeps the teacher from using its priors; ``docs/evidence_notes.md``).
+whether the SFT-only injection is what keeps the teacher from using its priors; ``research/evidence_notes.md``).
 
 Identity at initialisation: the tail conv is zero, so R = 0 and ``f_S == f_O`` bit for bit (for f_O in [0, 1]). To
 keep this exact in floating point (T^-1(T(x)) is only x up to rounding), the output is computed as

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Recover the Evidence v2 pilot's per-seed test means (seeds 0, 1, 2) from its two committed reports.
 
-The pilot's run folders (``/work/evidence_v2``) were lost with its machine; only its reports are left:
+The pilot's run folders (its ``--work``, ``../evidence_v2``) were lost with its machine; only its reports are left:
 ``docs/evidence.{md,json}`` after seeds 0-1 (commit 47f6622) and after seeds 0-2 (commit 9f9a6a7). Each holds, per
 arm and metric, the mean over seeds (JSON, full precision) and the seed standard deviation (Markdown, 4 decimals), and
 per contrast the mean and standard deviation of the paired differences (JSON, full precision). That fixes every
@@ -15,9 +15,9 @@ per-seed test mean:
 
 The script checks the recovered values against the numbers it did not use (the standard deviations over seeds 0-2
 of every arm and metric, the mean and standard deviation of every contrast over seeds 0-2) and writes a score archive
-(``basicsr_skt.reporting.evidence_tables.scores_to_json``) in which each seed has one row, ``test_mean``:
+(``research.evidence_tables.scores_to_json``) in which each seed has one row, ``test_mean``:
 
-    python docs/evidence_v2_pilot/recover_scores.py   # -> docs/evidence_v2_pilot/pilot_scores.json
+    python -m research.evidence_v2_pilot.recover_scores   # -> research/evidence_v2_pilot/pilot_scores.json
 """
 import json
 import math
@@ -28,15 +28,15 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from basicsr_skt.reporting.evidence_tables import MEAN_ONLY_SCENE, scores_to_json
+from research.evidence_tables import MEAN_ONLY_SCENE, scores_to_json
+from research.paths import REPO, repo_relative
 
 TWO_SEEDS, THREE_SEEDS = '47f6622', '9f9a6a7'
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIRED = ('psnr_mu', 'ssim_mu', 'lpips')
 
 
 def committed(commit: str, path: str) -> str:
-    return subprocess.run(['git', 'show', f'{commit}:{path}'], cwd=ROOT, check=True, capture_output=True,
+    return subprocess.run(['git', 'show', f'{commit}:{path}'], cwd=REPO, check=True, capture_output=True,
                           text=True).stdout
 
 
@@ -101,13 +101,13 @@ def main() -> None:
     scores = {arm: {seed: {MEAN_ONLY_SCENE: {m: v[seed] for m, v in per_metric.items()}} for seed in range(3)}
               for arm, per_metric in values.items()}
     archive = scores_to_json(scores)
-    archive['source'] = (f'recovered by docs/evidence_v2_pilot/recover_scores.py from docs/evidence.{{md,json}} at '
+    archive['source'] = (f'recovered by research/evidence_v2_pilot/recover_scores.py from docs/evidence.{{md,json}} at '
                          f'{TWO_SEEDS} (seeds 0-1) and {THREE_SEEDS} (seeds 0-2); seeds 0 and 1 may be swapped')
-    path = osp.join(ROOT, 'docs', 'evidence_v2_pilot', 'pilot_scores.json')
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'pilot_scores.json')
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(archive, f, indent=1)
         f.write('\n')
-    print(f'wrote {path}')
+    print(f'wrote {repo_relative(path)}')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""Screen 7 of docs/evidence_notes.md: the plan's paired contrasts from the runs' own validation logs.
+"""Screen 7 of research/evidence_notes.md: the plan's paired contrasts from the runs' own validation logs.
 
 The validation report of ``run_evidence.py`` (``screen.md``) has the per-arm tables but no contrast between these
 three arms (its contrasts are those of the test plan), so this reads the final validation metrics with
@@ -8,21 +8,16 @@ last validation, what the report shows) and the same frozen teacher on the final
 what it refines in training, beside that live student's own score (the stage-2 run's last validation). Run with
 the screen's own arguments after ``--``:
 
-    python docs/screen_20261205/screen7_table.py -- --hdr-dir ../shared/data/hdr --validation-only \
+    python -m research.screen_20261205.screen7_table -- --hdr-dir ../shared/data/hdr --validation-only \
         --work evidence_screen7 --skt-mode staged --runs oracle_teacher no_semantics finetune_control \
         --distill-scale 10 --seeds 0 1 2
 """
-import importlib.util
 import os.path as osp
 import sys
+from typing import List, Optional
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-from basicsr_skt.reporting.stats import t_interval  # noqa: E402
-
-spec = importlib.util.spec_from_file_location('run_evidence', osp.join(ROOT, 'scripts', 'run_evidence.py'))
-evidence = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(evidence)
+from research import run_evidence as evidence
+from research.stats import t_interval
 
 CONTRASTS = (('oracle_teacher', 'finetune_control', 'rule 1: oracle_w10 - control'),
              ('no_semantics', 'finetune_control', 'rule 2: none_w10 - control'),
@@ -39,8 +34,9 @@ def last_validation(work: str, name: str, metric: str):
     return points[-1][1] if points else None
 
 
-def main() -> None:
-    argv = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else sys.argv[1:]
+def main(argv: Optional[List[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    argv = argv[argv.index('--') + 1:] if '--' in argv else argv
     args = evidence.parse_args(argv)
     final = evidence.read_validation(args.work, evidence.planned_runs(args), args)
     print('| arm | seed | ORM PSNR-μ (EMA) | teacher on the stage-0 ORM | the same, priors zeroed | live student | '

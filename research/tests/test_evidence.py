@@ -1,47 +1,21 @@
-"""The evidence experiment: split by source, log parsing, and a tiny end-to-end run that writes the whole report."""
+"""The evidence experiment: log parsing, and a tiny end-to-end run that writes the whole report."""
 import glob
 import json
 import math
 import os
 import os.path as osp
-import sys
 from collections import OrderedDict
 
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO_ROOT
 
-from basicsr_skt.data.evidence_data import EvidenceData, build_data, build_extra_test
-from basicsr_skt.data.splits import check_disjoint, split_by_source
-from basicsr_skt.reporting import evidence_tables, stats
-from basicsr_skt.reporting.charts import line_chart, line_chart_size
-from basicsr_skt.reporting.train_logs import logged_scalars, validation_curves
+from basicsr_skt.data.splits import check_disjoint
+from basicsr_skt.reporting.charts import line_chart
 from basicsr_skt.utils.hdr_io import write_hdr
-
-sys.path.insert(0, str(REPO_ROOT / 'scripts'))
-import run_evidence  # noqa: E402
-
-PHOTOS = [f'photo_{i:02d}' for i in range(19)]
-
-
-@pytest.mark.parametrize('seed', range(5))
-def test_split_never_puts_one_source_in_two_splits(seed):
-    splits = split_by_source(PHOTOS + PHOTOS[:4], seed=seed)  # repetitions are the same source
-    members = [s for split in splits.values() for s in split]
-    assert sorted(members) == sorted(PHOTOS) and len(members) == len(set(members))
-    assert [len(splits[k]) for k in ('train', 'val', 'test')] == [11, 4, 4]
-    check_disjoint(splits)
-    assert split_by_source(list(reversed(PHOTOS)), seed=seed) == splits  # order does not matter
-
-
-def test_split_needs_three_sources_and_disjointness_is_checked():
-    assert [len(v) for v in split_by_source(['a', 'b', 'c']).values()] == [1, 1, 1]
-    with pytest.raises(ValueError, match='at least 3 distinct sources'):
-        split_by_source(['a', 'b', 'a'])
-    with pytest.raises(ValueError, match="'x' is in both the train and the test split"):
-        check_disjoint({'train': ['x', 'y'], 'val': ['z'], 'test': ['x']})
-
+from research import evidence_tables, run_evidence, stats
+from research.evidence_data import EvidenceData, build_data, build_extra_test
+from research.train_logs import logged_scalars, validation_curves
 
 LOG = """2026-11-29 18:11:26,081 INFO: [demo_..][epoch:  0, iter:     100, lr:(5.000e-04,)] [eta: 0:01:19, \
 time (data): \
@@ -66,15 +40,6 @@ def test_log_parsing_reads_scalars_and_validation_means():
     assert scalars['gap_psnr_mu'] == [(100, 1.3476), (1200, -2.0)] and scalars['l_rec'][1] == (1200, -0.015)
     curves = validation_curves(LOG)['demo_val']
     assert curves['psnr_mu'] == [(200, 29.6504), (400, 31.25)] and curves['ssim_mu'][0] == (200, 0.9459)
-
-
-def test_line_chart_draws_each_series_in_its_colour():
-    image = line_chart({'a': [(0, 1.0), (10, 2.0)], 'b': [(0, 3.0), (10, float('nan'))]}, 'title')
-    assert image.shape[:2] == line_chart_size() and image.dtype == np.uint8
-    for colour in ((180, 119, 31), (14, 127, 255)):  # PALETTE[0], PALETTE[1]
-        assert np.all(image == colour, axis=-1).sum() > 10
-    with pytest.raises(ValueError, match='finite point'):
-        line_chart({'a': [(0, float('nan'))]}, 'empty')
 
 
 def smooth_radiance(seed, height=112, width=160):
@@ -104,6 +69,9 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
                     '## Training curves', '## Wall time', 'missing by occlusion',
                     'Seeds with every arm finished: 0, 1'):
         assert section in text, section
+    summary_text = (tmp_path / 'docs' / 'evidence.json').read_text()
+    assert str(tmp_path) not in text + summary_text  # paths recorded relative to the repository
+    assert f'--work {osp.relpath(tmp_path / "work", run_evidence.REPO)} ' in text
     manifest = build_data(run_evidence.data_spec(run_evidence.parse_args(argv)), str(tmp_path / 'work' / 'data'))
     assert manifest == json.loads((tmp_path / 'work' / 'data' / 'manifest.json').read_text())  # reused, not rebuilt
     assert len(manifest['scenes']['train']) == 3 and len(manifest['scenes']['test']) == 2  # 2 captures (+ 1 demo)
@@ -342,3 +310,11 @@ def test_score_archive_merge_and_bad_earlier_scores(tmp_path):
         run_evidence.read_earlier_scores(run_evidence.parse_args(['--earlier-scores', str(tmp_path / 'none.json')]))
     with pytest.raises(SystemExit, match='cannot be used with --validation-only'):
         run_evidence.read_earlier_scores(run_evidence.parse_args(['--earlier-scores', str(bad), '--validation-only']))
+
+
+def test_notes_links_are_rebased_onto_the_report_folder(tmp_path):
+    research, docs = str(tmp_path / 'research'), str(tmp_path / 'docs')
+    text = 'See [c](screen/x.py), [p](../docs/plan.md#rule), [w](https://x.org/a), [h](#top) and ![i](/abs.png).'
+    assert run_evidence.rebase_links(text, research, docs) == (
+        'See [c](../research/screen/x.py), [p](plan.md#rule), [w](https://x.org/a), [h](#top) and ![i](/abs.png).')
+    assert run_evidence.rebase_links(text, docs, docs + '/') == text

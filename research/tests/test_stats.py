@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from basicsr_skt.reporting.stats import (hierarchical_bootstrap, holm, paired_t_power, seeds_for_power, sign_test,
-                                         signed_rank_distribution, summarise, summarise_family, t_interval, tost,
-                                         wilcoxon_signed_rank)
+from research.stats import (hierarchical_bootstrap, holm, paired_t_power, seeds_for_power, sign_test,
+                            signed_rank_distribution, summarise, summarise_family, t_interval, tost,
+                            wilcoxon_signed_rank)
 
 
 @pytest.mark.parametrize('n, t975', [(2, 12.706), (3, 4.303), (6, 2.571), (11, 2.228), (31, 2.042)])
