@@ -1,7 +1,9 @@
 """Oracle backend of the SKB, **diagnostics only**: the source image itself, pooled to a coarse grid.
 
-It bounds from above what any prior on that grid can add; never use it for a claim (see
-:class:`OracleBackend`).
+It bounds from above what any prior on that grid can add; never use it for a claim (see :class:`OracleBackend`).
+Importing this module registers its name with the library (:func:`basicsr_skt.skb.format.register_backend`), so that
+datasets read its files: ``python -m research.train`` does it for training runs; ``python -m
+research.make_oracle_priors`` writes the files.
 """
 from typing import Any, Dict, Optional, Tuple
 
@@ -9,6 +11,7 @@ import numpy as np
 import torch
 
 from basicsr_skt.skb.extractors import SemanticBackend, check_fraction, to_float16
+from basicsr_skt.skb.format import register_backend
 from basicsr_skt.skb.superpixels import SuperpixelLabels
 
 
@@ -70,3 +73,6 @@ class OracleBackend(SuperpixelLabels, SemanticBackend):
         pooled = cv2.resize(image.astype(np.float32) / 255.0, (grid_w, grid_h), interpolation=cv2.INTER_AREA)
         embedding = torch.from_numpy(np.ascontiguousarray(pooled.transpose(2, 0, 1)))
         return to_float16(embedding, self.name), (height / grid_h, width / grid_w), {}
+
+
+register_backend(OracleBackend.name)

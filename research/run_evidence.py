@@ -93,6 +93,7 @@ RUNS: 'OrderedDict[str, Tuple[str, Optional[Dict[str, Any]]]]' = OrderedDict([
     ('oracle_xattn', ('diagnostic: the oracle teacher with cross-attention fusion instead of SFT', {
         'oracle': True,
         'network_t': {
+            'type': 'SPGRMProbe',
             'fusion': 'cross_attention'
         }
     })),
@@ -118,11 +119,18 @@ def data_spec(args: argparse.Namespace) -> EvidenceData:
                         data_seed=args.data_seed)
 
 
+def checkout_pythonpath() -> str:
+    """``PYTHONPATH`` of a child process: this checkout first (``research`` is not installed), then the caller's."""
+    return os.pathsep.join([REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p])
+
+
 def run_priors(dataroot: str, backend: str, extra: Sequence[str] = ()) -> None:
-    """Semantic priors of one split folder (resumable: finished scenes are skipped)."""
-    command = [sys.executable, osp.join(REPO, 'scripts', 'make_semantic_priors.py'), '--dataroot', dataroot,
-               '--backend', backend, '--device', 'cpu', *extra]
-    subprocess.run(command, check=True)
+    """Semantic priors of one split folder (resumable: finished scenes are skipped); ``oracle``: research's
+    diagnostic backend (:mod:`research.make_oracle_priors`)."""
+    script = ['-m', 'research.make_oracle_priors'] if backend == 'oracle' else [
+        osp.join(REPO, 'scripts', 'make_semantic_priors.py'), '--backend', backend]
+    env = dict(os.environ, PYTHONPATH=checkout_pythonpath())
+    subprocess.run([sys.executable, *script, '--dataroot', dataroot, '--device', 'cpu', *extra], check=True, env=env)
 
 
 def build_priors(data_dir: str) -> float:
@@ -142,7 +150,7 @@ def build_oracle_data(data_dir: str, oracle_dir: str) -> float:
             shutil.copytree(osp.join(data_dir, SPLIT_FOLDERS[split]), target + '.partial',
                             ignore=shutil.ignore_patterns('skb_*'), dirs_exist_ok=True)
             os.replace(target + '.partial', target)
-        run_priors(target, 'oracle', ['--oracle-cell', str(ORACLE_CELL)])
+        run_priors(target, 'oracle', ['--cell', str(ORACLE_CELL)])
     return time.time() - start
 
 
@@ -243,11 +251,11 @@ def test_options(name: str, datasets: Dict[str, str], train_opt: Dict[str, Any],
 # Running
 # ----------------------------------------------------------------------------------------------------------------
 def thread_env(args: argparse.Namespace) -> Dict[str, str]:
-    """Environment of a run: this checkout's code first on the path (the runs start in ``--work``), ``--threads``
-    intra-op threads (parallel runs must not oversubscribe the cores: an OpenMP team waiting for a busy core slows a
-    step down many times), no GPU unless ``--device cuda``."""
+    """Environment of a run: this checkout's code first on the path (the runs start in ``--work`` with
+    ``python -m research.train``), ``--threads`` intra-op threads (parallel runs must not oversubscribe the cores: an
+    OpenMP team waiting for a busy core slows a step down many times), no GPU unless ``--device cuda``."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    env['PYTHONPATH'] = os.pathsep.join([REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p])  # this checkout
+    env['PYTHONPATH'] = checkout_pythonpath()
     if args.device == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
     return env
@@ -352,7 +360,7 @@ def train_run(name: str, opt: Dict[str, Any], iters: int, work: str, args: argpa
     resume = ['--auto_resume'] if osp.isdir(osp.join(work, 'experiments', name)) else []
     start = time.time()
     print(f'\n=== train {name} ({iters} iterations)', flush=True)
-    subprocess.run([sys.executable, '-m', 'basicsr_skt.train', '-opt', config] + resume, cwd=work, check=True,
+    subprocess.run([sys.executable, '-m', 'research.train', '-opt', config] + resume, cwd=work, check=True,
                    env=thread_env(args), stdout=log_file(work, name, 'train'), stderr=subprocess.STDOUT)
     previous = timings.get(name, {}).get('train_s', 0) if resume else 0  # an interrupted attempt's time
     timings.setdefault(name, {}).update(train_s=previous + time.time() - start, commit=git_commit())

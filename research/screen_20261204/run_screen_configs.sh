@@ -18,7 +18,7 @@ run_one() {
   if ls experiments/$name/models/${NETWORK}_${iters}.pth >/dev/null 2>&1; then echo "skip $name"; return; fi
   extra=""
   ls experiments/$name/training_states/*.state >/dev/null 2>&1 && extra="--auto_resume"
-  PYTHONPATH=$REPO OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PYTHON -m basicsr_skt.train \
+  PYTHONPATH=$REPO OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PYTHON -m research.train \
     -opt $CONFIGS/$name.yml $extra > logs/$name.log 2>&1
   echo "done $name rc=$?"
 }

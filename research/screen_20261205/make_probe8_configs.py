@@ -6,7 +6,7 @@ iterations: `cos_<term>` and `gnr_<term>` against L_rec on the ORM's parameters)
 used; from the repository root, with the screen's work folder and an output folder:
 
     python -m research.screen_20261205.make_probe8_configs ../evidence_screen7 ../probe8
-    cd ../probe8 && python -m basicsr_skt.train -opt configs/<name>.yml    # OMP_NUM_THREADS=1, one per core
+    cd ../probe8 && PYTHONPATH=<repository root> python -m research.train -opt configs/<name>.yml  # 1 thread each
 """
 import argparse
 import copy

@@ -1,17 +1,13 @@
 """The oracle prior backend (diagnostics only): the source image pooled to a cell grid, and min_area by image size."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
-from basicsr_skt.skb.format import load_scene_priors
-from basicsr_skt.skb.oracle_backend import OracleBackend
+from basicsr_skt.skb.format import known_backends, load_scene_priors
 from basicsr_skt.skb.source import hdr_to_display_rgb
 from basicsr_skt.utils.hdr_io import read_hdr
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from research import make_oracle_priors
+from research.oracle_backend import OracleBackend
 
 
 def test_oracle_embedding_is_the_cell_mean_of_the_image():
@@ -47,20 +43,18 @@ def test_oracle_labels_and_min_area_fraction_scale_with_the_image():
         OracleBackend(min_area_fraction=1.5)
 
 
-def test_script_writes_oracle_priors_of_the_mu_law_gt(tmp_path):
+def test_script_writes_oracle_priors_of_the_mu_law_gt(tmp_path, capsys):
     make_demo_dataset(str(tmp_path), num_train=1, num_val=0, config=DemoSceneConfig(height=48, width=64), seed=0)
-    spec = importlib.util.spec_from_file_location('make_semantic_priors', REPO_ROOT / 'scripts' /
-                                                  'make_semantic_priors.py')
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    args = script.parse_args(['--dataroot', str(tmp_path / 'Training'), '--backend', 'oracle', '--device', 'cpu'])
+    args = make_oracle_priors.priors_script().parse_args(['--dataroot', str(tmp_path / 'Training'), '--device', 'cpu'])
     assert args.min_area is None and args.min_area_fraction == pytest.approx(1 / 1500)
-    summary = script.run_extraction(args)
-    assert summary['processed'] == ['demo_train_000']
+    assert make_oracle_priors.main(['--dataroot', str(tmp_path / 'Training'), '--device', 'cpu', '--cell', '4']) == 0
+    assert 'SKB oracle/gt on cpu: 1 scene(s) extracted' in capsys.readouterr().out
     scene = tmp_path / 'Training' / 'demo_train_000'
-    priors = load_scene_priors(str(scene))
+    priors = load_scene_priors(str(scene))  # readable: importing research.oracle_backend registered the name
+    assert 'oracle' in known_backends() and priors['meta']['backend'] == 'oracle'
     gt_rgb = hdr_to_display_rgb(read_hdr(str(scene / 'HDRImg.hdr')))
     expected = gt_rgb.reshape(12, 4, 16, 4, 3).mean(axis=(1, 3)).transpose(2, 0, 1) / 255.0
     np.testing.assert_allclose(np.asarray(priors['embedding'], np.float64), expected, atol=1e-3)
     assert priors['meta']['min_area_used'] == 2  # round(48 * 64 / 1500)
     assert priors['labels'].shape == (48, 64)
+    assert make_oracle_priors.main(['--dataroot', str(tmp_path / 'Training'), '--device', 'cpu', '--check']) == 0

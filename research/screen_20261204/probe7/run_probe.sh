@@ -9,7 +9,7 @@ cd "$1" || exit 2
 mkdir -p logs
 for name in probe7_student_oracle_start_i60_s0 probe7_student_oracle_end_i60_s0 probe7_student_none_start_i60_s0 \
     probe7_student_none_end_i60_s0; do
-  PYTHONPATH=$REPO OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ${PYTHON:-python} -m basicsr_skt.train \
+  PYTHONPATH=$REPO OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ${PYTHON:-python} -m research.train \
     -opt probe7_configs/$name.yml > logs/$name.log 2>&1
   echo "done $name rc=$?"
 done
