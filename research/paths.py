@@ -10,7 +10,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def repo_relative(path: str) -> str:
-    """``path`` relative to the repository root when it is absolute (``/data/x`` -> ``../../data/x``), else as given.
+    """``path`` relative to the repository root when it is absolute (a folder beside the checkout -> ``../folder``),
+    else as given.
 
     Args:
         path: A file or folder path as the user gave it.
