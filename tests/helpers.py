@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
+import torch
 
 from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml
@@ -41,6 +42,8 @@ TINY_SCTNET = {
 }
 #: Tiny stand-in of every shipped ORM, by registry name.
 TINY_NETWORKS = {'HDRTransformer': TINY_HDRT, 'AHDRNet': TINY_AHDRNET, 'SCTNet': TINY_SCTNET}
+#: A tiny SPGRM teacher (tests/test_skt_archs.py; research/tests/test_spgrm_probe.py for its research variant).
+TINY_SPGRM = dict(embed_channels=5, num_feat=8, num_groups=2, num_blocks=1, embed_feat=4)
 #: Small generated scenes (48 x 72: not a multiple of the 8-pixel window in width, so padding is exercised).
 TINY_SCENES = DemoSceneConfig(height=48, width=72)
 
@@ -161,8 +164,10 @@ def add_fake_priors(root: Path, channels: int, image_size: Tuple[int, int] = (48
 
 
 def run_python(args: List[str], cwd: Path, timeout: int = 300) -> str:
-    """``python ARGS`` in ``cwd`` on the CPU; asserts success and returns stdout + stderr."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='')
+    """``python ARGS`` in ``cwd`` on the CPU, with the checkout first on the path (``research`` is not installed);
+    asserts success and returns stdout + stderr."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get('PYTHONPATH', '')) if p)
+    env = dict(os.environ, PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='', PYTHONPATH=path)
     out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f'{args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}'
     return out.stdout + out.stderr
@@ -175,3 +180,22 @@ def load_script(name: str, module_name: str = '', folder: str = 'scripts') -> An
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def spgrm_inputs(b: int = 2, h: int = 12, w: int = 10, c_e: int = 5, seed: int = 0) -> Tuple[torch.Tensor, ...]:
+    """Seeded SPGRM inputs: ORM output (B, 3, H, W) in [0, 1), reference input (B, 6, H, W), embedding
+    (B, c_e, H, W) and labels (B, H, W) in 0..4."""
+    gen = torch.Generator().manual_seed(seed)
+    orm = torch.rand(b, 3, h, w, generator=gen)
+    ref = torch.rand(b, 6, h, w, generator=gen)
+    emb = torch.randn(b, c_e, h, w, generator=gen)
+    labels = torch.randint(0, 5, (b, h, w), generator=gen)
+    return orm, ref, emb, labels
+
+
+def randomise_tail(net: torch.nn.Module, seed: int = 1) -> None:
+    """Give an SPGRM's zero-initialised tail conv seeded random weights (x 0.1), so that its residual is in use."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        net.tail.weight.copy_(0.1 * torch.randn(net.tail.weight.shape, generator=gen))
+        net.tail.bias.copy_(0.1 * torch.randn(net.tail.bias.shape, generator=gen))

@@ -1,8 +1,8 @@
 """The documentation's relative links resolve, and the front page stays short.
 
-Parses every Markdown link ``[text](target)`` (images included) in README.md and docs/*.md, outside fenced code
-blocks and inline code, and checks that each relative target exists; a ``#anchor`` into a Markdown file must name one
-of its headings (GitHub's heading ids). Pure text processing: runs in milliseconds.
+Parses every Markdown link ``[text](target)`` (images included) in README.md, docs/*.md and research/**/*.md, outside
+fenced code blocks and inline code, and checks that each relative target exists; a ``#anchor`` into a Markdown file
+must name one of its headings (GitHub's heading ids). Pure text processing: runs in milliseconds.
 """
 import ast
 import re
@@ -26,7 +26,7 @@ _TEST_REF = re.compile(r'(?:(?:tests/)?(test_\w+\.py))?::(test_\w+)|(?:tests/)?(
 
 
 def doc_files() -> List[Path]:
-    return [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
+    return [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md')) + sorted((ROOT / 'research').rglob('*.md'))
 
 
 def _prose(text: str) -> str:

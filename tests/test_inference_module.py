@@ -1,5 +1,7 @@
 """basicsr_skt.inference: one pad-or-tile path (== HDRModel.infer), one network input, one weights loader, layers."""
 import ast
+import runpy
+import setuptools
 from pathlib import Path
 
 import numpy as np
@@ -234,10 +236,10 @@ def _imported_modules(path: Path):
             yield from (alias.name for alias in node.names)
 
 
-def _project_imports(folder: str):
+def _project_imports(folder: str, package: str = 'basicsr_skt'):
     for path in sorted((REPO_ROOT / folder).rglob('*.py')):
         for module in _imported_modules(path):
-            if module.startswith('basicsr_skt.'):
+            if module == package or module.startswith(package + '.'):
                 yield path.relative_to(REPO_ROOT).as_posix(), module
 
 
@@ -278,7 +280,27 @@ def test_skb_sits_on_utils_and_only_its_extraction_run_reaches_above():
 def test_scripts_and_benchmarks_do_not_import_models():
     users = [(p, m) for folder in ('scripts', 'benchmarks') for p, m in _project_imports(folder)
              if m.startswith('basicsr_skt.models')]
-    assert users == []  # validate_teacher.py builds its SKTModel through BasicSR's registry (build_model)
+    assert users == []
+
+
+def test_nothing_in_the_product_imports_research():
+    """research/ (experiments, README there) may import the library; the library, scripts and benchmarks never import
+    research, and the wheel does not ship it."""
+    product = ('basicsr_skt', 'scripts', 'benchmarks')
+    users = [(p, m) for folder in product for p, m in _project_imports(folder, 'research')]
+    assert users == []
+    assert [m for _, m in _project_imports('research')]  # the rule is not vacuous: research uses the library
+
+
+def test_the_wheel_ships_the_library_only(monkeypatch):
+    """setup.py's package list (its ``setup`` call captured): basicsr_skt and its subpackages, never research."""
+    captured = {}
+    monkeypatch.setattr(setuptools, 'setup', lambda **kwargs: captured.update(kwargs))
+    monkeypatch.chdir(REPO_ROOT)
+    runpy.run_path(str(REPO_ROOT / 'setup.py'))
+    packages = captured['packages']
+    assert {'basicsr_skt', 'basicsr_skt.skb', 'basicsr_skt.models'} <= set(packages)
+    assert [p for p in packages if p.split('.')[0] != 'basicsr_skt'] == []
 
 
 def test_run_orm_checks_the_channel_count_only_when_asked():

@@ -448,5 +448,20 @@ def test_script_reports_missing_sam_checkpoint(script, demo_root, capsys):
 
 
 def test_format_module_exposes_the_contract():
-    assert skb_format.BACKENDS == ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16', 'oracle')
+    assert skb_format.BACKENDS == ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16')
+    assert skb_format.known_backends()[:4] == skb_format.BACKENDS
     assert skb_format.SOURCES == ('gt', 'orm', 'reference')
+
+
+def test_a_registered_backend_makes_its_files_readable(tmp_path):
+    """A backend defined outside the library (research's oracle) registers its name; unknown names stay refused."""
+    meta = dict(valid_meta(backend='test_backend_x'), format=skb_format.FORMAT_VERSION, image_size=[4, 6],
+                embedding_shape=[2, 2, 3], num_segments=1)
+    with pytest.raises(ValueError, match="unknown backend 'test_backend_x'"):
+        skb_format.validate_meta(meta)
+    skb_format.register_backend('test_backend_x')
+    skb_format.register_backend('test_backend_x')  # again: no duplicate
+    skb_format.validate_meta(meta)
+    assert skb_format.known_backends().count('test_backend_x') == 1 and 'test_backend_x' not in skb_format.BACKENDS
+    with pytest.raises(ValueError, match='non-empty string'):
+        skb_format.register_backend('')

@@ -2,8 +2,8 @@
 
 For each scene a display-referred source image is made (``gt``: μ-law of the GT clipped to [0, 1]; ``reference``: the
 middle LDR frame as is; ``orm``: μ-law of an ORM checkpoint's output; RAW scenes: the RAW display rendering on the
-packed grid), a semantic backend (Segment Anything, VGG16 + superpixels, or the diagnostic oracle) embeds and segments
-it, and the files of :mod:`~basicsr_skt.skb.format` are written next to the scene's files (or under
+packed grid), a semantic backend (Segment Anything or VGG16 + superpixels, or one the caller builds) embeds and
+segments it, and the files of :mod:`~basicsr_skt.skb.format` are written next to the scene's files (or under
 ``skb_root/<scene>``). Scenes already done with the same backend and source are skipped unless ``force``.
 
 The one module of ``skb/`` above ``data/`` and ``inference/``: it indexes scenes through the datasets (their globs,
@@ -25,7 +25,6 @@ from basicsr_skt.inference.orm import resolve_device, run_orm
 from basicsr_skt.inference.weights import build_orm
 from basicsr_skt.skb import format as skb_format
 from basicsr_skt.skb.extractors import SemanticBackend
-from basicsr_skt.skb.oracle_backend import OracleBackend
 from basicsr_skt.skb.preview import make_preview
 from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb
@@ -39,7 +38,7 @@ from basicsr_skt.utils.paths import is_within
 #: Default ``min_area_fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
 MIN_AREA_FRACTION = 1000 / (1500 * 1000)
 #: The backends by command-line name.
-BACKENDS = ('sam', 'vgg16', 'oracle')
+BACKENDS = ('sam', 'vgg16')
 #: The files one scene's priors take on disk.
 SKB_FILES = (skb_format.EMBEDDING_FILE, skb_format.LABELS_FILE, skb_format.META_FILE, skb_format.PREVIEW_FILE)
 
@@ -56,7 +55,7 @@ class ExtractionConfig:
     (write to ``<skb_root>/<scene>/`` instead of next to the scene files).
     Backend: ``backend`` (one of :data:`BACKENDS`), SAM's ``sam_type`` / ``sam_checkpoint`` / ``points_per_side`` /
     ``pred_iou_thresh`` / ``stability_score_thresh``; ``min_area`` (pixels; replaces ``min_area_fraction``, the share
-    of the image area under which segments become background 0); ``oracle_cell``; VGG16's ``vgg_weights`` /
+    of the image area under which segments become background 0); VGG16's ``vgg_weights`` /
     ``vgg_layer`` / ``vgg_max_side``; ``segmenter`` / ``segment_max_side`` (superpixels); ``device``.
     ORM source: ``orm_checkpoint``, ``orm_arch`` (ARCH_REGISTRY name), ``orm_opt`` (``KEY=VALUE`` arch arguments),
     ``orm_param_key``, ``orm_pad_multiple``. Run: ``force`` (redo scenes already done), ``no_preview``.
@@ -78,7 +77,6 @@ class ExtractionConfig:
     stability_score_thresh: float = 0.92
     min_area: Optional[int] = None
     min_area_fraction: float = MIN_AREA_FRACTION
-    oracle_cell: int = 4
     vgg_weights: Optional[str] = None
     vgg_layer: str = 'relu4_3'
     vgg_max_side: int = 512
@@ -147,12 +145,6 @@ def min_area_settings(config: ExtractionConfig) -> Dict[str, Any]:
 
 def build_backend(config: ExtractionConfig, device: torch.device) -> SemanticBackend:
     """The semantic backend named by ``config.backend`` with its options."""
-    if config.backend == 'oracle':
-        return OracleBackend(
-            cell=config.oracle_cell,
-            segmenter=config.segmenter,
-            segment_max_side=config.segment_max_side,
-            **min_area_settings(config))
     if config.backend == 'sam':
         return SamBackend(
             sam_type=config.sam_type,
@@ -258,8 +250,13 @@ def check_outputs_writable(scenes: List[Scene], config: ExtractionConfig) -> Non
         check_writable_dir(scene.folder, f'SKB output folder of scene {scene.name!r} (or use --skb-root)')
 
 
-def run_extraction(config: ExtractionConfig) -> Dict[str, Any]:
+def run_extraction(config: ExtractionConfig, backend: Optional[SemanticBackend] = None) -> Dict[str, Any]:
     """Extract every scene not yet done (outputs checked before any model is built).
+
+    Args:
+        config: The run's options.
+        backend: A semantic backend built elsewhere (e.g. research's diagnostic oracle); None: the one of
+            ``config.backend`` (:func:`build_backend`).
 
     Returns:
         The summary (also printed): ``backend``, ``source``, ``device``, ``processed`` and ``skipped`` scene names,
@@ -269,7 +266,7 @@ def run_extraction(config: ExtractionConfig) -> Dict[str, Any]:
     dataset = build_dataset(config)
     scenes = discover_scenes(dataset, config.dataroot, config.skb_root)
     check_outputs_writable(scenes, config)
-    backend = build_backend(config, device)
+    backend = backend or build_backend(config, device)
     orm = source_orm(config, device) if config.source == 'orm' else None
     done, skipped, seconds, sizes = [], [], [], []
     progress = tqdm(scenes, unit='scene', desc=f'SKB {backend.name}/{config.source}')
