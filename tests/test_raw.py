@@ -290,7 +290,7 @@ def test_skt_on_raw_trains_two_iterations_through_the_plugin_entry(raw_root, tmp
     opt['datasets']['val']['dataroot'] = str(raw_root / 'Test')
     opt['network_g'] = dict(TINY_HDRT, **RAW_PARAMS)
     opt['network_skam']['orm_channels'] = TINY_HDRT['embed_dim']
-    opt['skt']['warmup_iter'] = 1
+    opt['skt']['distill_warmup_iter'] = 1
     opt['train'].update(total_iter=2)
     opt['val'].update(val_freq=2, save_img=True, figure_scenes=1)
     opt['logger'].update(print_freq=1, save_checkpoint_freq=2)

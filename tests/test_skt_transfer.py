@@ -198,7 +198,7 @@ def test_skam_latent_grid_taps_and_hidden_position_loss():
 
 # --------------------------------------------------------------------------------------- finding 3: mask schedule
 def test_mask_ratio_ramps_over_the_distillation_period(tmp_path):
-    opt = skt_opt(tmp_path, warmup_iter=4)
+    opt = skt_opt(tmp_path, distill_warmup_iter=4)
     opt['skt']['mask'].update(ratio_min=0.25, ratio_max=0.5, ramp_fraction=0.5)
     model = SKTModel(opt)  # total_iter 10: the ramp runs from 4 to 4 + 0.5 * 6 = 7
     ratios = [model.current_mask_ratio(it) for it in (0, 4, 5, 7, 10)]
@@ -406,7 +406,7 @@ def test_shipped_skt_sections_build_and_step(tmp_path):
     opt = skt_opt(tmp_path)
     skt = copy.deepcopy(DEMO_SKT)
     opt['network_skam'] = dict(DEMO_SKAM, orm_channels=TINY_HDRT['embed_dim'], teacher_channels=16)
-    skt.update(warmup_iter=0)
+    skt.update(distill_warmup_iter=0)
     opt['skt'] = skt
     model = SKTModel(opt)
     model.feed_data(batch(size=16))

@@ -9,9 +9,10 @@ from torch import nn
 from basicsr.archs import build_network
 from basicsr.losses import build_loss
 from basicsr.utils.registry import MODEL_REGISTRY
-from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP, forward_frames, run_orm
+from basicsr_skt.inference.orm import forward_frames, run_orm
 from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
+from basicsr_skt.models.model_options import ValOptions
 
 #: Loss sections of ``train`` and the log name of each term.
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
@@ -31,7 +32,8 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
 
     def __init__(self, opt: Dict[str, Any]):
         super().__init__(opt)
-        self.warn_unknown_val_keys()
+        self.val_options = ValOptions.parse(opt.get('val'))
+        ValOptions.warn_unknown_keys(opt.get('val'))
         self.net_g = self.place_network(build_network(opt['network_g']), trainable=self.trains_orm)
         self.print_network(self.net_g)
         self.load_pretrained('g', self.net_g)
@@ -152,9 +154,8 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
             the memory by the tile size; tiles start on multiples of ``val.pad_multiple`` where possible. Otherwise
             the whole image is reflect-padded to ``val.pad_multiple`` (default 1: the arch pads itself).
         """
-        val_opt = self.opt.get('val') or {}
-        return run_orm(net, lq, val_opt.get('pad_multiple', 1), val_opt.get('tile'),
-                       val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP), out_channels=None)
+        val = self.val_options
+        return run_orm(net, lq, val.pad_multiple, val.tile, val.tile_overlap, out_channels=None)
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
         out = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())

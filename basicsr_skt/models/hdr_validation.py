@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -15,14 +15,9 @@ from basicsr_skt.metrics.metric_errors import MetricUnavailableError
 from basicsr_skt.metrics.region_metric import metric_frame_inputs
 from basicsr_skt.utils.figures import comparison_figure
 from basicsr_skt.utils.hdr_io import write_hdr
-from basicsr_skt.utils.option_checks import warn_unknown_keys
 from basicsr_skt.utils.rng import preserved_rng_state
 from basicsr_skt.utils.tonemap import mu_law
 
-#: Keys of the ``val`` section: BasicSR's own, then these models' (see :class:`HDRValidationMixin`); others get a
-#: warning.
-VAL_KEYS = ('val_freq', 'save_img', 'suffix', 'pbar', 'metrics', 'mu', 'pad_multiple', 'tile', 'tile_overlap',
-            'num_tb_images', 'save_exr', 'figure_scenes')
 #: Column of the per-scene inference time in the metrics tables (seconds; not a metric, never "best").
 TIME_COLUMN = 'time_s'
 
@@ -37,24 +32,14 @@ class HDRValidationMixin:
     :meth:`table_rows`) and :meth:`release_batch`. A metric that is unavailable (LPIPS without its weights) is skipped
     for the run with one warning. Validation leaves every global random generator as it found it.
 
-    ``val`` options (besides BasicSR's ``val_freq``, ``save_img``, ``suffix``, ``pbar``, ``metrics``):
-
-    * ``mu`` (5000): μ of the tone-mapped PNGs, figures and tensorboard images.
-    * ``pad_multiple`` (1): reflect-pad the frames to this multiple before the network (1: the arch pads itself).
-    * ``tile`` (null: whole image) and ``tile_overlap`` (32): memory-bounded inference on overlapping
-      ``tile x tile`` tiles blended without seams (:func:`~basicsr_skt.utils.tiling.tiled_forward`).
-    * ``save_exr`` (false): also write each prediction as float32 OpenEXR next to the ``.hdr``.
-    * ``figure_scenes`` (null): scenes that get a comparison figure (:meth:`save_figure`): a list of scene names,
-      or a count N for the first N scenes.
-    * ``num_tb_images`` (2): scenes logged to tensorboard.
+    ``val`` options (besides BasicSR's ``val_freq``, ``save_img``, ``suffix``, ``pbar``, ``metrics``): the host's
+    ``val_options``, a :class:`~basicsr_skt.models.model_options.ValOptions` parsed once by the model's constructor
+    (``mu``, ``pad_multiple``, ``tile``, ``tile_overlap``, ``save_exr``, ``figure_scenes``, ``num_tb_images``; the
+    fields hold the defaults).
 
     Each scene's inference wall time (the network only, CUDA synchronised when on a GPU; the first scene includes
     one-off costs such as attention-mask caching) is recorded in ``scene_seconds`` and reported as ``time_s``.
     """
-
-    def warn_unknown_val_keys(self) -> None:
-        """Warn (BasicSR's logger) about ``val`` keys that nothing reads, e.g. a misspelt ``tile_overlap``."""
-        warn_unknown_keys('val', self.opt.get('val'), VAL_KEYS)
 
     def repeats_last_validation(self, current_iter: int) -> bool:
         """True for the validation BasicSR's training loop runs after its last iteration (at ``total_iter`` + 2) when
@@ -89,7 +74,7 @@ class HDRValidationMixin:
         self.scene_metrics: 'OrderedDict[str, Dict[str, float]]' = OrderedDict()
         self.scene_seconds: 'OrderedDict[str, float]' = OrderedDict()
         self.skipped_metrics: Dict[str, str] = OrderedDict()
-        num_tb_images = self.opt['val'].get('num_tb_images', 2)
+        num_tb_images = self.val_options.num_tb_images
         pbar = tqdm(total=len(dataloader), unit='scene') if self.opt['val'].get('pbar', False) else None
         for idx, val_data in enumerate(dataloader):
             scene = val_data['scene'][0]
@@ -194,19 +179,14 @@ class HDRValidationMixin:
         float32 ``.exr`` (``val.save_exr``, unclipped) and a μ-law tone-mapped 8-bit PNG."""
         stem = self.visual_path(scene, current_iter, dataset_name)
         write_hdr(f'{stem}.hdr', np.maximum(pred, 0))
-        if self.opt['val'].get('save_exr', False):
+        if self.val_options.save_exr:
             write_hdr(f'{stem}.exr', pred)
-        tone_mapped = mu_law(np.clip(pred, 0, 1), self.opt['val'].get('mu', 5000.0))
+        tone_mapped = mu_law(np.clip(pred, 0, 1), self.val_options.mu)
         cv2.imwrite(f'{stem}_mu.png', np.round(tone_mapped * 255).astype(np.uint8))
 
     def wants_figure(self, scene: str, index: int) -> bool:
         """Whether ``val.figure_scenes`` (a list of scene names, or a count N: the first N scenes) selects a scene."""
-        selection: Union[None, int, Sequence[str]] = self.opt['val'].get('figure_scenes')
-        if selection is None:
-            return False
-        if isinstance(selection, bool) or not isinstance(selection, (int, list, tuple)):
-            raise ValueError(f'val.figure_scenes must be a list of scene names or a count, got {selection!r}')
-        return index < selection if isinstance(selection, int) else scene in selection
+        return self.val_options.wants_figure(scene, index)
 
     def save_figure(self, scene: str, ldrs: Sequence[np.ndarray], pred: np.ndarray, gt: np.ndarray, current_iter: int,
                     dataset_name: str) -> str:
@@ -225,7 +205,7 @@ class HDRValidationMixin:
         """
         path = f'{self.visual_path(scene, current_iter, dataset_name)}_figure.png'
         os.makedirs(osp.dirname(path), exist_ok=True)
-        figure = comparison_figure(ldrs, pred, gt, mu=self.opt['val'].get('mu', 5000.0))
+        figure = comparison_figure(ldrs, pred, gt, mu=self.val_options.mu)
         if not cv2.imwrite(path, figure):
             raise OSError(f'Cannot write figure {path}')
         return path
@@ -248,7 +228,7 @@ class HDRValidationMixin:
 
     def log_tb_images(self, tb_logger, scene: str, pred: np.ndarray, gt: Optional[np.ndarray], current_iter: int):
         """μ-law strip prediction | :meth:`extra_tb_images` | GT to tensorboard, RGB, CHW in [0, 1]."""
-        mu = self.opt['val'].get('mu', 5000.0)
+        mu = self.val_options.mu
         images = [pred] + self.extra_tb_images() + ([] if gt is None else [gt])
         strip = np.concatenate([mu_law(np.clip(self.display_image(img), 0, 1), mu) for img in images], axis=1)
         tb_logger.add_image(f'val/{scene}', strip[..., ::-1].transpose(2, 0, 1).copy(), current_iter)

@@ -61,7 +61,7 @@ class RawModelMixin:
         stem = self.visual_path(scene, current_iter, dataset_name)
         os.makedirs(osp.dirname(stem), exist_ok=True)
         np.save(f'{stem}_raw.npy', np.ascontiguousarray(pred, np.float32))
-        display = raw_to_display(pred, self.raw_wb, self.raw_ccm, 'mu_law', self.opt['val'].get('mu', 5000.0), 16)
+        display = raw_to_display(pred, self.raw_wb, self.raw_ccm, 'mu_law', self.val_options.mu, 16)
         if not cv2.imwrite(f'{stem}_mu16.png', np.round(display[..., ::-1] * 65535).astype(np.uint16)):
             raise OSError(f'Cannot write {stem}_mu16.png')
 

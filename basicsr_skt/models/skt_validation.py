@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from basicsr.utils import get_root_logger
-from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
 from basicsr_skt.utils.tiling import tiled_forward
 
@@ -38,13 +37,13 @@ def zeroed_priors(teacher: nn.Module) -> Iterator[nn.Module]:
 class SKTValidationMixin:
     """Teacher metrics, tables and tensorboard strips beside the ORM's (put before :class:`HDRModel` in the bases).
 
-    Uses the SKT model's ``skt_opt``, ``net_t`` / ``net_t_ema``, ``net_g`` / ``net_g_ema``, ``teacher_frames`` and the
+    Uses the SKT model's ``skt`` options, ``net_t`` / ``net_t_ema``, ``net_g`` / ``net_g_ema``, ``teacher_frames`` and the
     batch's ``skb_embedding`` / ``skb_labels``; ``skt.val_teacher`` (true) switches it on.
     """
 
     def validation_teacher(self) -> Optional[nn.Module]:
         """The teacher validated beside the ORM (the EMA teacher when there is one), or None when off / absent."""
-        if not self.skt_opt.get('val_teacher', True) or not hasattr(self, 'net_t'):
+        if not self.skt.val_teacher or not hasattr(self, 'net_t'):
             return None
         return self.net_t_ema if hasattr(self, 'net_t_ema') else self.get_bare_model(self.net_t)
 
@@ -79,7 +78,7 @@ class SKTValidationMixin:
         try:
             with torch.no_grad():
                 self.teacher_outputs[TEACHER_PREFIX] = self.infer_teacher(teacher, orm_output)
-                if semantic and self.skt_opt.get('val_teacher_zeroed_priors', False):
+                if semantic and self.skt.val_teacher_zeroed_priors:
                     with zeroed_priors(teacher):
                         self.teacher_outputs[ZEROED_PREFIX] = self.infer_teacher(teacher, orm_output)
         finally:
@@ -108,10 +107,9 @@ class SKTValidationMixin:
             return teacher(pieces[0], pieces[1], embedding, labels)['output']
 
         packed = torch.cat(parts, dim=1)[:, None]
-        val_opt = self.opt.get('val') or {}
-        if val_opt.get('tile') is None:
+        if self.val_options.tile is None:
             return run(packed)
-        return tiled_forward(run, packed, val_opt['tile'], val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP))
+        return tiled_forward(run, packed, self.val_options.tile, self.val_options.tile_overlap)
 
     def teacher_arrays(self) -> Dict[str, np.ndarray]:
         """First batch item of every output scored beside the ORM's (live ORM, teacher, teacher with zeroed priors),
