@@ -1,7 +1,7 @@
 """``HDRModel``: trains and validates any multi-exposure HDR network (the ORM) with BasicSR's trainer."""
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -13,6 +13,7 @@ from basicsr_skt.inference.orm import forward_frames, run_orm
 from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
 from basicsr_skt.models.model_options import ValOptions
+from basicsr_skt.models.val_display import display_for
 
 #: Loss sections of ``train`` and the log name of each term.
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
@@ -25,15 +26,24 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
     Options: ``network_g`` (+ ``path.pretrain_network_g``, ``param_key_g``, ``strict_load_g``); ``train.optim_g``
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
     ``train.perceptual_opt`` (``l_percep``), summed as ``l_rec``; ``train.ema_decay`` (validation and ``params_ema``
-    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`). Validation and its ``val`` options:
-    :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`; inference (padding or tiles): :meth:`infer`.
-    Checkpoints, optimisers and resume states: :class:`~basicsr_skt.models.hdr_base.HDRBaseModel`.
+    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`). Validation:
+    :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`, with the plugin's ``val`` keys parsed once into
+    ``val_options`` (:class:`~basicsr_skt.models.model_options.ValOptions`) and the sRGB or RAW ``display`` strategy
+    chosen from the datasets' options (:func:`~basicsr_skt.models.val_display.display_for`); inference (padding or
+    tiles): :meth:`infer`. Checkpoints, optimisers and resume states:
+    :class:`~basicsr_skt.models.hdr_base.HDRBaseModel`.
+
+    ``side_predictors``: callables run by :meth:`test` after the ORM, each returning metric prefix -> (B, C, H, W)
+    outputs that validation scores beside the ORM's (``side_outputs``; the SKT teacher's, for instance).
     """
 
     def __init__(self, opt: Dict[str, Any]):
         super().__init__(opt)
         self.val_options = ValOptions.parse(opt.get('val'))
         ValOptions.warn_unknown_keys(opt.get('val'))
+        self.display = display_for(opt)
+        self.side_predictors: List[Callable[[], Dict[str, torch.Tensor]]] = []
+        self.side_outputs: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
         self.net_g = self.place_network(build_network(opt['network_g']), trainable=self.trains_orm)
         self.print_network(self.net_g)
         self.load_pretrained('g', self.net_g)
@@ -80,11 +90,18 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'], params)
 
     def feed_data(self, data: Dict[str, Any]) -> None:
-        """Take a batch: ``lq`` (B, N, 6, H, W) frames and, when present, ``gt`` (B, 3, H, W) linear HDR."""
+        """Take a batch: ``lq`` (B, N, C, H, W) frames; when present ``gt`` (B, C_out, H, W) linear HDR (or packed
+        RAW), the scene names, the semantic priors ``skb_embedding`` (B, C, h, w) and ``skb_labels`` (B, H, W) (read
+        by the SKT teacher, never by the ORM; None when absent); and the display strategy's per-scene data (RAW: the
+        colour metadata)."""
         self.lq = data['lq'].to(self.device)
         self.exposures = data.get('exposures')  # (B, N) relative exposure times, kept on the CPU for region metrics
         if 'gt' in data:
             self.gt = data['gt'].to(self.device)
+        self.batch_scenes = list(data.get('scene', []))
+        for key in ('skb_embedding', 'skb_labels'):
+            setattr(self, key, data[key].to(self.device) if key in data else None)
+        self.display.take_batch(data)
 
     def reconstruction_loss(self, output: torch.Tensor, gt: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, Any]]:
         """L_rec = Σ configured losses(output, gt); returns the total and each logged term."""
@@ -123,7 +140,8 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         return self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
 
     def test(self) -> None:
-        """Predict ``self.output`` for the fed frames in eval mode; the network's train mode is restored.
+        """Predict ``self.output`` for the fed frames in eval mode (the network's train mode is restored), then
+        ``self.side_outputs`` from the ``side_predictors``.
 
         ``self.infer_seconds`` receives the wall time of :meth:`infer` (CUDA synchronised before and after when the
         model runs on a GPU, so queued kernels are counted).
@@ -140,6 +158,9 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
                 self.infer_seconds = time.perf_counter() - start
         finally:
             net.train(was_training)
+        self.side_outputs = OrderedDict()
+        for predictor in self.side_predictors:
+            self.side_outputs.update(predictor())
 
     def infer(self, net: nn.Module, lq: torch.Tensor) -> torch.Tensor:
         """Full-resolution prediction: whole image (default) or overlapping tiles (``val.tile``).

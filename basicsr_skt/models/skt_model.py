@@ -11,7 +11,7 @@ the teacher, which moves more slowly than the ORM it corrects.
 At inference only the ORM runs: ``net_g`` checkpoints are plain ORM state dicts. Validation is :class:`HDRModel`'s,
 plus, when the validation batches carry priors (or the teacher uses none), the teacher's metrics on the same scenes
 (``teacher_<metric>``; ``teacher0_<metric>`` for the same teacher with its priors zeroed):
-:class:`~basicsr_skt.models.skt_validation.SKTValidationMixin`.
+:class:`~basicsr_skt.models.skt_validation.TeacherValidation`, a side predictor of the validation loop.
 """
 import contextlib
 import copy
@@ -29,7 +29,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import forward_frames
 from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.model_options import SKTOptions
-from basicsr_skt.models.skt_validation import SKTValidationMixin
+from basicsr_skt.models.skt_validation import TeacherValidation
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
@@ -64,7 +64,7 @@ def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optiona
 
 
 @MODEL_REGISTRY.register()
-class SKTModel(SKTValidationMixin, HDRModel):
+class SKTModel(HDRModel):
     """ORM + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
 
     Networks follow BasicSR's ``network_<x>`` convention (each with ``path.pretrain_network_<x>``,
@@ -96,6 +96,8 @@ class SKTModel(SKTValidationMixin, HDRModel):
         SKTOptions.warn_unknown_keys(opt.get('skt'))
         self.last_grad_cosines: Dict[str, torch.Tensor] = OrderedDict()
         super().__init__(opt)
+        self.teacher_validation = TeacherValidation(self)
+        self.side_predictors.append(self.teacher_validation)
 
     @property
     def trains_teacher(self) -> bool:
@@ -182,12 +184,6 @@ class SKTModel(SKTValidationMixin, HDRModel):
     # ------------------------------------------------------------------------------------------------------------
     # Training step
     # ------------------------------------------------------------------------------------------------------------
-    def feed_data(self, data: Dict[str, Any]) -> None:
-        super().feed_data(data)
-        self.batch_scenes = list(data.get('scene', []))
-        for key in ('skb_embedding', 'skb_labels'):
-            setattr(self, key, data[key].to(self.device) if key in data else None)
-
     def optimize_parameters(self, current_iter: int) -> None:
         self.output, orm_features = self.forward_student()
         teacher_output, teacher_features = self.forward_teacher(self.output.detach())
