@@ -118,7 +118,7 @@ class HDRValidationMixin:
         return to_array(self.output), (to_array(self.gt) if hasattr(self, 'gt') else None)
 
     def current_ldrs(self) -> List[np.ndarray]:
-        """The LDR frames of the first batch item for display, float32 H×W×3 BGR in [0, 1] (``display.ldr_frames``)."""
+        """The LDR frames of the first batch item for display, float32 H×W×3 BGR in [0, 1] (``display``'s)."""
         return self.display.ldr_frames(self.lq[0])
 
     def side_arrays(self) -> 'OrderedDict[str, np.ndarray]':
@@ -307,7 +307,8 @@ class HDRValidationMixin:
         scenes)."""
         seconds = getattr(self, 'scene_seconds', None) or {}
         names = list(self.metric_results)
-        rows = [(scene, {m: values.get(m, float('nan')) for m in names}) for scene, values in self.scene_metrics.items()]
+        rows = [(scene, {m: values.get(m, float('nan'))
+                         for m in names}) for scene, values in self.scene_metrics.items()]
         mean = dict(self.metric_results)
         if seconds:
             for scene, values in rows:

@@ -45,7 +45,7 @@ MOVED_SKAM_KEY = ('skt.skam is no longer read: the SKAM heads are the top-level 
 #: ``train.warmup_iter``, the learning-rate warm-up).
 MOVED_WARMUP_KEY = ('skt.warmup_iter is no longer read: it is now skt.distill_warmup_iter (the iteration at which '
                     'distillation starts; train.warmup_iter stays BasicSR\'s learning-rate warm-up). Rename the key '
-                    'in the skt: section of the option file, e.g. "distill_warmup_iter: 5000" (docs/skt.md, '
+                    'in the skt: section of the option file, e.g. "distill_warmup_iter: 100" (docs/skt.md, '
                     '"Options")')
 
 
