@@ -28,11 +28,6 @@ from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Classes between a registered model and ``object`` (the model itself included), at most.
 MAX_MODEL_DEPTH = 6
-#: BasicSR's model API that SKTModel still extends from HDRModel with super() (cooperative overrides).
-COOPERATIVE_OVERRIDES = {
-    '__init__', 'trains_orm', 'checkpoint_networks', 'init_training_settings', 'setup_optimizers',
-    'optimize_parameters', 'save', 'resume_training'
-}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -157,9 +152,9 @@ def test_every_plugin_model_is_at_most_six_classes_deep():
 
 
 def test_each_plugin_method_is_defined_once_along_every_mro():
-    """No method (function, property, class or static method) is defined by two of the plugin's classes on one MRO,
-    except BasicSR's model API that SKTModel extends from HDRModel (:data:`COOPERATIVE_OVERRIDES`); ``feed_data``,
-    ``test`` and every validation step are defined once."""
+    """No method (function, property, class or static method; ``__init__`` included) is defined by two of the
+    plugin's classes on one MRO: ``feed_data``, ``test``, every validation step and BasicSR's model API (``__init__``,
+    ``init_training_settings``, ``optimize_parameters``, ``save``, ``resume_training``, ...) once each."""
     for name, cls in plugin_models():
         owners = {}
         for klass in cls.__mro__:
@@ -170,8 +165,8 @@ def test_each_plugin_method_is_defined_once_along_every_mro():
                 if is_method and (attr == '__init__' or not attr.startswith('__')):
                     owners.setdefault(attr, []).append(klass.__name__)
         twice = {attr: where for attr, where in owners.items() if len(where) > 1}
-        assert set(twice) <= COOPERATIVE_OVERRIDES, (name, twice)
-        assert 'feed_data' not in twice and 'test' not in twice
+        assert twice == {}, (name, twice)
+        assert {'feed_data', 'test', 'optimize_parameters', 'save', 'resume_training'} <= set(owners)
 
 
 def test_raw_display_follows_the_datasets_and_raw_names_are_thin():

@@ -1,4 +1,11 @@
-"""``HDRModel``: trains and validates any multi-exposure HDR network (the ORM) with BasicSR's trainer."""
+"""``HDRModel``: trains and validates any multi-exposure HDR network (the ORM) with BasicSR's trainer.
+
+:class:`ORMModel` holds what every model of the plugin does with its ORM (build and load it, EMA copy, reconstruction
+losses, batches, inference, validation, saving it); the registered models on it (:class:`HDRModel` here,
+:class:`~basicsr_skt.models.skt_model.SKTModel`) each define BasicSR's model API (``__init__``,
+``init_training_settings``, ``setup_optimizers``, ``optimize_parameters``, ``save``, ``checkpoint_networks``) once,
+from these parts.
+"""
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Tuple
@@ -19,9 +26,9 @@ from basicsr_skt.models.val_display import display_for
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
 
 
-@MODEL_REGISTRY.register()
-class HDRModel(HDRValidationMixin, HDRBaseModel):
-    """Multi-exposure HDR reconstruction model: the ORM ``network_g``, float validation, HDR outputs.
+class ORMModel(HDRValidationMixin, HDRBaseModel):
+    """The ORM ``network_g`` of a model, with float validation and HDR outputs (not registered: the base of
+    :class:`HDRModel` and :class:`~basicsr_skt.models.skt_model.SKTModel`).
 
     Options: ``network_g`` (+ ``path.pretrain_network_g``, ``param_key_g``, ``strict_load_g``); ``train.optim_g``
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
@@ -37,31 +44,20 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
     outputs that validation scores beside the ORM's (``side_outputs``; the SKT teacher's, for instance).
     """
 
-    def __init__(self, opt: Dict[str, Any]):
-        super().__init__(opt)
+    def setup_orm(self, opt: Dict[str, Any], trainable: bool) -> None:
+        """Parse the plugin's ``val`` keys (``val_options``), choose the ``display`` strategy from the datasets, and
+        build ``net_g`` (DDP-wrapped when ``trainable``) with its ``path.pretrain_network_g`` weights."""
         self.val_options = ValOptions.parse(opt.get('val'))
         ValOptions.warn_unknown_keys(opt.get('val'))
         self.display = display_for(opt)
         self.side_predictors: List[Callable[[], Dict[str, torch.Tensor]]] = []
         self.side_outputs: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
-        self.net_g = self.place_network(build_network(opt['network_g']), trainable=self.trains_orm)
+        self.net_g = self.place_network(build_network(opt['network_g']), trainable=trainable)
         self.print_network(self.net_g)
         self.load_pretrained('g', self.net_g)
-        if self.is_train:
-            self.init_training_settings()
 
-    @property
-    def trains_orm(self) -> bool:
-        """Whether ``network_g`` is optimised by this model (subclasses may freeze it)."""
-        return True
-
-    @classmethod
-    def checkpoint_networks(cls, opt: Dict[str, Any]) -> List[str]:
-        """Labels ``x`` of the ``net_<x>_<iter>.pth`` files :meth:`save` writes with options ``opt`` (a resume checks
-        that each is complete: :func:`basicsr_skt.compat.network_files`)."""
-        return ['g']
-
-    def init_training_settings(self) -> None:
+    def setup_orm_training(self) -> None:
+        """Train mode, the EMA copy ``net_g_ema`` (``train.ema_decay``) and the reconstruction losses."""
         self.net_g.train()
         train_opt = self.opt['train']
         self.ema_decay = train_opt.get('ema_decay', 0)
@@ -77,17 +73,11 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         self.rec_losses = self.build_losses(train_opt)
         if not self.rec_losses:
             raise ValueError(f'train: no loss configured; set one of {[s for s, _ in LOSS_SECTIONS]}')
-        self.setup_optimizers()
-        self.setup_schedulers()
 
     def build_losses(self, train_opt: Dict[str, Any]) -> 'OrderedDict[str, nn.Module]':
         """Reconstruction losses from ``train.pixel_opt`` / ``train.perceptual_opt``, keyed by log name."""
         return OrderedDict((log_name, build_loss(train_opt[section]).to(self.device))
                            for section, log_name in LOSS_SECTIONS if train_opt.get(section))
-
-    def setup_optimizers(self) -> None:
-        params = [p for p in self.net_g.parameters() if p.requires_grad]
-        self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'], params)
 
     def feed_data(self, data: Dict[str, Any]) -> None:
         """Take a batch: ``lq`` (B, N, C, H, W) frames; when present ``gt`` (B, C_out, H, W) linear HDR (or packed
@@ -108,16 +98,6 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         terms = OrderedDict((name, loss(output, gt)) for name, loss in self.rec_losses.items())
         return sum(terms.values()), terms
 
-    def optimize_parameters(self, current_iter: int) -> None:
-        self.optimizer_g.zero_grad()
-        self.output = forward_frames(self.net_g, self.lq)
-        l_rec, terms = self.reconstruction_loss(self.output, self.gt)
-        l_rec.backward()
-        self.optimizer_g.step()
-        self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))
-        if self.ema_decay > 0:
-            self.model_ema(decay=self.ema_decay_at(current_iter))
-
     def ema_decay_at(self, current_iter: int) -> float:
         """The EMA decay of this iteration: ``train.ema_decay``, or with ``train.ema_warmup: true``
         ``min(ema_decay, (1 + t) / (10 + t))``, so that the average covers about the last ``t / 10`` iterations early on
@@ -127,12 +107,12 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
             return self.ema_decay
         return min(self.ema_decay, (1 + current_iter) / (10 + current_iter))
 
-    def save(self, epoch: int, current_iter: int) -> None:
+    def save_orm(self, current_iter: int) -> None:
+        """``net_g_<iter>.pth``: the ORM's ``params`` (and ``params_ema`` with an EMA copy)."""
         if hasattr(self, 'net_g_ema'):
             self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
         else:
             self.save_network(self.net_g, 'net_g', current_iter)
-        self.save_training_state(epoch, current_iter)
 
     def inference_network(self) -> nn.Module:
         """The EMA ORM when there is one, else the ORM; unwrapped from (Distributed)DataParallel, because under DDP
@@ -183,3 +163,44 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         if hasattr(self, 'gt'):
             out['gt'] = self.gt.detach().cpu()
         return out
+
+
+@MODEL_REGISTRY.register()
+class HDRModel(ORMModel):
+    """Multi-exposure HDR reconstruction model: the ORM ``network_g`` trained alone on L_rec (see :class:`ORMModel`
+    for its options)."""
+
+    def __init__(self, opt: Dict[str, Any]):
+        super().__init__(opt)
+        self.setup_orm(opt, trainable=True)
+        if self.is_train:
+            self.init_training_settings()
+
+    @classmethod
+    def checkpoint_networks(cls, opt: Dict[str, Any]) -> List[str]:
+        """Labels ``x`` of the ``net_<x>_<iter>.pth`` files :meth:`save` writes with options ``opt`` (a resume checks
+        that each is complete: :func:`basicsr_skt.compat.network_files`)."""
+        return ['g']
+
+    def init_training_settings(self) -> None:
+        self.setup_orm_training()
+        self.setup_optimizers()
+        self.setup_schedulers()
+
+    def setup_optimizers(self) -> None:
+        params = [p for p in self.net_g.parameters() if p.requires_grad]
+        self.optimizer_g = self.build_optimizer(self.opt['train']['optim_g'], params)
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        self.optimizer_g.zero_grad()
+        self.output = forward_frames(self.net_g, self.lq)
+        l_rec, terms = self.reconstruction_loss(self.output, self.gt)
+        l_rec.backward()
+        self.optimizer_g.step()
+        self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay_at(current_iter))
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        self.save_orm(current_iter)
+        self.save_training_state(epoch, current_iter)

@@ -15,7 +15,6 @@ plus, when the validation batches carry priors (or the teacher uses none), the t
 """
 import contextlib
 import copy
-import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -27,7 +26,7 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import forward_frames
-from basicsr_skt.models.hdr_model import HDRModel
+from basicsr_skt.models.hdr_model import ORMModel
 from basicsr_skt.models.model_options import SKTOptions
 from basicsr_skt.models.skt_validation import TeacherValidation
 from basicsr_skt.utils.feature_tap import FeatureTap
@@ -64,8 +63,8 @@ def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optiona
 
 
 @MODEL_REGISTRY.register()
-class SKTModel(HDRModel):
-    """ORM + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
+class SKTModel(ORMModel):
+    """ORM (:class:`~basicsr_skt.models.hdr_model.ORMModel`) + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
 
     Networks follow BasicSR's ``network_<x>`` convention (each with ``path.pretrain_network_<x>``,
     ``strict_load_<x>``, ``param_key_<x>``, saved as ``net_<x>_<iter>.pth``, reloaded by ``--auto_resume``):
@@ -96,6 +95,9 @@ class SKTModel(HDRModel):
         SKTOptions.warn_unknown_keys(opt.get('skt'))
         self.last_grad_cosines: Dict[str, torch.Tensor] = OrderedDict()
         super().__init__(opt)
+        self.setup_orm(opt, trainable=self.trains_student or not self.opt['is_train'])
+        if self.is_train:
+            self.init_training_settings()
         self.teacher_validation = TeacherValidation(self)
         self.side_predictors.append(self.teacher_validation)
 
@@ -106,10 +108,6 @@ class SKTModel(HDRModel):
     @property
     def trains_student(self) -> bool:
         return self.skt.trains_student
-
-    @property
-    def trains_orm(self) -> bool:
-        return self.trains_student or not self.opt['is_train']
 
     @property
     def teacher_uses_semantics(self) -> bool:
@@ -131,7 +129,14 @@ class SKTModel(HDRModel):
         self.distill_losses = self.build_distill_losses() if self.trains_student else OrderedDict()
         if 'l_skam' in self.distill_losses:
             self.build_skam()
-        super().init_training_settings()
+        self.reload_on_resume = []  # what BasicSR's resume does not reload (HDRBaseModel.resume_training does)
+        if hasattr(self, 'net_skam'):
+            self.reload_on_resume.append(('skam', self.net_skam, 'params'))
+        if hasattr(self, 'net_t_ema'):
+            self.reload_on_resume.append(('t', self.net_t_ema, 'params_ema'))
+        self.setup_orm_training()
+        self.setup_optimizers()
+        self.setup_schedulers()
         if self.skt.mode == 'staged_student':
             if self.opt['path'].get('pretrain_network_t') is None:
                 raise ValueError('skt.mode staged_student needs a trained teacher: set path.pretrain_network_t')
@@ -390,17 +395,5 @@ class SKTModel(HDRModel):
             self.save_network(self.net_t, 'net_t', current_iter)
         if hasattr(self, 'net_skam'):
             self.save_network(self.net_skam, 'net_skam', current_iter)
-        super().save(epoch, current_iter)
-
-    def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR), the EMA teacher (``params_ema`` of ``net_t``, which BasicSR's resume
-        does not reload) and the SKAM heads (which the stock pipeline already loaded through
-        ``path.pretrain_network_skam``, set by BasicSR's ``check_resume``; reloaded here for a model resumed without
-        it)."""
-        super().resume_training(resume_state)
-        if hasattr(self, 'net_skam'):
-            path = osp.join(self.opt['path']['models'], f'net_skam_{resume_state["iter"]}.pth')
-            self.load_network(self.net_skam, path, strict=True, param_key='params')
-        if hasattr(self, 'net_t_ema'):
-            path = osp.join(self.opt['path']['models'], f'net_t_{resume_state["iter"]}.pth')
-            self.load_network(self.net_t_ema, path, strict=True, param_key='params_ema')
+        self.save_orm(current_iter)
+        self.save_training_state(epoch, current_iter)
