@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from helpers import OPTIONS_DIR, dump_yaml, load_yaml, make_tiny_demo, tiny_skt_options
 from test_skt_model import batch, skt_opt
 
-import basicsr_skt
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import run_orm
 from basicsr_skt.models.hdr_model import HDRModel

@@ -64,7 +64,8 @@ def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optiona
 
 @MODEL_REGISTRY.register()
 class SKTModel(ORMModel):
-    """ORM (:class:`~basicsr_skt.models.hdr_model.ORMModel`) + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
+    """ORM (:class:`~basicsr_skt.models.hdr_model.ORMModel`) + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint``
+    (default) | ``staged_teacher`` | ``staged_student``.
 
     Networks follow BasicSR's ``network_<x>`` convention (each with ``path.pretrain_network_<x>``,
     ``strict_load_<x>``, ``param_key_<x>``, saved as ``net_<x>_<iter>.pth``, reloaded by ``--auto_resume``):
