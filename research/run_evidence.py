@@ -201,7 +201,7 @@ def train_options(label: str, seed: int, data_dir: str, args: argparse.Namespace
     opt['val']['metrics'].update(region_metric_options(args))
     opt['logger'].update(print_freq=max(args.iters // 40, 1), save_checkpoint_freq=args.iters)
     if skt:
-        opt['skt']['warmup_iter'] = int(round(args.warmup_fraction * args.iters))
+        opt['skt']['distill_warmup_iter'] = int(round(args.warmup_fraction * args.iters))
         for section in change.get('drop', []):
             opt['skt'].pop(section)
         if 'use_semantics' in change:
@@ -324,7 +324,7 @@ def stage_runs(label: str, seed: int, work: str, data_dir: str,
         teacher['skt']['mode'] = 'staged_teacher'
         teacher['train'].update(ema_decay=0, ema_warmup=False)  # the ORM is frozen
         runs.append((teacher['name'], teacher, half.iters))
-        final['skt'].update(mode='staged_student', warmup_iter=0)
+        final['skt'].update(mode='staged_student', distill_warmup_iter=0)
         final['path'].update(
             pretrain_network_t=osp.join(work, 'experiments', teacher['name'], 'models', f'net_t_{half.iters}.pth'),
             param_key_t='params', strict_load_t=True)
@@ -621,7 +621,7 @@ def recipe_lines(args: argparse.Namespace, runs: List[Tuple[str, int]], split: s
         f', EMA decay {args.ema_decay} (validation and test use the EMA weights, `params_ema`); the same seed gives '
         'every arm the same initial ORM, data order and crops.',
         (f'- **SKT**: SPGRM teacher ({train_opt["network_t"]["num_feat"]} features), mode '
-         f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["warmup_iter"]} iterations; the loss settings '
+         f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["distill_warmup_iter"]} iterations; the loss settings '
          'are those of `options/demo/train_demo_skt_hdrtransformer.yml`.' if args.skt_mode == 'joint' else
          f'- **SKT, staged** (`--skt-mode staged`): stage 0, the ORM alone for {args.iters // 2} iterations (shared by '
          f'the arms of a seed); stage 1, the SPGRM teacher ({train_opt["network_t"]["num_feat"]} features) trained '

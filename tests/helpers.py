@@ -139,7 +139,7 @@ def tiny_skt_options(demo_root: Path, name: str, mode: str = 'joint', total_iter
     opt['datasets']['train'].update(tiny['datasets']['train'], skb=True)
     opt['datasets']['val'] = tiny['datasets']['val']
     opt['train'].update(total_iter=total_iter)
-    opt['skt'].update(mode=mode, warmup_iter=1)
+    opt['skt'].update(mode=mode, distill_warmup_iter=1)
     opt['network_skam']['orm_channels'] = TINY_HDRT['embed_dim']
     return opt
 

@@ -1,6 +1,7 @@
 """Evaluation and reporting: the real test pipeline's tables and files, tiled inference through HDRModel, figures,
 scripts/compare_results.py (and run_demo's table), scripts/export_hdrvdp.py."""
 import csv
+import dataclasses
 import importlib.util
 import os
 import os.path as osp
@@ -151,7 +152,7 @@ def test_tiled_inference_through_the_model_equals_whole_image_for_a_conv_orm(tmp
     model.test()
     whole = model.output
     assert model.infer_seconds > 0
-    model.opt['val'].update(tile=tile, tile_overlap=overlap)
+    model.val_options = dataclasses.replace(model.val_options, tile=tile, tile_overlap=overlap)  # parsed once
     model.test()
     torch.testing.assert_close(model.output, whole, rtol=0, atol=1e-5)
     assert model.infer_seconds > 0
@@ -163,7 +164,7 @@ def test_tiled_hdr_transformer_runs_and_stays_close(tmp_path):
     model.lq = torch.rand(1, 3, 6, 40, 56)
     model.test()
     whole = model.output
-    model.opt['val'].update(tile=32, tile_overlap=16, pad_multiple=8)
+    model.val_options = dataclasses.replace(model.val_options, tile=32, tile_overlap=16, pad_multiple=8)
     model.test()
     assert model.output.shape == whole.shape
     assert float((model.output - whole).abs().max()) < 0.1  # attention sees less context: close, not exact
@@ -211,13 +212,12 @@ def test_unknown_val_keys_are_reported(tmp_path, monkeypatch):
 def test_figure_scene_selection(tmp_path):
     model = eval_hdr_model(tmp_path, figure_scenes=2)
     assert [model.wants_figure(s, i) for i, s in enumerate('abc')] == [True, True, False]
-    model.opt['val']['figure_scenes'] = ['c']
+    model = eval_hdr_model(tmp_path, figure_scenes=['c'])
     assert [model.wants_figure(s, i) for i, s in enumerate('abc')] == [False, False, True]
-    model.opt['val']['figure_scenes'] = None
+    model = eval_hdr_model(tmp_path, figure_scenes=None)
     assert not model.wants_figure('a', 0)
-    model.opt['val']['figure_scenes'] = 'a'
-    with pytest.raises(ValueError, match='figure_scenes'):
-        model.wants_figure('a', 0)
+    with pytest.raises(ValueError, match='figure_scenes'):  # a bad value stops the run where val is parsed
+        eval_hdr_model(tmp_path, figure_scenes='a')
 
 
 # ----------------------------------------------------------------------------------------------------------------------

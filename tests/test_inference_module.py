@@ -12,8 +12,8 @@ from torch import nn
 
 from basicsr.archs import build_network
 from basicsr_skt.inference import DEFAULT_TILE_OVERLAP, forward_frames, load_weights, predict, run_orm
-from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP as MODEL_TILE_OVERLAP
 from basicsr_skt.models.hdr_model import forward_frames as model_forward_frames
+from basicsr_skt.models.model_options import ValOptions
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.hdr_io import ldr_to_linear, network_input
 
@@ -44,6 +44,7 @@ def test_forward_frames_passes_one_tensor_per_frame():
     out = forward_frames(net, lq)
     assert len(seen) == 3 and all(torch.equal(f, lq[:, i]) for i, f in enumerate(seen))
     assert torch.equal(out, lq[:, 1, :3]) and model_forward_frames is forward_frames  # one definition
+    MODEL_TILE_OVERLAP = ValOptions().tile_overlap  # val.tile_overlap's default
     assert DEFAULT_TILE_OVERLAP == MODEL_TILE_OVERLAP == 32
 
 

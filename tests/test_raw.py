@@ -290,7 +290,7 @@ def test_skt_on_raw_trains_two_iterations_through_the_plugin_entry(raw_root, tmp
     opt['datasets']['val']['dataroot'] = str(raw_root / 'Test')
     opt['network_g'] = dict(TINY_HDRT, **RAW_PARAMS)
     opt['network_skam']['orm_channels'] = TINY_HDRT['embed_dim']
-    opt['skt']['warmup_iter'] = 1
+    opt['skt']['distill_warmup_iter'] = 1
     opt['train'].update(total_iter=2)
     opt['val'].update(val_freq=2, save_img=True, figure_scenes=1)
     opt['logger'].update(print_freq=1, save_checkpoint_freq=2)
@@ -352,17 +352,21 @@ def test_raw_skt_tensorboard_strip_renders_teacher_outputs_like_the_prediction()
     full-resolution sRGB (it used to concatenate a full-resolution ORM render with packed teacher outputs)."""
     from collections import OrderedDict
 
+    from basicsr_skt.models.model_options import ValOptions
     from basicsr_skt.models.raw_hdr_model import RawSKTModel
+    from basicsr_skt.models.val_display import RawDisplay, display_for
     from basicsr_skt.utils.raw_pipeline import raw_to_linear_srgb
     from basicsr_skt.utils.tonemap import mu_law
 
     model = object.__new__(RawSKTModel)  # only the display path is exercised: no networks needed
-    model.opt = {'val': {'mu': 5000.0}}
+    model.val_options = ValOptions(mu=5000.0)
+    model.display = display_for({'datasets': {'val': {'type': 'BracketIRERawDataset'}}})
+    assert isinstance(model.display, RawDisplay)
     rng = np.random.default_rng(0)
-    model.raw_wb = np.array([2.0, 1.0, 1.0, 1.5], np.float32)
-    model.raw_ccm = np.eye(3, dtype=np.float32)
+    model.display.wb = np.array([2.0, 1.0, 1.0, 1.5], np.float32)
+    model.display.ccm = np.eye(3, dtype=np.float32)
     pred, teacher, gt = (rng.uniform(0, 0.5, (6, 5, 4)).astype(np.float32) for _ in range(3))
-    model.teacher_outputs = OrderedDict(teacher_=torch.from_numpy(teacher.transpose(2, 0, 1))[None])
+    model.side_outputs = OrderedDict(teacher_=torch.from_numpy(teacher.transpose(2, 0, 1))[None])
 
     class Logger:
         def add_image(self, tag, image, step):
@@ -370,7 +374,7 @@ def test_raw_skt_tensorboard_strip_renders_teacher_outputs_like_the_prediction()
 
     logger = Logger()
     model.log_tb_images(logger, 'scene', pred, gt, 7)
-    parts = [mu_law(np.clip(raw_to_linear_srgb(x, model.raw_wb, model.raw_ccm)[..., ::-1], 0, 1), 5000.0)
+    parts = [mu_law(np.clip(raw_to_linear_srgb(x, model.display.wb, model.display.ccm)[..., ::-1], 0, 1), 5000.0)
              for x in (pred, teacher, gt)]
     expected = np.concatenate(parts, axis=1)[..., ::-1].transpose(2, 0, 1)
     assert logger.tag == 'val/scene' and logger.step == 7 and logger.image.shape == (3, 12, 30)

@@ -41,7 +41,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         o['train']['scheduler'] = {'type': 'CosineAnnealingRestartLR', 'periods': [40], 'restart_weights': [1],
                                    'eta_min': 1e-6}
         o['train']['optim_g']['lr'] = 1e-5
-        o['skt']['warmup_iter'] = 0
+        o['skt']['distill_warmup_iter'] = 0
         o['skt']['content_opt'].update(content)
         o['skt']['colour_opt'].update(gate=content['gate'], criterion=content['criterion'])
         o['skt']['diagnostics'] = {'grad_cosine_freq': 4}

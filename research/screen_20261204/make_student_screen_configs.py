@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 opt['train']['optim_g']['lr'] = cli.lr
             opt['path'].update(pretrain_network_g=orm, param_key_g='params_ema', strict_load_g=True)
             if teacher is not None:
-                opt['skt'].update(mode=cli.mode, warmup_iter=0, val_teacher_zeroed_priors=False)
+                opt['skt'].update(mode=cli.mode, distill_warmup_iter=0, val_teacher_zeroed_priors=False)
                 run_evidence.scale_distillation(opt['skt'], cli.distill_scale or 1.0)
                 teacher_run = teacher.format(seed=seed)
                 opt['path'].update(

@@ -201,7 +201,7 @@ def test_staged_mode_chains_pretrain_teacher_and_student_and_the_matched_control
     orm = '/w/experiments/evidence_pretrain_s2/models/net_g_50.pth'
     assert teacher['skt']['mode'] == 'staged_teacher' and teacher['train']['ema_decay'] == 0
     assert teacher['path']['pretrain_network_g'] == orm and teacher['path']['param_key_g'] == 'params_ema'
-    assert student['skt']['mode'] == 'staged_student' and student['skt']['warmup_iter'] == 0
+    assert student['skt']['mode'] == 'staged_student' and student['skt']['distill_warmup_iter'] == 0
     assert student['path']['pretrain_network_g'] == orm
     assert student['path']['pretrain_network_t'] == '/w/experiments/evidence_skt_teacher_s2/models/net_t_50.pth'
     assert student['manual_seed'] == teacher['manual_seed'] == pretrain['manual_seed'] == 2
