@@ -36,6 +36,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.inference import brackets, display
 from basicsr_skt.inference.orm import expected_frames, predict
 from basicsr_skt.inference.weights import load_weights
+from basicsr_skt.utils.amp import check_amp_device
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.figures import to_uint8
 from basicsr_skt.utils.hdr_io import network_input, write_hdr
@@ -101,6 +102,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     run.add_argument('--pad-multiple', type=int, default=8, help='reflect-pad H and W to this multiple')
     run.add_argument('--tile', type=int, help='process overlapped tiles of this size (limits memory)')
     run.add_argument('--tile-overlap', type=int, default=32, help='minimum overlap of neighbouring tiles')
+    run.add_argument('--amp', choices=('bf16', 'fp16'), help='mixed-precision forward (bf16: CPU or a GPU with '
+                     'bfloat16; fp16: CUDA only); default float32')
     run.add_argument(
         '--max-side', type=int, help='downscale frames so their longer side is at most this (quick previews)')
     out = parser.add_argument_group('output')
@@ -261,7 +264,7 @@ def process_scene(scene: Scene, args: argparse.Namespace, net: torch.nn.Module, 
     lq = torch.from_numpy(network_input(bracket.frames, bracket.times, gamma))
     read_s = time.perf_counter() - start
     start = time.perf_counter()
-    pred = predict(net, lq, device, args.pad_multiple, args.tile, args.tile_overlap)
+    pred = predict(net, lq, device, args.pad_multiple, args.tile, args.tile_overlap, amp=args.amp)
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
     infer_s = time.perf_counter() - start
@@ -283,6 +286,7 @@ def process_scene(scene: Scene, args: argparse.Namespace, net: torch.nn.Module, 
         'hdr_max': float(hdr.max()),
         'device': str(device),
         'tile': args.tile,
+        'amp': args.amp,
         'read_seconds': round(read_s, 3),
         'inference_seconds': round(infer_s, 3),
         'outputs': outputs,
@@ -339,6 +343,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
     scenes = find_scenes(args.inputs, args.name)
     check_output_folder(args, scenes)
     device = resolve_device(args.device)
+    check_amp_device(args.amp, device, '--amp')
     net, checkpoint = build_network(args, device)
     summaries = []
     progress = tqdm(scenes, unit='scene', desc='HDR inference', disable=len(scenes) == 1)

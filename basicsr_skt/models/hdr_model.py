@@ -12,6 +12,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP, forward_frames, run_orm
 from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
+from basicsr_skt.utils.amp import MixedPrecision, check_amp_device, float_outputs, parse_amp
 
 #: Loss sections of ``train`` and the log name of each term.
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
@@ -24,7 +25,8 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
     Options: ``network_g`` (+ ``path.pretrain_network_g``, ``param_key_g``, ``strict_load_g``); ``train.optim_g``
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
     ``train.perceptual_opt`` (``l_percep``), summed as ``l_rec``; ``train.ema_decay`` (validation and ``params_ema``
-    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`). Validation and its ``val`` options:
+    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`); ``train.amp`` / ``val.amp``: ``bf16`` |
+    ``fp16`` | ``false`` mixed precision (:mod:`basicsr_skt.utils.amp`; weights stay float32). Validation and its ``val`` options:
     :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`; inference (padding or tiles): :meth:`infer`.
     Checkpoints, optimisers and resume states: :class:`~basicsr_skt.models.hdr_base.HDRBaseModel`.
     """
@@ -32,6 +34,9 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
     def __init__(self, opt: Dict[str, Any]):
         super().__init__(opt)
         self.warn_unknown_val_keys()
+        self.amp = MixedPrecision.from_options(opt, self.device)
+        self.val_amp = parse_amp((opt.get('val') or {}).get('amp'), 'val.amp')
+        check_amp_device(self.val_amp, self.device, 'val.amp')
         self.net_g = self.place_network(build_network(opt['network_g']), trainable=self.trains_orm)
         self.print_network(self.net_g)
         self.load_pretrained('g', self.net_g)
@@ -91,10 +96,10 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer_g.zero_grad()
-        self.output = forward_frames(self.net_g, self.lq)
+        with self.amp.autocast():
+            self.output = float_outputs(forward_frames(self.net_g, self.lq))
         l_rec, terms = self.reconstruction_loss(self.output, self.gt)
-        l_rec.backward()
-        self.optimizer_g.step()
+        self.amp.backward_step(l_rec, self.optimizer_g, 'g')
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay_at(current_iter))
@@ -114,6 +119,15 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         else:
             self.save_network(self.net_g, 'net_g', current_iter)
         self.save_training_state(epoch, current_iter)
+
+    def extra_training_state(self) -> Dict[str, Any]:
+        """The fp16 gradient scalers' states (``amp_scalers``; empty without ``train.amp: fp16``)."""
+        return {**super().extra_training_state(), 'amp_scalers': self.amp.state_dict()}
+
+    def resume_training(self, resume_state: Dict[str, Any]) -> None:
+        """The base model's resume, then the fp16 gradient scalers (absent from states saved before AMP)."""
+        super().resume_training(resume_state)
+        self.amp.load_state_dict(resume_state.get('amp_scalers'))
 
     def inference_network(self) -> nn.Module:
         """The EMA ORM when there is one, else the ORM; unwrapped from (Distributed)DataParallel, because under DDP
@@ -150,11 +164,12 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
             (B, 3, H, W) linear HDR prediction, BGR. With ``val.tile: T`` the frames run as ``T x T`` tiles
             overlapping by at least ``val.tile_overlap`` pixels (default 32) and blended without seams, which bounds
             the memory by the tile size; tiles start on multiples of ``val.pad_multiple`` where possible. Otherwise
-            the whole image is reflect-padded to ``val.pad_multiple`` (default 1: the arch pads itself).
+            the whole image is reflect-padded to ``val.pad_multiple`` (default 1: the arch pads itself). With
+            ``val.amp`` the forward runs under autocast and the output is float32.
         """
         val_opt = self.opt.get('val') or {}
         return run_orm(net, lq, val_opt.get('pad_multiple', 1), val_opt.get('tile'),
-                       val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP), out_channels=None)
+                       val_opt.get('tile_overlap', DEFAULT_TILE_OVERLAP), out_channels=None, amp=self.val_amp)
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
         out = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())

@@ -22,7 +22,7 @@ from basicsr_skt.utils.tonemap import mu_law
 #: Keys of the ``val`` section: BasicSR's own, then these models' (see :class:`HDRValidationMixin`); others get a
 #: warning.
 VAL_KEYS = ('val_freq', 'save_img', 'suffix', 'pbar', 'metrics', 'mu', 'pad_multiple', 'tile', 'tile_overlap',
-            'num_tb_images', 'save_exr', 'figure_scenes')
+            'num_tb_images', 'save_exr', 'figure_scenes', 'amp')
 #: Column of the per-scene inference time in the metrics tables (seconds; not a metric, never "best").
 TIME_COLUMN = 'time_s'
 
@@ -43,6 +43,7 @@ class HDRValidationMixin:
     * ``pad_multiple`` (1): reflect-pad the frames to this multiple before the network (1: the arch pads itself).
     * ``tile`` (null: whole image) and ``tile_overlap`` (32): memory-bounded inference on overlapping
       ``tile x tile`` tiles blended without seams (:func:`~basicsr_skt.utils.tiling.tiled_forward`).
+    * ``amp`` (false): ``bf16`` | ``fp16`` mixed-precision forward of the ORM (:mod:`basicsr_skt.utils.amp`).
     * ``save_exr`` (false): also write each prediction as float32 OpenEXR next to the ``.hdr``.
     * ``figure_scenes`` (null): scenes that get a comparison figure (:meth:`save_figure`): a list of scene names,
       or a count N for the first N scenes.

@@ -1,0 +1,163 @@
+"""Mixed precision (AMP) for training and inference: the ``train.amp`` / ``val.amp`` options in one place.
+
+Modes (``amp:`` in ``train`` or ``val``, ``--amp`` of ``scripts/inference.py``):
+
+* ``false`` (default; also ``null``, ``off``, ``fp32``): everything in float32, as before;
+* ``bf16``: the networks' forward passes run under ``torch.autocast(dtype=torch.bfloat16)`` (CPU, or a GPU that
+  supports bfloat16: compute capability >= 8.0, e.g. A100 / H100). bfloat16 has float32's range, so no loss scaling;
+* ``fp16``: autocast with float16 on a CUDA GPU, with a :class:`torch.amp.GradScaler` per optimiser against gradient
+  underflow; its state is part of the training state, so an exact resume continues with the same scale.
+
+Weights, optimiser states and EMA copies stay float32 (autocast casts per operation, it never changes parameters).
+The models cast the networks' outputs back to float32 before the losses (:func:`float_outputs`), so the μ-law and log
+terms of the losses and metrics run in float32.
+
+Imports nothing above ``basicsr_skt.utils``.
+"""
+import contextlib
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+
+from basicsr_skt.utils.errors import UserInputError
+
+__all__ = ['AMP_DTYPES', 'parse_amp', 'check_amp_device', 'autocast', 'float_outputs', 'MixedPrecision']
+
+#: The autocast dtype of each AMP mode.
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+#: Values that mean "no mixed precision".
+OFF_VALUES = (None, False, 'false', 'off', 'none', 'fp32')
+
+
+def parse_amp(value: Any, option: str = 'train.amp') -> Optional[str]:
+    """The AMP mode of an option value.
+
+    Args:
+        value: The option's value: ``'bf16'``, ``'fp16'``, or one of :data:`OFF_VALUES` (``false``, ``null``, ...).
+        option: The option's name, for the error message.
+
+    Returns:
+        ``'bf16'``, ``'fp16'``, or None (float32).
+
+    Raises:
+        UserInputError: Any other value (``true`` included: it does not say which half-precision type).
+    """
+    if isinstance(value, str):
+        value = value.strip().lower()
+    if value in OFF_VALUES:
+        return None
+    if value in AMP_DTYPES:
+        return value
+    raise UserInputError(f'{option}: {value!r} is not an AMP mode; use bf16, fp16 or false (docs/training.md, '
+                         '"Mixed precision")')
+
+
+def check_amp_device(mode: Optional[str], device: torch.device, option: str = 'train.amp') -> None:
+    """Refuse an AMP mode the device cannot run well, with one message naming the option and the fix.
+
+    fp16 needs a CUDA GPU (CPUs have no float16 matrix units and this project keeps no CPU loss scaling path); bf16
+    runs on the CPU and on GPUs with bfloat16 support (``torch.cuda.is_bf16_supported()``, compute capability >= 8.0).
+
+    Args:
+        mode: ``'bf16'``, ``'fp16'`` or None (always accepted).
+        device: Where the networks run.
+        option: The option's name (``train.amp``, ``val.amp``, ``--amp``), for the message.
+
+    Raises:
+        UserInputError: fp16 off CUDA, bf16 on a GPU without bfloat16, or AMP on another device type.
+    """
+    if mode is None:
+        return
+    device = torch.device(device)
+    if device.type not in ('cpu', 'cuda'):
+        raise UserInputError(f'{option}: {mode} is supported on cpu and cuda devices only, not {device.type}; '
+                             f'set {option} to false')
+    if mode == 'fp16' and device.type != 'cuda':
+        raise UserInputError(f'{option}: fp16 needs a CUDA GPU, but this run is on {device.type}; use {option} bf16 '
+                             f'(works on CPUs) or false')
+    if mode == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        name = torch.cuda.get_device_name(device)
+        raise UserInputError(f'{option}: bf16 needs a GPU with bfloat16 support (compute capability >= 8.0), but '
+                             f'{name} has none; use {option} fp16 or false')
+
+
+def autocast(mode: Optional[str], device: torch.device) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` for ``device``'s type with ``mode``'s dtype, or a no-op context for None."""
+    if mode is None:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=AMP_DTYPES[mode])
+
+
+def float_outputs(value: Any) -> Any:
+    """``value`` with every floating tensor in it (a tensor, or a dict / list / tuple of them) cast to float32.
+
+    Applied to a network's outputs after autocast, before the losses, so that the losses run in float32.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, Mapping):
+        return type(value)((k, float_outputs(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(float_outputs(v) for v in value)
+    return value
+
+
+class MixedPrecision:
+    """The AMP policy of a training model: the autocast context and, for fp16, one gradient scaler per optimiser.
+
+    Args:
+        mode: ``'bf16'``, ``'fp16'`` or None (float32: :meth:`autocast` does nothing and :meth:`backward_step` is
+            ``loss.backward(); optimizer.step()``).
+        device: Where the networks run (autocast's device type; the scalers' device).
+        option: The option's name for error messages.
+        check: Refuse modes the device cannot run (:func:`check_amp_device`). Tests pass False to exercise the fp16
+            scaler on the CPU (torch has a CPU ``GradScaler``).
+    """
+
+    def __init__(self, mode: Optional[str], device: torch.device, option: str = 'train.amp', check: bool = True):
+        if check:
+            check_amp_device(mode, device, option)
+        self.mode = mode
+        self.device = torch.device(device)
+        self.scalers: Dict[str, torch.amp.GradScaler] = {}
+
+    @classmethod
+    def from_options(cls, opt: Mapping[str, Any], device: torch.device) -> 'MixedPrecision':
+        """The policy of ``opt['train']['amp']`` (absent: float32)."""
+        return cls(parse_amp((opt.get('train') or {}).get('amp'), 'train.amp'), device)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode is not None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The context the networks' forward passes run in."""
+        return autocast(self.mode, self.device)
+
+    def scaler(self, label: str) -> torch.amp.GradScaler:
+        """The gradient scaler of optimiser ``label`` (created on first use; fp16 only)."""
+        if label not in self.scalers:
+            self.scalers[label] = torch.amp.GradScaler(self.device.type)
+        return self.scalers[label]
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, label: str = 'g') -> None:
+        """Back-propagate ``loss`` and step ``optimizer``; with fp16 through the scaler ``label`` (scale, backward,
+        step unless the gradients overflowed, update the scale)."""
+        if self.mode != 'fp16':
+            loss.backward()
+            optimizer.step()
+            return
+        scaler = self.scaler(label)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def state_dict(self) -> Dict[str, Dict[str, Any]]:
+        """The scalers' states by optimiser label (empty without fp16), for the training state."""
+        return {label: scaler.state_dict() for label, scaler in self.scalers.items()}
+
+    def load_state_dict(self, state: Optional[Mapping[str, Mapping[str, Any]]]) -> None:
+        """Restore :meth:`state_dict` (None or empty: nothing saved, e.g. a state written before AMP or without
+        fp16)."""
+        for label, scaler_state in (state or {}).items():
+            self.scaler(label).load_state_dict(dict(scaler_state))
