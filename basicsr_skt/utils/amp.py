@@ -15,13 +15,14 @@ terms of the losses and metrics run in float32.
 Imports nothing above ``basicsr_skt.utils``.
 """
 import contextlib
+import platform
 from typing import Any, Dict, Mapping, Optional
 
 import torch
 
 from basicsr_skt.utils.errors import UserInputError
 
-__all__ = ['AMP_DTYPES', 'parse_amp', 'check_amp_device', 'autocast', 'float_outputs', 'MixedPrecision']
+__all__ = ['AMP_DTYPES', 'parse_amp', 'check_amp_device', 'autocast', 'float_outputs', 'MixedPrecision', 'device_label']
 
 #: The autocast dtype of each AMP mode.
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -100,6 +101,22 @@ def float_outputs(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(float_outputs(v) for v in value)
     return value
+
+
+def device_label(device: torch.device) -> str:
+    """What a benchmark table names as its device: the GPU's name (``cuda:0 NVIDIA H100 80GB HBM3``), or the CPU's
+    model from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f'cuda:{index} {torch.cuda.get_device_name(index)}'
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), model)
+    except OSError:
+        pass
+    return f'{device.type} {model}'.strip()
 
 
 class MixedPrecision:
