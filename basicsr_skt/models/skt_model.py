@@ -399,10 +399,12 @@ class SKTModel(SKTValidationMixin, HDRModel):
         one extra backward per term (graphs are retained for the real step).
         """
         params = [p for p in self.get_bare_model(self.net_g).parameters() if p.requires_grad]
-        rec = torch.autograd.grad(l_rec, params, retain_graph=True, allow_unused=True)
+        with self.amp.backward_context():
+            rec = torch.autograd.grad(l_rec, params, retain_graph=True, allow_unused=True)
         values: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
         for name, term in distill.items():
-            grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            with self.amp.backward_context():
+                grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
             values[f'cos_{name}'] = gradient_cosine(grads, rec)
             values[f'gnr_{name}'] = gradient_norm(grads).detach() / gradient_norm(rec).detach().clamp_min(1e-30)
         return values

@@ -8,6 +8,11 @@ Modes (``amp:`` in ``train`` or ``val``, ``--amp`` of ``scripts/inference.py``):
 * ``fp16``: autocast with float16 on a CUDA GPU, with a :class:`torch.amp.GradScaler` per optimiser against gradient
   underflow; its state is part of the training state, so an exact resume continues with the same scale.
 
+On the CPU the backward passes run without oneDNN (:func:`cpu_backward_guard`): in torch 2.14 oneDNN's bfloat16
+weight gradient of a dilated convolution whose input is channels-last in memory (HDR-Transformer's context-aware
+blocks) is wrong and changes from run to run (relative error ~1, sometimes NaN; the forward is correct), which
+``tests/test_amp.py`` checks. The fallback kernels are slower but exact to bfloat16 precision.
+
 Weights, optimiser states and EMA copies stay float32 (autocast casts per operation, it never changes parameters).
 The models cast the networks' outputs back to float32 before the losses (:func:`float_outputs`), so the μ-law and log
 terms of the losses and metrics run in float32.
@@ -16,13 +21,16 @@ Imports nothing above ``basicsr_skt.utils``.
 """
 import contextlib
 import platform
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional
 
 import torch
 
 from basicsr_skt.utils.errors import UserInputError
 
-__all__ = ['AMP_DTYPES', 'parse_amp', 'check_amp_device', 'autocast', 'float_outputs', 'MixedPrecision', 'device_label']
+__all__ = [
+    'AMP_DTYPES', 'parse_amp', 'check_amp_device', 'autocast', 'cpu_backward_guard', 'float_outputs', 'MixedPrecision',
+    'device_label'
+]
 
 #: The autocast dtype of each AMP mode.
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -89,6 +97,23 @@ def autocast(mode: Optional[str], device: torch.device) -> contextlib.AbstractCo
     return torch.autocast(torch.device(device).type, dtype=AMP_DTYPES[mode])
 
 
+@contextlib.contextmanager
+def cpu_backward_guard(mode: Optional[str], device: torch.device) -> Iterator[None]:
+    """Back-propagate without oneDNN on the CPU when ``mode`` is set (see the module docstring); otherwise a no-op.
+
+    The flag is process-wide while the block runs and restored afterwards.
+    """
+    if mode is None or torch.device(device).type != 'cpu':
+        yield
+        return
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
 def float_outputs(value: Any) -> Any:
     """``value`` with every floating tensor in it (a tensor, or a dict / list / tuple of them) cast to float32.
 
@@ -151,6 +176,11 @@ class MixedPrecision:
         """The context the networks' forward passes run in."""
         return autocast(self.mode, self.device)
 
+    def backward_context(self) -> contextlib.AbstractContextManager:
+        """The context every backward pass (``backward``, ``torch.autograd.grad``) of an AMP step runs in
+        (:func:`cpu_backward_guard`)."""
+        return cpu_backward_guard(self.mode, self.device)
+
     def scaler(self, label: str) -> torch.amp.GradScaler:
         """The gradient scaler of optimiser ``label`` (created on first use; fp16 only)."""
         if label not in self.scalers:
@@ -161,11 +191,13 @@ class MixedPrecision:
         """Back-propagate ``loss`` and step ``optimizer``; with fp16 through the scaler ``label`` (scale, backward,
         step unless the gradients overflowed, update the scale)."""
         if self.mode != 'fp16':
-            loss.backward()
+            with self.backward_context():
+                loss.backward()
             optimizer.step()
             return
         scaler = self.scaler(label)
-        scaler.scale(loss).backward()
+        with self.backward_context():
+            scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
 
