@@ -1,5 +1,6 @@
 """Mixed precision (``train.amp`` / ``val.amp`` / ``--amp``) on the CPU: bf16 training tracks float32, weights and EMA
 stay float32, resume is bit-identical, the fp16 gradient scaler's state round-trips, bad requests are one message."""
+import os.path as osp
 import random
 
 import numpy as np
@@ -293,3 +294,37 @@ def test_inference_script_amp_bf16_on_cpu(tmp_path, tiny_checkpoint):  # noqa: F
     fp32, bf16 = (read_hdr(str(tmp_path / out / 'toy.hdr')) for out in ('fp32', 'bf16'))
     assert 0 < np.abs(bf16 - fp32).max() < INFER_MAX_TOL
 
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Benchmarks' CPU path
+# ----------------------------------------------------------------------------------------------------------------------
+def test_bench_train_step_amp_rows_on_the_cpu():
+    import argparse
+    from helpers import load_script
+    from basicsr_skt.utils.option_checks import load_options_yaml
+    bench = load_script('bench_train_step', folder='benchmarks')
+    args = argparse.Namespace(config='demo', device='cpu', amp=['fp32', 'bf16'], iters=1, threads=1)
+    config = load_options_yaml(osp.join(bench.ROOT, bench.CONFIGS['demo']))
+    rows = bench.amp_rows(args, config, batch_size=1, size=32)
+    assert [(r['kind'], r['amp']) for r in rows] == [(k, a) for k in bench.KINDS for a in ('fp32', 'bf16')]
+    by_key = {(r['kind'], r['amp']): r for r in rows}
+    for kind in bench.KINDS:
+        fp32, bf16 = by_key[(kind, 'fp32')], by_key[(kind, 'bf16')]
+        assert fp32['speedup'] == 1.0 and bf16['peak_gpu_mib'] is None
+        assert bf16['samples_per_s'] == pytest.approx(1 / bf16['seconds'])
+        assert abs(bf16['l_rec'] - fp32['l_rec']) / fp32['l_rec'] < TRACK_REL_TOL  # same seed, same batch
+    table = bench.amp_table(rows, args, 1, 32)
+    assert table.splitlines()[0].startswith('HDR-Transformer (demo config) training step on cpu')
+    assert '| SKT joint (SKTModel) | bf16 |' in table
+
+
+def test_bench_inference_amp_rows_and_the_cpu_fp16_error(capsys):
+    from helpers import load_script
+    bench = load_script('bench_inference', folder='benchmarks')
+    args = bench.parse_args(['--tiles', '64', '--overlaps', '16', '--amp', 'bf16'])
+    assert [bench.label(row) for row in bench.variants(args)] == ['whole', 'tile64', 'whole bf16', 'tile64 bf16',
+                                                                  'official256']
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--amp', 'fp16'])
+    assert 'error: --amp: fp16 needs a CUDA GPU, but this run is on cpu' in capsys.readouterr().err
