@@ -27,7 +27,8 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 DEVICE=$("$PY" -c 'import torch; p = torch.cuda.get_device_properties(0)
 print(f"{p.name}, {p.total_memory / 2**30:.0f} GiB, compute capability {p.major}.{p.minor}")')
-VERSIONS=$("$PY" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())')
+VERSIONS=$("$PY" -c 'import torch
+print(torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())')
 AMP=$("$PY" -c 'import torch; print("fp32 bf16 fp16" if torch.cuda.is_bf16_supported() else "fp32 fp16")')
 INFER_AMP=${AMP#fp32 }
 status=0

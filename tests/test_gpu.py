@@ -300,7 +300,7 @@ def test_whole_and_tiled_inference_on_cuda_equal_the_cpu(tile, amp):
     lq = torch.rand(1, 3, 6, 96, 136, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         reference = run_orm(net, lq, 8, tile, 16)
-        out = run_orm(net.cuda(), lq.cuda(), 8, tile, 16, amp=amp).cpu()
+        out = run_orm(net.to('cuda'), lq.to('cuda'), 8, tile, 16, amp=amp).cpu()
     diff = (out - reference).abs()
     report(f'inference {"whole" if tile is None else f"tile{tile}"} {amp or "fp32"} cuda vs cpu fp32',
            max_abs_diff=float(diff.max()), mean_abs_diff=float(diff.mean()))

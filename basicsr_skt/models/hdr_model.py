@@ -26,8 +26,9 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
     ``train.perceptual_opt`` (``l_percep``), summed as ``l_rec``; ``train.ema_decay`` (validation and ``params_ema``
     use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`); ``train.amp`` / ``val.amp``: ``bf16`` |
-    ``fp16`` | ``false`` mixed precision (:mod:`basicsr_skt.utils.amp`; weights stay float32). Validation and its ``val`` options:
-    :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`; inference (padding or tiles): :meth:`infer`.
+    ``fp16`` | ``false`` mixed precision (:mod:`basicsr_skt.utils.amp`; weights stay float32). Validation and its
+    ``val`` options: :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`; inference (padding or tiles):
+    :meth:`infer`.
     Checkpoints, optimisers and resume states: :class:`~basicsr_skt.models.hdr_base.HDRBaseModel`.
     """
 
