@@ -83,7 +83,7 @@ step 'inference benchmark' "$WORK/infer_bench.txt" \
   echo 'Result:'
   echo
   echo '```'
-  grep -E '^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed' "$WORK/pytest.txt" | tail -40
+  grep -E '^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed|skipped' "$WORK/pytest.txt" | tail -40
   echo '```'
   echo
   echo "## Training step (official config, fp32 / AMP side by side)"
