@@ -18,6 +18,11 @@ only with ``--checkpoint``: without one the network is randomly initialised with
     python benchmarks/bench_inference.py                       # 1000 x 1500 on CPU: ~15 GB RAM for `whole`
     python benchmarks/bench_inference.py --size 256 384        # quick
     python benchmarks/bench_inference.py --device cuda --warmup 10 --repeats 100   # SAFNet's timing protocol
+    python benchmarks/bench_inference.py --device cuda --amp bf16 fp16 --skip-official --warmup 2 --repeats 5
+    python benchmarks/bench_inference.py --size 64 96 --tiles 32 --overlaps 8 --amp bf16 --skip-official  # CPU
+
+``--amp`` adds, for ``whole`` and every ``tile<T>``, the same variant under autocast in each listed precision
+(``whole bf16``, ...; :mod:`basicsr_skt.utils.amp`), compared with the float32 whole-image output.
 
 The input is a generated demo scene (``basicsr_skt.synthesis.demo_scenes``) of the requested size, rendered once.
 """
@@ -43,6 +48,8 @@ from basicsr_skt.inference.orm import forward_frames, run_orm
 from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
 from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
+from basicsr_skt.utils.amp import check_amp_device, device_label
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.hdr_io import network_input
 from basicsr_skt.utils.tiling import tile_starts
 
@@ -96,14 +103,15 @@ def num_tiles(variant: str, height: int, width: int, overlap: int) -> int:
 
 
 def run_variant(variant: str, net: torch.nn.Module, ldrs: np.ndarray, evs: np.ndarray, overlap: int,
-                device: torch.device) -> torch.Tensor:
-    """One full-image prediction (1, 3, H, W) with the given variant (input preparation included in the time)."""
+                device: torch.device, amp: Optional[str] = None) -> torch.Tensor:
+    """One full-image prediction (1, 3, H, W) with the given variant (input preparation included in the time), under
+    autocast with ``amp`` (``bf16`` | ``fp16``; not for ``official256``)."""
     if variant == 'official256':
         return official_tiles(net, ldrs, evs, device)
     frames = frames_tensor(ldrs, evs).to(device)
     if variant == 'whole':
-        return run_orm(net, frames)
-    return run_orm(net, frames, WINDOW, int(variant[len('tile'):]), overlap)
+        return run_orm(net, frames, amp=amp)
+    return run_orm(net, frames, WINDOW, int(variant[len('tile'):]), overlap, amp=amp)
 
 
 def synchronize(device: torch.device) -> None:
@@ -126,7 +134,7 @@ def worker(args: argparse.Namespace) -> None:
         for index in range(args.warmup + args.repeats):
             synchronize(device)
             start = time.perf_counter()
-            output = run_variant(args.worker, net, data['ldrs'], data['evs'], args.overlap, device)
+            output = run_variant(args.worker, net, data['ldrs'], data['evs'], args.overlap, device, args.worker_amp)
             synchronize(device)
             if index >= args.warmup:
                 seconds.append(time.perf_counter() - start)
@@ -144,6 +152,7 @@ def variants(args: argparse.Namespace) -> List[Dict[str, object]]:
     """(name, overlap) of every variant to measure, in table order."""
     rows = [{'variant': 'whole', 'overlap': 0}] if not args.skip_whole else []
     rows += [{'variant': f'tile{t}', 'overlap': o} for t, o in zip(args.tiles, args.overlaps)]
+    rows = [dict(row, amp=amp) for amp in [None] + list(args.amp or []) for row in rows]
     if not args.skip_official:
         rows.append({'variant': 'official256', 'overlap': 0})
     return rows
@@ -151,7 +160,8 @@ def variants(args: argparse.Namespace) -> List[Dict[str, object]]:
 
 def measure(row: Dict[str, object], args: argparse.Namespace, input_path: str, root: str) -> Dict[str, object]:
     """Run one variant in a subprocess; returns its JSON result plus the output path."""
-    output = osp.join(root, f'{row["variant"]}.npy')
+    amp = row.get('amp')
+    output = osp.join(root, f'{row["variant"]}{"_" + amp if amp else ""}.npy')
     cmd = [
         sys.executable, __file__, '--worker',
         str(row['variant']), '--input', input_path, '--output', output, '--overlap',
@@ -160,12 +170,17 @@ def measure(row: Dict[str, object], args: argparse.Namespace, input_path: str, r
         str(args.warmup), '--repeats',
         str(args.repeats), '--seed',
         str(args.seed)
-    ] + (['--checkpoint', args.checkpoint] if args.checkpoint else [])
-    print(f'... {row["variant"]}', file=sys.stderr, flush=True)
+    ] + (['--checkpoint', args.checkpoint] if args.checkpoint else []) + (['--worker-amp', amp] if amp else [])
+    print(f'... {label(row)}', file=sys.stderr, flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f'{row["variant"]} failed (exit {done.returncode}):\n{done.stderr[-3000:]}')
+        raise RuntimeError(f'{label(row)} failed (exit {done.returncode}):\n{done.stderr[-3000:]}')
     return dict(row, output=output, **json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def label(row: Dict[str, object]) -> str:
+    """A row's name in the table: the variant, and its precision under ``--amp`` (``whole bf16``)."""
+    return f'{row["variant"]} {row["amp"]}' if row.get('amp') else str(row['variant'])
 
 
 def psnr_text(value: float) -> str:
@@ -183,7 +198,7 @@ def table(results: Sequence[Dict[str, object]], gt: np.ndarray, args: argparse.N
     for row in results:
         pred = np.load(row['output'])
         cells = [
-            str(row['variant']),
+            label(row),
             str(num_tiles(str(row['variant']), height, width, int(row['overlap']))),
             str(row['overlap']), f'{statistics.median(row["seconds"]):.2f}', f'{row["peak_rss_gib"]:.2f}'
         ]
@@ -211,7 +226,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='network init (without --checkpoint) and scene seed')
     parser.add_argument('--checkpoint', default=None, help='ORM weights (BasicSR or official checkpoint)')
     parser.add_argument('--out', default=None, help='also write the table to this Markdown file')
+    parser.add_argument('--amp', nargs='+', choices=('bf16', 'fp16'), help='also run whole and tiled under autocast')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
+    parser.add_argument('--worker-amp', help=argparse.SUPPRESS)
     parser.add_argument('--input', help=argparse.SUPPRESS)
     parser.add_argument('--output', help=argparse.SUPPRESS)
     parser.add_argument('--overlap', type=int, default=0, help=argparse.SUPPRESS)
@@ -220,6 +237,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--tiles and --overlaps need the same number of values')
     if args.repeats < 1 or args.warmup < 0:
         parser.error('--repeats must be >= 1 and --warmup >= 0')
+    if torch.device(args.device).type == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: CUDA is not available here; use --device cpu')
+    try:
+        for amp in args.amp or []:
+            check_amp_device(amp, torch.device(args.device), '--amp')
+    except UserInputError as err:
+        parser.error(str(err))
     return args
 
 
@@ -234,7 +258,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         results = [measure(row, args, input_path, root) for row in variants(args)]
         text = table(results, np.load(input_path)['gt'], args)
     weights = args.checkpoint or f'random init (seed {args.seed})'
-    title = (f'HDR-Transformer (official size), {height} x {width}, {args.device}, {args.threads} threads, '
+    title = (f'HDR-Transformer (official size), {height} x {width}, {device_label(torch.device(args.device))}, '
+             f'{args.threads} CPU threads, '
              f'{args.warmup} warm-up + {args.repeats} timed run(s), weights: {weights}')
     print(f'{title}\n\n{text}')
     if args.out:

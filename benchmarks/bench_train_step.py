@@ -25,11 +25,19 @@ How the numbers are made consistent:
 
     python benchmarks/bench_train_step.py --config demo --threads 1 --iters 10 [--memory]
     python benchmarks/bench_train_step.py --config official --threads 1 --iters 4
+
+Mixed precision side by side (``--amp``; no phase split): the three models in each listed precision, stepped
+alternately, with samples / s, the speed-up over fp32 and, on a GPU, the peak GPU memory of two steps of each model
+built alone (weights, optimiser state, batch and activations). On a GPU the official config keeps its batch of 16:
+
+    python benchmarks/bench_train_step.py --config official --device cuda --amp fp32 bf16 fp16 --iters 20
+    python benchmarks/bench_train_step.py --config demo --device cpu --amp fp32 bf16 --iters 3 --batch 1 --size 32
 """
 import argparse
 import copy
 import gc
 import json
+import os
 import os.path as osp
 import resource
 import statistics
@@ -38,13 +46,15 @@ import sys
 import tempfile
 import time
 from collections import OrderedDict, defaultdict
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
 import basicsr_skt  # noqa: F401  isort:skip
 from basicsr.archs import build_network
 from basicsr.models import build_model
+from basicsr_skt.utils.amp import check_amp_device, device_label, parse_amp
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.option_checks import load_options_yaml
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -104,12 +114,14 @@ KINDS = OrderedDict([('orm', 'ORM alone (HDRModel)'), ('skt', 'SKT joint (SKTMod
                      ('student', 'SKT staged student (frozen teacher)')])
 
 
-def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
-    """BasicSR options of one benchmarked model; ``student`` reads the random ORM and teacher :func:`build` saved."""
+def options(config: Dict[str, Any], kind: str, root: str, device: str = 'cpu',
+            amp: Optional[str] = None) -> Dict[str, Any]:
+    """BasicSR options of one benchmarked model on ``device`` (``cpu`` | ``cuda``) with ``train.amp: amp``;
+    ``student`` reads the random ORM and teacher :func:`build` saved."""
     opt = {
         'name': f'bench_{kind}',
         'model_type': 'HDRModel',
-        'num_gpu': 0,
+        'num_gpu': 1 if torch.device(device).type == 'cuda' else 0,
         'is_train': True,
         'dist': False,
         'rank': 0,
@@ -127,7 +139,8 @@ def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
                 'gamma': 0.5
             },
             'pixel_opt': copy.deepcopy(config['train']['pixel_opt']),
-            'total_iter': 10**7
+            'total_iter': 10**7,
+            'amp': amp or False
         },
         'val': {}
     }
@@ -144,13 +157,13 @@ def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
     return opt
 
 
-def build(kind: str, config: Dict[str, Any], root: str):
+def build(kind: str, config: Dict[str, Any], root: str, device: str = 'cpu', amp: Optional[str] = None):
     """The model of one row (for ``student``, first a random ORM and teacher saved in ``root`` to start from)."""
     if kind == 'student':
         for label, section in (('g_start', 'network_g'), ('t_frozen', 'network_t')):
             torch.save({'params': build_network(copy.deepcopy(config[section])).state_dict()},
                        osp.join(root, f'net_{label}.pth'))
-    return build_model(options(config, kind, root))
+    return build_model(options(config, kind, root, device, amp))
 
 
 def batch(batch_size: int, size: int, embed_channels: int) -> Dict[str, Any]:
@@ -166,10 +179,13 @@ def batch(batch_size: int, size: int, embed_channels: int) -> Dict[str, Any]:
 
 
 def step_seconds(model, data, current_iter: int) -> float:
+    """Wall time of one ``optimize_parameters`` (CUDA synchronised before and after on a GPU)."""
     model.feed_data(data)
     gc.collect()
+    model.synchronize()
     start = time.perf_counter()
     model.optimize_parameters(current_iter)
+    model.synchronize()
     return time.perf_counter() - start
 
 
@@ -208,6 +224,62 @@ def median(values: List[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+def amp_rows(args, config: Dict[str, Any], batch_size: int, size: int) -> List[Dict[str, Any]]:
+    """``--amp``: every model of :data:`KINDS` in every precision of ``args.amp``, stepped alternately; one dict per
+    (model, precision) with the median seconds, samples / s, the last step's ``l_rec`` and the peak GPU memory."""
+    device = torch.device(args.device)
+    modes = OrderedDict((name, parse_amp(name, '--amp')) for name in args.amp)
+    data = batch(batch_size, size, config['network_t']['embed_channels'])
+    keys = [(kind, name) for kind in KINDS for name in modes]
+    memory: Dict[Any, float] = {}
+    with tempfile.TemporaryDirectory() as root:
+        if device.type == 'cuda':  # each model alone, so that the peak is its own
+            for key in keys:
+                torch.manual_seed(0)
+                model = build(key[0], config, root, args.device, modes[key[1]])
+                torch.cuda.reset_peak_memory_stats(device)
+                for it in range(2):
+                    step_seconds(model, data, 10**6 + it)
+                memory[key] = torch.cuda.max_memory_allocated(device) / 2**20
+                del model
+                gc.collect()
+                torch.cuda.empty_cache()
+        models = OrderedDict()
+        for key in keys:
+            torch.manual_seed(0)
+            models[key] = build(key[0], config, root, args.device, modes[key[1]])
+        for it in range(2):  # warm-up (allocations, mask caches, cuDNN autotuning)
+            for model in models.values():
+                step_seconds(model, data, 10**6 + it)
+        totals: Dict[Any, List[float]] = {key: [] for key in keys}
+        for it in range(args.iters):
+            for key, model in models.items():
+                totals[key].append(step_seconds(model, data, 10**6 + 2 + it))
+        rows = []
+        for key, model in models.items():
+            seconds = median(totals[key])
+            rows.append({'kind': key[0], 'amp': key[1], 'seconds': seconds, 'samples_per_s': batch_size / seconds,
+                         'l_rec': float(model.log_dict['l_rec']), 'peak_gpu_mib': memory.get(key)})
+    fp32 = {row['kind']: row['seconds'] for row in rows if row['amp'] == args.amp[0]}
+    for row in rows:
+        row['speedup'] = fp32[row['kind']] / row['seconds']
+    return rows
+
+
+def amp_table(rows: Sequence[Dict[str, Any]], args, batch_size: int, size: int) -> str:
+    """The ``--amp`` table in Markdown, titled with the device's name."""
+    title = (f'HDR-Transformer ({args.config} config) training step on {device_label(torch.device(args.device))}, '
+             f'batch {batch_size}, {size}² crops, {args.threads} CPU thread(s), median of {args.iters} alternating '
+             f'steps per model and precision (after 2 warm-up steps)')
+    lines = [title, '', f'| run | precision | s / iteration | samples / s | speed-up vs {args.amp[0]} | '
+             'peak GPU memory (MiB) | l_rec (last step) |', '|---|---|---|---|---|---|---|']
+    for row in rows:
+        gpu = '-' if row['peak_gpu_mib'] is None else f'{row["peak_gpu_mib"]:.0f}'
+        lines.append(f'| {KINDS[row["kind"]]} | {row["amp"]} | {row["seconds"]:.4f} | {row["samples_per_s"]:.1f} | '
+                     f'{row["speedup"]:.2f}× | {gpu} | {row["l_rec"]:.4f} |')
+    return '\n'.join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', choices=sorted(CONFIGS), default='demo', help='which shipped SKT config')
@@ -218,15 +290,37 @@ def main() -> None:
     parser.add_argument('--tolerance', type=float, default=0.10, help='allowed |sum of parts - total| / total')
     parser.add_argument('--memory', action='store_true', help='also peak RSS per model (one child process each)')
     parser.add_argument('--memory-of', choices=list(KINDS), help=argparse.SUPPRESS)
+    parser.add_argument('--device', default='cpu', help="cpu or cuda ('cuda:1', ...)")
+    parser.add_argument('--amp', nargs='+', choices=('fp32', 'bf16', 'fp16'),
+                        help='precisions side by side (the first is the speed-up reference), e.g. fp32 bf16 fp16')
+    parser.add_argument('--out', help='with --amp: also write the table to this Markdown file')
     args = parser.parse_args()
+    try:
+        for name in args.amp or []:
+            check_amp_device(parse_amp(name, '--amp'), torch.device(args.device), '--amp')
+    except UserInputError as err:
+        parser.error(str(err))
+    if torch.device(args.device).type == 'cuda' and not torch.cuda.is_available():
+        parser.error(f'--device {args.device}: CUDA is not available here; use --device cpu')
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = load_options_yaml(osp.join(ROOT, CONFIGS[args.config]))
     train_data = config['datasets']['train']
-    batch_size = args.batch or (train_data['batch_size_per_gpu'] if args.config == 'demo' else 2)
+    on_gpu = torch.device(args.device).type == 'cuda'
+    batch_size = args.batch or (train_data['batch_size_per_gpu'] if args.config == 'demo' or on_gpu else 2)
     size = args.size or (train_data['gt_size'] if args.config == 'demo' else 128)
     if args.memory_of:
         return measure_memory(args.memory_of, config, batch_size, size)
+    if args.amp:
+        text = amp_table(amp_rows(args, config, batch_size, size), args, batch_size, size)
+        print(text)
+        if args.out:
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            with open(args.out, 'w', encoding='utf-8') as f:
+                f.write(text + '\n')
+        return
+    if on_gpu:
+        parser.error('the phase split runs on the CPU only; on a GPU use --amp (e.g. --amp fp32 bf16 fp16)')
 
     # children first: a forked child starts with the parent's peak RSS, so the parent must still be small
     memory = {kind: peak_memory(kind, args) for kind in KINDS} if args.memory else {}

@@ -50,6 +50,8 @@ RUN = {
     'tile': 'process overlapped tiles of this size (limits memory)',
     'tile_overlap': 'minimum overlap of neighbouring tiles',
     'max_side': 'downscale frames so their longer side is at most this (quick previews)',
+    'amp': {'choices': ('bf16', 'fp16'), 'help': 'mixed-precision forward (bf16: CPU or a GPU with bfloat16; fp16: '
+            'CUDA only); default float32'},
 }
 OUTPUT = {
     'format': {'choices': ('hdr', 'exr'), 'help': 'linear HDR file format'},

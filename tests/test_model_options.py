@@ -35,7 +35,7 @@ MAX_MODEL_DEPTH = 6
 def test_known_keys_are_the_fields_and_each_default_is_written_once():
     assert ValOptions.known_keys() == ValOptions.keys() + BASICSR_VAL_KEYS
     assert set(ValOptions.keys()) == {'mu', 'pad_multiple', 'tile', 'tile_overlap', 'save_exr', 'figure_scenes',
-                                      'num_tb_images'}
+                                      'num_tb_images', 'amp'}
     assert SKTOptions.keys() == ('mode', 'orm_tap', 'mask', 'distill_warmup_iter', 'ramp_iter', 'content_opt',
                                  'colour_opt', 'skam_opt', 'teacher_input', 'teacher_ema_decay', 'val_teacher',
                                  'val_teacher_zeroed_priors', 'diagnostics')

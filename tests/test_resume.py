@@ -33,9 +33,12 @@ def demo_root(tmp_path_factory):
 
 def resume_options(demo_root, name, model):
     """10 iterations, 3 batches per epoch (so the kill lands mid-epoch and the resume crosses epochs), a checkpoint
-    every iteration, validation every 3 (between checkpoints: it must not shift the training draws)."""
+    every iteration, validation every 3 (between checkpoints: it must not shift the training draws). ``hdr_bf16``:
+    the ORM with ``train.amp: bf16``."""
     opt = tiny_skt_options(demo_root, name, total_iter=TOTAL_ITER) if model == 'skt' else tiny_train_options(
         demo_root, name, total_iter=TOTAL_ITER)
+    if model == 'hdr_bf16':
+        opt['train']['amp'] = 'bf16'
     opt['datasets']['train'].update(dataset_enlarge_ratio=3, num_worker_per_gpu=0)
     opt['manual_seed'] = 10
     opt['val'].update(val_freq=3, save_img=False)
@@ -76,7 +79,7 @@ def load_params(path):
     return torch.load(path, weights_only=True)['params']
 
 
-@pytest.mark.parametrize('model', ['hdr', 'skt'])
+@pytest.mark.parametrize('model', ['hdr', 'skt', 'hdr_bf16'])
 def test_killed_and_auto_resumed_run_equals_the_uninterrupted_run(demo_root, tmp_path, model):
     reference = dump_yaml(resume_options(demo_root, f'ref_{model}', model), tmp_path / 'ref.yml')
     run_python(train_command(reference), cwd=tmp_path)

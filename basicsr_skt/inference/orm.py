@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from basicsr_skt.utils.amp import autocast, float_outputs
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import tiled_forward
 
@@ -42,7 +43,8 @@ def run_orm(net: Callable[..., torch.Tensor],
             pad_multiple: int = 1,
             tile: Optional[int] = None,
             overlap: int = DEFAULT_TILE_OVERLAP,
-            out_channels: Optional[int] = 3) -> torch.Tensor:
+            out_channels: Optional[int] = 3,
+            amp: Optional[str] = None) -> torch.Tensor:
     """Full-resolution prediction of an ORM: whole image (reflect-padded) or overlapping tiles.
 
     The caller chooses eval mode and ``torch.no_grad()``; the frames stay on their device.
@@ -57,15 +59,20 @@ def run_orm(net: Callable[..., torch.Tensor],
         overlap: Minimum overlap of neighbouring tiles in pixels (0 <= overlap < ``tile``; tiles only).
         out_channels: Channels the output must have (3: a BGR image); None accepts any (e.g. a RAW ORM's 4 packed
             Bayer planes).
+        amp: ``'bf16'`` | ``'fp16'``: the forward passes run under autocast (:mod:`basicsr_skt.utils.amp`; the
+            caller checks the device with :func:`~basicsr_skt.utils.amp.check_amp_device`); None: float32.
 
     Returns:
         (B, out_channels, H, W) linear HDR prediction, BGR for sRGB ORMs (a sigmoid-ended ORM gives [0, 1]), on
-        ``lq``'s device.
+        ``lq``'s device; float32 with ``amp`` too.
 
     Raises:
         ValueError: Bad tiling arguments, or a network output that is not a (B, 3, H', W') tensor of the (padded)
             input's batch and size.
     """
+    if amp is not None:
+        with autocast(amp, lq.device):
+            return float_outputs(run_orm(net, lq, pad_multiple, tile, overlap, out_channels))
     if tile is not None:
         return tiled_forward(lambda frames: forward_frames(net, frames), lq, tile, overlap, pad_multiple=pad_multiple)
     if pad_multiple <= 1:
@@ -94,7 +101,8 @@ def predict(net: Callable[..., torch.Tensor],
             device: torch.device,
             pad_multiple: int = 8,
             tile: Optional[int] = None,
-            tile_overlap: int = DEFAULT_TILE_OVERLAP) -> torch.Tensor:
+            tile_overlap: int = DEFAULT_TILE_OVERLAP,
+            amp: Optional[str] = None) -> torch.Tensor:
     """Run an ORM on one bracket through :func:`run_orm`, without gradients, and bring the result to the CPU.
 
     Args:
@@ -105,6 +113,7 @@ def predict(net: Callable[..., torch.Tensor],
         pad_multiple: Pad H and W to multiples of this (8: HDR-Transformer's window) and crop the output back.
         tile: Tile side in pixels for :func:`~basicsr_skt.utils.tiling.tiled_forward`; None: whole image.
         tile_overlap: Minimum overlap of neighbouring tiles (< ``tile``).
+        amp: ``'bf16'`` | ``'fp16'`` autocast (:func:`run_orm`); None: float32.
 
     Returns:
         float32 ``(3, H, W)`` linear HDR prediction, BGR, on the CPU (a sigmoid-ended ORM gives [0, 1]).
@@ -112,7 +121,7 @@ def predict(net: Callable[..., torch.Tensor],
     Raises:
         ValueError: Bad tiling arguments or a network output of the wrong shape.
     """
-    return run_orm(net, lq[None].to(device), pad_multiple, tile or None, tile_overlap)[0].float().cpu()
+    return run_orm(net, lq[None].to(device), pad_multiple, tile or None, tile_overlap, amp=amp)[0].float().cpu()
 
 
 def expected_frames(net: nn.Module) -> Optional[int]:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from basicsr_skt.inference import brackets, display
 from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP, expected_frames, predict, resolve_device
 from basicsr_skt.inference.weights import build_orm, registered_arch
+from basicsr_skt.utils.amp import check_amp_device
 from basicsr_skt.utils.figures import to_uint8
 from basicsr_skt.utils.hdr_io import network_input, write_hdr
 from basicsr_skt.utils.option_checks import parse_key_values
@@ -40,7 +41,7 @@ class InferenceConfig:
     Network: ``checkpoint`` (file or experiment folder), ``arch`` and ``arch_opt`` (``KEY=VALUE``), ``config`` (a
     BasicSR YAML whose ``network_g`` gives the arch), ``param_key``. Exposures: ``exposures`` (seconds) or ``ev``
     (stops) per frame, ``exposure_file``, ``ev_origin``, ``reference``, ``response``. Run: ``device``,
-    ``pad_multiple``, ``tile`` / ``tile_overlap``, ``max_side``. Output: ``format`` (``hdr`` / ``exr``), ``name``,
+    ``pad_multiple``, ``tile`` / ``tile_overlap``, ``max_side``, ``amp`` (``bf16`` / ``fp16`` autocast, None: float32). Output: ``format`` (``hdr`` / ``exr``), ``name``,
     ``compare``, ``strip_height``.
     """
     inputs: Tuple[str, ...]
@@ -61,6 +62,7 @@ class InferenceConfig:
     tile: Optional[int] = None
     tile_overlap: int = DEFAULT_TILE_OVERLAP
     max_side: Optional[int] = None
+    amp: Optional[str] = None
     format: str = 'hdr'
     name: Optional[str] = None
     compare: bool = False
@@ -189,7 +191,7 @@ def process_scene(scene: Scene, config: InferenceConfig, net: torch.nn.Module, d
     lq = torch.from_numpy(network_input(bracket.frames, bracket.times, gamma))
     read_s = time.perf_counter() - start
     start = time.perf_counter()
-    pred = predict(net, lq, device, config.pad_multiple, config.tile, config.tile_overlap)
+    pred = predict(net, lq, device, config.pad_multiple, config.tile, config.tile_overlap, amp=config.amp)
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
     infer_s = time.perf_counter() - start
@@ -211,6 +213,7 @@ def process_scene(scene: Scene, config: InferenceConfig, net: torch.nn.Module, d
         'hdr_max': float(hdr.max()),
         'device': str(device),
         'tile': config.tile,
+        'amp': config.amp,
         'read_seconds': round(read_s, 3),
         'inference_seconds': round(infer_s, 3),
         'outputs': outputs,
@@ -247,6 +250,7 @@ def run_inference(config: InferenceConfig) -> List[Dict[str, Any]]:
     scenes = find_scenes(config.inputs, config.name)
     check_output_folder(config, scenes)
     device = resolve_device(config.device)
+    check_amp_device(config.amp, device, '--amp')
     net, checkpoint = build_network(config, device)
     summaries = []
     progress = tqdm(scenes, unit='scene', desc='HDR inference', disable=len(scenes) == 1)

@@ -105,8 +105,11 @@ class HDRBaseModel(BaseModel):
         atomic_save(state, osp.join(self.opt['path']['training_states'], f'{current_iter}.state'))
 
     def extra_training_state(self) -> Dict[str, Any]:
-        """Model-specific entries of the training state (subclasses add theirs)."""
-        return {}
+        """Model-specific entries of the training state: the fp16 gradient scalers of the model's mixed-precision
+        policy ``amp`` (``amp_scalers``, :class:`~basicsr_skt.utils.amp.MixedPrecision`; empty without
+        ``train.amp: fp16``)."""
+        amp = getattr(self, 'amp', None)
+        return {'amp_scalers': amp.state_dict()} if amp is not None else {}
 
     def resume_training(self, resume_state: Dict[str, Any]) -> None:
         """Optimisers and schedulers (BasicSR), and the RNG states saved with them (older states have none).
@@ -121,6 +124,9 @@ class HDRBaseModel(BaseModel):
         rng_state = resume_state.get('rng')
         if rng_state is not None:
             restore_rng_state(rng_state)
+        amp = getattr(self, 'amp', None)
+        if amp is not None:  # the fp16 gradient scalers (absent from states saved before mixed precision)
+            amp.load_state_dict(resume_state.get('amp_scalers'))
         for label, net, param_key in self.reload_on_resume:
             path = osp.join(self.opt['path']['models'], f'net_{label}_{resume_state["iter"]}.pth')
             self.load_network(net, path, strict=True, param_key=param_key)

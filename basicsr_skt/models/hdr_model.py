@@ -21,6 +21,7 @@ from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
 from basicsr_skt.models.model_options import ValOptions
 from basicsr_skt.models.val_display import display_for
+from basicsr_skt.utils.amp import MixedPrecision, check_amp_device, float_outputs, parse_amp
 
 #: Loss sections of ``train`` and the log name of each term.
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
@@ -33,7 +34,8 @@ class ORMModel(HDRValidationMixin, HDRBaseModel):
     Options: ``network_g`` (+ ``path.pretrain_network_g``, ``param_key_g``, ``strict_load_g``); ``train.optim_g``
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
     ``train.perceptual_opt`` (``l_percep``), summed as ``l_rec``; ``train.ema_decay`` (validation and ``params_ema``
-    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`). Validation:
+    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`); ``train.amp`` / ``val.amp``: ``bf16`` |
+    ``fp16`` | ``false`` mixed precision (:mod:`basicsr_skt.utils.amp`; weights stay float32). Validation:
     :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`, with the plugin's ``val`` keys parsed once into
     ``val_options`` (:class:`~basicsr_skt.models.model_options.ValOptions`) and the sRGB or RAW ``display`` strategy
     chosen from the datasets' options (:func:`~basicsr_skt.models.val_display.display_for`); inference (padding or
@@ -50,6 +52,9 @@ class ORMModel(HDRValidationMixin, HDRBaseModel):
         self.val_options = ValOptions.parse(opt.get('val'))
         ValOptions.warn_unknown_keys(opt.get('val'))
         self.display = display_for(opt)
+        self.amp = MixedPrecision.from_options(opt, self.device)
+        self.val_amp = parse_amp(self.val_options.amp, 'val.amp')
+        check_amp_device(self.val_amp, self.device, 'val.amp')
         self.side_predictors: List[Callable[[], Dict[str, torch.Tensor]]] = []
         self.side_outputs: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
         self.net_g = self.place_network(build_network(opt['network_g']), trainable=trainable)
@@ -153,10 +158,11 @@ class ORMModel(HDRValidationMixin, HDRBaseModel):
             (B, 3, H, W) linear HDR prediction, BGR. With ``val.tile: T`` the frames run as ``T x T`` tiles
             overlapping by at least ``val.tile_overlap`` pixels (default 32) and blended without seams, which bounds
             the memory by the tile size; tiles start on multiples of ``val.pad_multiple`` where possible. Otherwise
-            the whole image is reflect-padded to ``val.pad_multiple`` (default 1: the arch pads itself).
+            the whole image is reflect-padded to ``val.pad_multiple`` (default 1: the arch pads itself). With
+            ``val.amp`` the forward runs under autocast and the output is float32.
         """
         val = self.val_options
-        return run_orm(net, lq, val.pad_multiple, val.tile, val.tile_overlap, out_channels=None)
+        return run_orm(net, lq, val.pad_multiple, val.tile, val.tile_overlap, out_channels=None, amp=self.val_amp)
 
     def get_current_visuals(self) -> 'OrderedDict[str, torch.Tensor]':
         out = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
@@ -193,10 +199,10 @@ class HDRModel(ORMModel):
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer_g.zero_grad()
-        self.output = forward_frames(self.net_g, self.lq)
+        with self.amp.autocast():
+            self.output = float_outputs(forward_frames(self.net_g, self.lq))
         l_rec, terms = self.reconstruction_loss(self.output, self.gt)
-        l_rec.backward()
-        self.optimizer_g.step()
+        self.amp.backward_step(l_rec, self.optimizer_g, 'g')
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay_at(current_iter))

@@ -61,6 +61,8 @@ class ValOptions(OptionSection):
         save_exr: Also write each prediction as float32 OpenEXR next to the ``.hdr``.
         figure_scenes: Scenes that get a comparison figure: scene names, or a count N (the first N scenes); None: none.
         num_tb_images: Scenes logged to tensorboard.
+        amp: Mixed-precision inference: ``bf16`` | ``fp16`` | false / None (float32); checked by
+            :func:`basicsr_skt.utils.amp.parse_amp`.
     """
 
     SECTION = 'val'
@@ -73,6 +75,7 @@ class ValOptions(OptionSection):
     save_exr: bool = False
     figure_scenes: Union[None, int, Tuple[str, ...]] = None
     num_tb_images: int = 2
+    amp: Union[None, bool, str] = None
 
     def __post_init__(self):
         check_number(self, 'mu', low=0, low_open=True)

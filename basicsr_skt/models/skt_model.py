@@ -29,6 +29,7 @@ from basicsr_skt.inference.orm import forward_frames
 from basicsr_skt.models.hdr_model import ORMModel
 from basicsr_skt.models.model_options import SKTOptions
 from basicsr_skt.models.skt_validation import TeacherValidation
+from basicsr_skt.utils.amp import float_outputs
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
@@ -206,13 +207,13 @@ class SKTModel(ORMModel):
 
     def forward_student(self) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
         """f_O = ORM(frames), and the tapped ORM features (one (B, C, H, W) map per tap) when SKAM is on."""
-        with torch.set_grad_enabled(self.trains_student):
+        with torch.set_grad_enabled(self.trains_student), self.amp.autocast():
             if not hasattr(self, 'orm_taps'):
-                return forward_frames(self.net_g, self.lq), None
+                return float_outputs(forward_frames(self.net_g, self.lq)), None
             with contextlib.ExitStack() as stack:
                 for tap in self.orm_taps:
                     stack.enter_context(tap)
-                output = forward_frames(self.net_g, self.lq)
+                output = float_outputs(forward_frames(self.net_g, self.lq))
             features = [tap.pop() for tap in self.orm_taps]
         for tap, feature in zip(self.orm_taps, features):
             if feature.dim() != 4:
@@ -243,16 +244,15 @@ class SKTModel(ORMModel):
         if getattr(self.get_bare_model(net), 'use_semantics', False):
             for key in ('skb_embedding', 'skb_labels'):
                 self.require_skb(key, 'SPGRM with semantic priors (network_t.use_semantics: true)')
-        with torch.set_grad_enabled(train):
+        with torch.set_grad_enabled(train), self.amp.autocast():
             result = net(orm_output, self.teacher_frames(self.lq), self.skb_embedding, self.skb_labels)
-        return result['output'], result['features']
+        return result['output'].float(), result['features']
 
     def update_teacher(self, teacher_output: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One optimiser step of SPGRM on L_rec(f_S, Y) (then the EMA teacher follows, if any)."""
         l_teacher, _ = self.reconstruction_loss(teacher_output, self.gt)
         self.optimizer_t.zero_grad()
-        l_teacher.backward()
-        self.optimizer_t.step()
+        self.amp.backward_step(l_teacher, self.optimizer_t, 't')
         if hasattr(self, 'net_t_ema'):
             self.teacher_ema_step()
         return OrderedDict(l_t_rec=l_teacher.detach())
@@ -284,8 +284,7 @@ class SKTModel(ORMModel):
             self.last_grad_cosines = self.gradient_cosines(l_rec, distill)
         l_student = l_rec + sum(distill.values())
         self.optimizer_g.zero_grad()
-        l_student.backward()
-        self.optimizer_g.step()
+        self.amp.backward_step(l_student, self.optimizer_g, 'g')
         log = OrderedDict(l_rec=l_rec.detach())
         log.update((name, value.detach()) for name, value in list(rec_terms.items()) + list(distill.items()))
         log.update(self.last_grad_cosines)
@@ -306,7 +305,9 @@ class SKTModel(ORMModel):
                 self.output, teacher_output, self.colour_labels(), gt=self.gt)
         if 'l_skam' in self.distill_losses:
             mask = self.last_skam_mask = self.skam_mask(current_iter, teacher_features)
-            terms['l_skam'] = self.distill_losses['l_skam'](self.net_skam(orm_features, teacher_features, mask))
+            with self.amp.autocast():
+                skam_output = float_outputs(self.net_skam(orm_features, teacher_features, mask))
+            terms['l_skam'] = self.distill_losses['l_skam'](skam_output)
         return OrderedDict((name, weight * value) for name, value in terms.items())
 
     def colour_labels(self) -> Optional[torch.Tensor]:
@@ -365,10 +366,12 @@ class SKTModel(ORMModel):
         one extra backward per term (graphs are retained for the real step).
         """
         params = [p for p in self.get_bare_model(self.net_g).parameters() if p.requires_grad]
-        rec = torch.autograd.grad(l_rec, params, retain_graph=True, allow_unused=True)
+        with self.amp.backward_context():
+            rec = torch.autograd.grad(l_rec, params, retain_graph=True, allow_unused=True)
         values: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
         for name, term in distill.items():
-            grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            with self.amp.backward_context():
+                grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
             values[f'cos_{name}'] = gradient_cosine(grads, rec)
             values[f'gnr_{name}'] = gradient_norm(grads).detach() / gradient_norm(rec).detach().clamp_min(1e-30)
         return values
