@@ -1,7 +1,7 @@
 """``HDRModel``: trains and validates any multi-exposure HDR network (the ORM) with BasicSR's trainer."""
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -12,6 +12,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP, forward_frames, run_orm
 from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
+from basicsr_skt.models.unlabeled import DEFAULT_UNLABELED_WEIGHT, batch_labels, loss_weight_map, weighted_mean
 
 #: Loss sections of ``train`` and the log name of each term.
 LOSS_SECTIONS = (('pixel_opt', 'l_pix'), ('perceptual_opt', 'l_percep'))
@@ -24,7 +25,9 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
     Options: ``network_g`` (+ ``path.pretrain_network_g``, ``param_key_g``, ``strict_load_g``); ``train.optim_g``
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
     ``train.perceptual_opt`` (``l_percep``), summed as ``l_rec``; ``train.ema_decay`` (validation and ``params_ema``
-    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`). Validation and its ``val`` options:
+    use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`); ``train.unlabeled_weight`` (λ_u, default 1):
+    the weight of pseudo-labelled samples, times their confidence, when batches carry ``labeled`` / ``weight``
+    (:mod:`basicsr_skt.models.unlabeled`). Validation and its ``val`` options:
     :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`; inference (padding or tiles): :meth:`infer`.
     Checkpoints, optimisers and resume states: :class:`~basicsr_skt.models.hdr_base.HDRBaseModel`.
     """
@@ -83,16 +86,44 @@ class HDRModel(HDRValidationMixin, HDRBaseModel):
         self.exposures = data.get('exposures')  # (B, N) relative exposure times, kept on the CPU for region metrics
         if 'gt' in data:
             self.gt = data['gt'].to(self.device)
+        # labelled / pseudo-labelled samples (SemiSupervisedHDRDataset): (B,) bool and (B, 1, H, W) confidence
+        self.labeled, self.confidence = batch_labels(data, self.device)
 
-    def reconstruction_loss(self, output: torch.Tensor, gt: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, Any]]:
-        """L_rec = Σ configured losses(output, gt); returns the total and each logged term."""
-        terms = OrderedDict((name, loss(output, gt)) for name, loss in self.rec_losses.items())
+    def loss_weights(self, labeled_only: bool = False) -> Optional[torch.Tensor]:
+        """Per-pixel weights (B, 1, H, W) of the batch's reconstruction loss: 1 for labelled samples, λ_u ·
+        confidence for pseudo-labelled ones (0 with ``labeled_only``); None for a batch without ``labeled``."""
+        if getattr(self, 'labeled', None) is None:
+            return None
+        weight = 0.0 if labeled_only else float(self.opt['train'].get('unlabeled_weight', DEFAULT_UNLABELED_WEIGHT))
+        return loss_weight_map(self.labeled, self.confidence, weight)
+
+    def reconstruction_loss(self,
+                            output: torch.Tensor,
+                            gt: torch.Tensor,
+                            weight: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, Any]]:
+        """L_rec = Σ configured losses(output, gt); returns the total and each logged term. With ``weight``
+        (B, 1, H, W) each loss is taken element-wise and weighted (:func:`~basicsr_skt.models.unlabeled.weighted_mean`).
+        """
+        if weight is None:
+            terms = OrderedDict((name, loss(output, gt)) for name, loss in self.rec_losses.items())
+        else:
+            terms = OrderedDict((name, weighted_mean(loss(output, gt), weight))
+                                for name, loss in self.elementwise_rec_losses().items())
         return sum(terms.values()), terms
+
+    def elementwise_rec_losses(self) -> 'OrderedDict[str, nn.Module]':
+        """The reconstruction losses with ``reduction: none`` (built on first use), for weighted batches."""
+        if not hasattr(self, '_elementwise_rec_losses'):
+            train_opt = self.opt['train']
+            self._elementwise_rec_losses = OrderedDict(
+                (log_name, build_loss(dict(train_opt[section], reduction='none')).to(self.device))
+                for section, log_name in LOSS_SECTIONS if train_opt.get(section))
+        return self._elementwise_rec_losses
 
     def optimize_parameters(self, current_iter: int) -> None:
         self.optimizer_g.zero_grad()
         self.output = forward_frames(self.net_g, self.lq)
-        l_rec, terms = self.reconstruction_loss(self.output, self.gt)
+        l_rec, terms = self.reconstruction_loss(self.output, self.gt, self.loss_weights())
         l_rec.backward()
         self.optimizer_g.step()
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))

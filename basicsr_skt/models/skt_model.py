@@ -27,8 +27,10 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import forward_frames
+from basicsr_skt.inference.teacher import teacher_frames
 from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.skt_validation import SKTValidationMixin
+from basicsr_skt.models.unlabeled import check_selection, select_samples, take
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
@@ -100,6 +102,8 @@ class SKTModel(SKTValidationMixin, HDRModel):
     ``warmup_iter``); ``warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``,
     ``skam_opt`` (losses); ``teacher_input`` (``reference`` | ``all_frames``); ``teacher_ema_decay`` (0: off);
     ``val_teacher`` (true: the teacher's metrics at validation when possible); ``val_teacher_zeroed_priors`` (false);
+    ``distill_samples`` / ``skam_samples`` (``all`` | ``labeled`` | ``unlabeled``: the samples of a labelled +
+    pseudo-labelled batch the content / colour and SKAM terms use, :mod:`basicsr_skt.models.unlabeled`);
     ``diagnostics.grad_cosine_freq`` (0: off; every N iterations the cosine of each distillation term's gradient with
     the reconstruction gradient on the ORM's parameters, logged as ``cos_<term>``). ``train.optim_t`` is the
     teacher's optimiser (default: a copy of ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and
@@ -117,6 +121,8 @@ class SKTModel(SKTValidationMixin, HDRModel):
         if self.teacher_input not in TEACHER_INPUTS:
             raise ValueError(f'skt.teacher_input must be one of {TEACHER_INPUTS}, got {self.teacher_input!r}')
         warn_unknown_keys('skt', self.skt_opt, SKT_KEYS)
+        self.distill_samples = check_selection(self.skt_opt.get('distill_samples', 'all'), 'skt.distill_samples')
+        self.skam_samples = check_selection(self.skt_opt.get('skam_samples', self.distill_samples), 'skt.skam_samples')
         warn_unknown_keys('skt.mask', self.skt_opt.get('mask'), SKT_MASK_KEYS)
         warn_unknown_keys('skt.diagnostics', self.skt_opt.get('diagnostics'), SKT_DIAGNOSTICS_KEYS)
         self.last_grad_cosines: Dict[str, torch.Tensor] = OrderedDict()
@@ -254,9 +260,7 @@ class SKTModel(SKTValidationMixin, HDRModel):
 
     def teacher_frames(self, lq: torch.Tensor) -> torch.Tensor:
         """SPGRM's frame input: the reference (middle) frame (B, C, H, W) or all frames stacked (B, N * C, H, W)."""
-        if self.teacher_input == 'all_frames':
-            return lq.flatten(1, 2)
-        return lq[:, lq.shape[1] // 2]
+        return teacher_frames(lq, self.teacher_input)
 
     def forward_teacher(self,
                         orm_output: torch.Tensor,
@@ -281,7 +285,7 @@ class SKTModel(SKTValidationMixin, HDRModel):
 
     def update_teacher(self, teacher_output: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One optimiser step of SPGRM on L_rec(f_S, Y) (then the EMA teacher follows, if any)."""
-        l_teacher, _ = self.reconstruction_loss(teacher_output, self.gt)
+        l_teacher, _ = self.reconstruction_loss(teacher_output, self.gt, self.loss_weights(labeled_only=True))
         self.optimizer_t.zero_grad()
         l_teacher.backward()
         self.optimizer_t.step()
@@ -309,7 +313,7 @@ class SKTModel(SKTValidationMixin, HDRModel):
     def update_student(self, current_iter: int, orm_features: Optional[List[torch.Tensor]],
                        teacher_output: torch.Tensor, teacher_features: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One optimiser step of the ORM (and SKAM heads) on L_rec + w · Σ λ · L_distill."""
-        l_rec, rec_terms = self.reconstruction_loss(self.output, self.gt)
+        l_rec, rec_terms = self.reconstruction_loss(self.output, self.gt, self.loss_weights())
         distill = self.distillation_terms(current_iter, orm_features, teacher_output, teacher_features)
         if self.diagnostics_due(current_iter) and distill:
             self.last_grad_cosines = self.gradient_cosines(l_rec, distill)
@@ -330,14 +334,21 @@ class SKTModel(SKTValidationMixin, HDRModel):
         terms = OrderedDict()
         if weight == 0:
             return terms
-        if 'l_content' in self.distill_losses:
-            terms['l_content'] = self.distill_losses['l_content'](self.output, teacher_output, gt=self.gt)
-        if 'l_colour' in self.distill_losses:
-            terms['l_colour'] = self.distill_losses['l_colour'](
-                self.output, teacher_output, self.colour_labels(), gt=self.gt)
-        if 'l_skam' in self.distill_losses:
+        # the samples each term is computed on (skt.distill_samples / skt.skam_samples; models/unlabeled.py)
+        rows, share = select_samples(self.distill_samples, getattr(self, 'labeled', None))
+        if rows is None or rows.numel():
+            output, target, gt = take(self.output, rows), take(teacher_output, rows), take(self.gt, rows)
+            if 'l_content' in self.distill_losses:
+                terms['l_content'] = share * self.distill_losses['l_content'](output, target, gt=gt)
+            if 'l_colour' in self.distill_losses:
+                terms['l_colour'] = share * self.distill_losses['l_colour'](
+                    output, target, take(self.colour_labels(), rows), gt=gt)
+        rows, share = select_samples(self.skam_samples, getattr(self, 'labeled', None))
+        if 'l_skam' in self.distill_losses and (rows is None or rows.numel()):
             mask = self.last_skam_mask = self.skam_mask(current_iter, teacher_features)
-            terms['l_skam'] = self.distill_losses['l_skam'](self.net_skam(orm_features, teacher_features, mask))
+            features = None if orm_features is None else [take(f, rows) for f in orm_features]
+            terms['l_skam'] = share * self.distill_losses['l_skam'](
+                self.net_skam(features, take(teacher_features, rows), take(mask, rows)))
         return OrderedDict((name, weight * value) for name, value in terms.items())
 
     def colour_labels(self) -> Optional[torch.Tensor]:

@@ -10,7 +10,8 @@ from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional
 
 #: Keys ``SKTModel`` reads from the ``skt:`` section of an option file.
 SKT_KEYS = ('mode', 'orm_tap', 'mask', 'warmup_iter', 'ramp_iter', 'content_opt', 'colour_opt', 'skam_opt',
-            'teacher_input', 'teacher_ema_decay', 'val_teacher', 'val_teacher_zeroed_priors', 'diagnostics')
+            'teacher_input', 'teacher_ema_decay', 'val_teacher', 'val_teacher_zeroed_priors', 'diagnostics',
+            'distill_samples', 'skam_samples')
 #: Keys ``SKTModel`` reads from ``skt.mask``.
 SKT_MASK_KEYS = ('type', 'patch_size', 'ratio_max', 'ratio_min', 'schedule', 'ramp_fraction')
 #: Keys ``SKTModel`` reads from ``skt.diagnostics``.
