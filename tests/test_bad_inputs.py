@@ -169,9 +169,9 @@ def test_misspelled_skt_key_warns_with_a_suggestion(basicsr_warnings):
     assert messages == [
         "skt: unknown key 'orm_tapp' is ignored (did you mean 'orm_tap'?)",
         "skt: unknown key 'warmup_iters' is ignored (did you mean 'warmup_iter' or 'ramp_iter'?)",
-        "skt: unknown key 'zzz' is ignored (known keys: colour_opt, content_opt, diagnostics, mask, mode, orm_tap, "
-        'ramp_iter, skam_opt, teacher_ema_decay, teacher_input, val_teacher, val_teacher_zeroed_priors, '
-        'warmup_iter)',
+        "skt: unknown key 'zzz' is ignored (known keys: colour_opt, content_opt, diagnostics, distill_samples, mask, "
+        'mode, orm_tap, ramp_iter, skam_opt, skam_samples, teacher_ema_decay, teacher_input, val_teacher, '
+        'val_teacher_zeroed_priors, warmup_iter)',
     ]
     assert basicsr_warnings == messages
     assert warn_unknown_keys('skt.mask', {'ratio': 0.5},
