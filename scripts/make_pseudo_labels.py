@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     semantic = bool(getattr(teacher, 'use_semantics', False))
     meta = prior_meta(args, opt, required=semantic)
     backend = backend_from_meta(meta, device, args.vgg_weights, args.sam_checkpoint) if meta else None
+    if meta and meta['source'] == 'orm' and meta.get('orm_checkpoint') != osp.basename(args.orm_checkpoint):
+        print(f'warning: the training priors ({meta["_folder"]}) were made from the output of '
+              f'{meta.get("orm_checkpoint")}, --orm-checkpoint is {args.orm_checkpoint}: use the same ORM for both',
+              file=sys.stderr)
     settings = pseudo_labels.LabelSettings(
         confidence=args.confidence,
         tau=args.tau,

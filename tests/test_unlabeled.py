@@ -333,3 +333,37 @@ def test_the_gt_guard_catches_every_reader(recipe, monkeypatch):
                  lambda: FolderSceneReader(str(recipe['demo'] / 'Test')).read_full('demo_val_000', 'gt')):
         with pytest.raises(AssertionError, match='unlabelled GT .* was read'):
             read()
+
+
+@pytest.mark.parametrize('source', ['reference', 'orm'])
+def test_priors_from_the_inputs_match_make_semantic_priors(recipe, tmp_path, source):
+    """Teacher trained on priors of one source, labels with priors of the same source, made by the same function: the
+    labelled scene's priors equal those make_semantic_priors.py computes on the written scene."""
+    priors = load_script('make_semantic_priors')
+    orm_args = ['--orm-checkpoint', str(recipe['ckpt']['g']), '--orm-opt'] + [
+        f'{key}={value}' for key, value in TINY_HDRT.items() if key != 'type']
+    extra = orm_args if source == 'orm' else []
+    at = PRIOR_ARGS.index('--source')
+    args = PRIOR_ARGS[:at] + ['--source', source] + PRIOR_ARGS[at + 2:]
+    training = tmp_path / 'Training'
+    shutil.copytree(recipe['demo'] / 'Training', training)
+    assert priors.main(['--dataroot', str(training), '--force'] + args + extra) == 0
+    brackets = tmp_path / 'brackets'
+    shutil.copytree(recipe['brackets'] / 'demo_val_001', brackets / 'demo_val_001')
+    script = load_script('make_pseudo_labels')
+    script.run(script.parse_args([str(brackets)] + recipe['args'][1:] + [
+        '-o', str(tmp_path / 'pseudo'), '--priors-like', str(training), '--pad-multiple', '1']))
+    written = tmp_path / 'pseudo' / 'demo_val_001'
+    assert read_marker(str(written))['prior_source'] == source
+    assert priors.main(['--dataroot', str(tmp_path / 'pseudo'), '--gt-glob', PSEUDO_GT_FILE, '--skb-root',
+                        str(tmp_path / 'again')] + args + extra) == 0
+    for name in ('skb_embedding.npy', 'skb_labels.npy'):
+        np.testing.assert_array_equal(np.load(written / name), np.load(tmp_path / 'again' / 'demo_val_001' / name))
+
+
+def test_output_inside_the_input_is_refused(recipe):
+    script = load_script('make_pseudo_labels')
+    args = script.parse_args(recipe['args'] + ['-o', str(recipe['brackets'] / 'labels')])
+    with pytest.raises(ValueError, match='-o/--output'):
+        script.run(args)
+    assert not osp.exists(recipe['brackets'] / 'labels')
