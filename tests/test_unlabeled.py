@@ -168,7 +168,11 @@ def recipe(tmp_path_factory):
     torch.manual_seed(0)
     ckpt = {'g': root / 'net_g.pth', 't': root / 'net_t.pth'}
     torch.save({'params': build_network(dict(TINY_HDRT)).state_dict()}, ckpt['g'])
-    torch.save({'params': build_network(dict(TINY_TEACHER)).state_dict()}, ckpt['t'])
+    teacher = build_network(dict(TINY_TEACHER))  # SPGRM starts as the identity (zero last conv): perturb it
+    with torch.no_grad():
+        for param in teacher.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    torch.save({'params': teacher.state_dict()}, ckpt['t'])
     config = load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer_unlabeled.yml')
     config['network_g'], config['network_t'] = dict(TINY_HDRT), dict(TINY_TEACHER)
     config['datasets']['train']['dataroot'] = str(demo / 'Training')
@@ -214,7 +218,7 @@ def test_pseudo_labels_layout_never_reading_the_gt(recipe, labelled):
         marker = read_marker(str(folder))
         assert marker['prior_source'] == 'reference' and marker['settings']['confidence'] == 'orm_agreement'
         confidence = read_confidence(str(folder / CONFIDENCE_FILE))
-        assert 0 < confidence.min() and confidence.max() <= 1
+        assert 0 < confidence.min() < 0.99 and confidence.max() <= 1  # teacher and ORM disagree somewhere
         assert float(confidence.mean()) == pytest.approx(marker['stats']['confidence_mean'], abs=1e-4)
     # Kalantari frames are copied exactly (16-bit), and the camera bracket's EXIF times are 1 : 4 : 16
     source = cv2.imread(str(recipe['demo'] / 'Test' / 'demo_val_000' / 'input_2.tif'), cv2.IMREAD_UNCHANGED)
