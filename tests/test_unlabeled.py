@@ -33,8 +33,10 @@ from basicsr_skt.utils.tonemap import mu_law
 
 #: SPGRM on VGG16 relu1_2 priors (64 channels), small enough for a CPU test.
 TINY_TEACHER = {'type': 'SPGRM', 'embed_channels': 64, 'num_feat': 8, 'num_groups': 1, 'num_blocks': 1, 'embed_feat': 8}
-PRIOR_ARGS = ['--backend', 'vgg16', '--vgg-layer', 'relu1_2', '--vgg-max-side', '48', '--source', 'reference',
-              '--no-preview', '--device', 'cpu']
+PRIOR_ARGS = [
+    '--backend', 'vgg16', '--vgg-layer', 'relu1_2', '--vgg-max-side', '48', '--source', 'reference', '--no-preview',
+    '--device', 'cpu'
+]
 
 
 # ---------------------------------------------------------------------------------------------------- known values
@@ -120,8 +122,8 @@ def test_skt_distills_on_unlabelled_samples_and_the_teacher_learns_from_labelled
     terms = model.distillation_terms(0, features, teacher_output.detach(), teacher_features.detach())
     content = model.distill_losses['l_content'](output[1:], teacher_output[1:].detach(), gt=model.gt[1:])
     assert terms['l_content'].item() == pytest.approx(0.5 * content.item(), rel=1e-6)  # share 1/2 of the batch
-    colour = model.distill_losses['l_colour'](output[1:], teacher_output[1:].detach(), model.skb_labels[1:],
-                                              gt=model.gt[1:])
+    colour = model.distill_losses['l_colour'](
+        output[1:], teacher_output[1:].detach(), model.skb_labels[1:], gt=model.gt[1:])
     assert terms['l_colour'].item() == pytest.approx(0.5 * colour.item(), rel=1e-6)
     assert set(terms) == {'l_content', 'l_colour', 'l_skam'}
     model.feed_data(dict(batch, labeled=torch.tensor([True, True])))  # no unlabelled sample: no distillation
@@ -179,13 +181,18 @@ def recipe(tmp_path_factory):
     config_path = dump_yaml(config, root / 'teacher.yml')
     brackets = _unlabelled_folder(demo, root / 'unlabeled', b'#?RADIANCE\nnot a radiance map, never to be read\n')
     _camera_bracket(demo / 'Test' / 'demo_val_000', brackets / 'camera_jpeg')
-    args = [str(brackets), '--config', str(config_path), '--orm-checkpoint', str(ckpt['g']), '--teacher-checkpoint',
-            str(ckpt['t']), '--device', 'cpu', '--tau', '0.05']
+    args = [
+        str(brackets), '--config',
+        str(config_path), '--orm-checkpoint',
+        str(ckpt['g']), '--teacher-checkpoint',
+        str(ckpt['t']), '--device', 'cpu', '--tau', '0.05'
+    ]
     return {'root': root, 'demo': demo, 'ckpt': ckpt, 'config': config_path, 'brackets': brackets, 'args': args}
 
 
 def _guard_gt_reads(monkeypatch):
     """Every way a GT could be read raises: files named HDRImg.* through open, OpenCV and hdr_io."""
+
     def trap(path):
         if 'HDRImg' in osp.basename(str(path)):
             raise AssertionError(f'the unlabelled GT {path} was read')
@@ -212,8 +219,10 @@ def test_pseudo_labels_layout_never_reading_the_gt(recipe, labelled):
     for scene in summary['labelled']:
         folder = out / scene
         names = set(os.listdir(folder))
-        assert {'input_1.tif', 'input_2.tif', 'input_3.tif', 'exposure.txt', PSEUDO_GT_FILE, CONFIDENCE_FILE,
-                MARKER_FILE, 'skb_embedding.npy', 'skb_labels.npy', 'skb_meta.json'} <= names
+        assert {
+            'input_1.tif', 'input_2.tif', 'input_3.tif', 'exposure.txt', PSEUDO_GT_FILE, CONFIDENCE_FILE, MARKER_FILE,
+            'skb_embedding.npy', 'skb_labels.npy', 'skb_meta.json'
+        } <= names
         assert 'HDRImg.hdr' not in names
         marker = read_marker(str(folder))
         assert marker['prior_source'] == 'reference' and marker['settings']['confidence'] == 'orm_agreement'
@@ -229,8 +238,8 @@ def test_pseudo_labels_layout_never_reading_the_gt(recipe, labelled):
 
 def test_labels_do_not_depend_on_the_gt_and_a_rerun_skips_finished_scenes(recipe, labelled, tmp_path):
     out, _ = labelled
-    other = _unlabelled_folder(recipe['demo'], tmp_path / 'unlabeled', (recipe['demo'] / 'Training' /
-                                                                         'demo_train_000' / 'HDRImg.hdr').read_bytes())
+    other = _unlabelled_folder(recipe['demo'], tmp_path / 'unlabeled',
+                               (recipe['demo'] / 'Training' / 'demo_train_000' / 'HDRImg.hdr').read_bytes())
     script = load_script('make_pseudo_labels')
     args = [str(other)] + recipe['args'][1:]
     script.run(script.parse_args(args + ['-o', str(tmp_path / 'pseudo')]))
@@ -247,15 +256,23 @@ def test_labels_do_not_depend_on_the_gt_and_a_rerun_skips_finished_scenes(recipe
 
 def test_semi_supervised_dataset_from_folders_and_lmdb(recipe, labelled):
     out, _ = labelled
-    assert load_script('make_lmdb').main(['--pseudo-labels', '--input', str(out), '--output',
-                                          str(recipe['root'] / 'Pseudo.lmdb')]) == 0
-    assert load_script('make_lmdb').main(['--pseudo-labels', '--input', str(out), '--output',
-                                          str(recipe['root'] / 'Pseudo.lmdb'), '--verify']) == 0
-    opt = {'phase': 'train', 'dataroot': str(recipe['demo'] / 'Training'), 'dataroot_pseudo': str(out),
-           'gt_size': 32, 'skb': True}
+    assert load_script('make_lmdb').main(
+        ['--pseudo-labels', '--input',
+         str(out), '--output', str(recipe['root'] / 'Pseudo.lmdb')]) == 0
+    assert load_script('make_lmdb').main(
+        ['--pseudo-labels', '--input',
+         str(out), '--output',
+         str(recipe['root'] / 'Pseudo.lmdb'), '--verify']) == 0
+    opt = {
+        'phase': 'train',
+        'dataroot': str(recipe['demo'] / 'Training'),
+        'dataroot_pseudo': str(out),
+        'gt_size': 32,
+        'skb': True
+    }
     folders = SemiSupervisedHDRDataset(opt)
-    lmdb = SemiSupervisedHDRDataset(dict(opt, dataroot_pseudo=str(recipe['root'] / 'Pseudo.lmdb'),
-                                         io_backend_pseudo={'type': 'lmdb'}))
+    lmdb = SemiSupervisedHDRDataset(
+        dict(opt, dataroot_pseudo=str(recipe['root'] / 'Pseudo.lmdb'), io_backend_pseudo={'type': 'lmdb'}))
     assert len(folders) == len(lmdb) == 5
     for index in range(len(folders)):
         random.seed(index)
@@ -306,23 +323,30 @@ def test_priors_from_the_gt_are_refused(recipe, tmp_path):
 def test_demo_unlabeled_config_trains_from_folders_and_lmdb(recipe, labelled, tmp_path):
     out, _ = labelled
     if not osp.isdir(recipe['root'] / 'Pseudo.lmdb'):
-        load_script('make_lmdb').main(['--pseudo-labels', '--input', str(out), '--output',
-                                       str(recipe['root'] / 'Pseudo.lmdb')])
+        load_script('make_lmdb').main(
+            ['--pseudo-labels', '--input',
+             str(out), '--output',
+             str(recipe['root'] / 'Pseudo.lmdb')])
     base = load_yaml(OPTIONS_DIR / 'demo' / 'train_demo_skt_hdrtransformer_unlabeled.yml')
     for backend, pseudo in (('disk', out), ('lmdb', recipe['root'] / 'Pseudo.lmdb')):
         opt = copy.deepcopy(base)
         opt['name'] = f'unlabeled_{backend}'
         opt['network_g'], opt['network_t'] = dict(TINY_HDRT), dict(TINY_TEACHER)
         opt['network_skam'].update(orm_channels=TINY_HDRT['embed_dim'], teacher_channels=TINY_TEACHER['num_feat'])
-        opt['datasets']['train'].update(dataroot=str(recipe['demo'] / 'Training'), dataroot_pseudo=str(pseudo),
-                                        io_backend_pseudo={'type': backend}, gt_size=32, batch_size_per_gpu=4,
-                                        dataset_enlarge_ratio=1)
+        opt['datasets']['train'].update(
+            dataroot=str(recipe['demo'] / 'Training'),
+            dataroot_pseudo=str(pseudo),
+            io_backend_pseudo={'type': backend},
+            gt_size=32,
+            batch_size_per_gpu=4,
+            dataset_enlarge_ratio=1)
         opt['datasets']['val']['dataroot'] = str(recipe['demo'] / 'Test')
         opt['path'].update(pretrain_network_g=str(recipe['ckpt']['g']), pretrain_network_t=str(recipe['ckpt']['t']))
         opt['train'].update(total_iter=2)
         opt['val']['val_freq'] = 2
         opt['logger'].update(print_freq=1, save_checkpoint_freq=2, use_tb_logger=False)
-        log = run_python(['-m', 'basicsr_skt.train', '-opt', str(dump_yaml(opt, tmp_path / f'{backend}.yml'))],
+        log = run_python(['-m', 'basicsr_skt.train', '-opt',
+                          str(dump_yaml(opt, tmp_path / f'{backend}.yml'))],
                          cwd=tmp_path)
         assert 'l_content' in log and 'l_skam' in log and 'End of training' in log
         assert osp.isfile(tmp_path / 'experiments' / f'unlabeled_{backend}' / 'models' / 'net_g_latest.pth')
@@ -344,8 +368,8 @@ def test_priors_from_the_inputs_match_make_semantic_priors(recipe, tmp_path, sou
     """Teacher trained on priors of one source, labels with priors of the same source, made by the same function: the
     labelled scene's priors equal those make_semantic_priors.py computes on the written scene."""
     priors = load_script('make_semantic_priors')
-    orm_args = ['--orm-checkpoint', str(recipe['ckpt']['g']), '--orm-opt'] + [
-        f'{key}={value}' for key, value in TINY_HDRT.items() if key != 'type']
+    orm_args = ['--orm-checkpoint', str(recipe['ckpt']['g']), '--orm-opt'
+                ] + [f'{key}={value}' for key, value in TINY_HDRT.items() if key != 'type']
     extra = orm_args if source == 'orm' else []
     at = PRIOR_ARGS.index('--source')
     args = PRIOR_ARGS[:at] + ['--source', source] + PRIOR_ARGS[at + 2:]
@@ -355,12 +379,16 @@ def test_priors_from_the_inputs_match_make_semantic_priors(recipe, tmp_path, sou
     brackets = tmp_path / 'brackets'
     shutil.copytree(recipe['brackets'] / 'demo_val_001', brackets / 'demo_val_001')
     script = load_script('make_pseudo_labels')
-    script.run(script.parse_args([str(brackets)] + recipe['args'][1:] + [
-        '-o', str(tmp_path / 'pseudo'), '--priors-like', str(training), '--pad-multiple', '1']))
+    script.run(
+        script.parse_args([str(brackets)] + recipe['args'][1:] +
+                          ['-o', str(tmp_path / 'pseudo'), '--priors-like',
+                           str(training), '--pad-multiple', '1']))
     written = tmp_path / 'pseudo' / 'demo_val_001'
     assert read_marker(str(written))['prior_source'] == source
-    assert priors.main(['--dataroot', str(tmp_path / 'pseudo'), '--gt-glob', PSEUDO_GT_FILE, '--skb-root',
-                        str(tmp_path / 'again')] + args + extra) == 0
+    assert priors.main(
+        ['--dataroot',
+         str(tmp_path / 'pseudo'), '--gt-glob', PSEUDO_GT_FILE, '--skb-root',
+         str(tmp_path / 'again')] + args + extra) == 0
     for name in ('skb_embedding.npy', 'skb_labels.npy'):
         np.testing.assert_array_equal(np.load(written / name), np.load(tmp_path / 'again' / 'demo_val_001' / name))
 

@@ -124,8 +124,9 @@ class PseudoLabelHDRDataset(HDRMultiExposureDataset):
     def _make_reader(self) -> SceneReader:
         if self.backend == 'lmdb':
             reader = LmdbSceneReader(self.dataroot, num_frames=self.num_frames)
-            unfinished = [name for name in reader.scene_names() if not {CONFIDENCE_KEY, MARKER_KEY} <= set(
-                reader.keys(name))]
+            unfinished = [
+                name for name in reader.scene_names() if not {CONFIDENCE_KEY, MARKER_KEY} <= set(reader.keys(name))
+            ]
             if unfinished:
                 raise self._error(f'LMDB {self.dataroot} is not a pseudo-label database: scene(s) {unfinished[:5]} '
                                   f'have no {CONFIDENCE_KEY} / {MARKER_KEY} records; pack the folders made by '
@@ -173,9 +174,10 @@ class SemiSupervisedHDRDataset(data.Dataset):
     def __init__(self, opt: Dict):
         super().__init__()
         self.opt = copy.deepcopy(dict(opt))
-        warn_unknown_keys(f'dataset {self.opt.get("name", "")!r} ({type(self).__name__})', self.opt,
-                          BASICSR_DATASET_KEYS | SHARED_OPTION_KEYS | HDRMultiExposureDataset.OPTION_KEYS
-                          | PSEUDO_OPTION_KEYS)
+        warn_unknown_keys(
+            f'dataset {self.opt.get("name", "")!r} ({type(self).__name__})', self.opt,
+            BASICSR_DATASET_KEYS | SHARED_OPTION_KEYS | HDRMultiExposureDataset.OPTION_KEYS
+            | PSEUDO_OPTION_KEYS)
         roots = self.opt.pop('dataroot_pseudo', None)
         roots = [roots] if isinstance(roots, str) else roots
         if not roots or not all(isinstance(root, str) and root for root in roots):
@@ -183,10 +185,13 @@ class SemiSupervisedHDRDataset(data.Dataset):
                              f'by scripts/make_pseudo_labels.py, or a list of them) is required, got {roots!r}')
         pseudo_backend = self.opt.pop('io_backend_pseudo', None) or self.opt.get('io_backend') or {'type': 'disk'}
         self.labeled = HDRMultiExposureDataset(self.opt)
-        pseudo_opt = {key: value for key, value in self.opt.items()
-                      if key not in ('gt_glob', 'scene_list', 'exclude_scenes', 'ldr_glob')}
-        self.pseudo = [PseudoLabelHDRDataset(dict(pseudo_opt, dataroot=root, io_backend=pseudo_backend))
-                       for root in roots]
+        pseudo_opt = {
+            key: value
+            for key, value in self.opt.items() if key not in ('gt_glob', 'scene_list', 'exclude_scenes', 'ldr_glob')
+        }
+        self.pseudo = [
+            PseudoLabelHDRDataset(dict(pseudo_opt, dataroot=root, io_backend=pseudo_backend)) for root in roots
+        ]
         self.parts = [self.labeled] + self.pseudo
         self.offsets = np.cumsum([0] + [len(part) for part in self.parts]).tolist()
 

@@ -207,8 +207,8 @@ def file_sha256(path: str) -> str:
     return f'sha256:{digest.hexdigest()}'
 
 
-def _priors(labeller: Labeller, settings: LabelSettings, bracket: Bracket, orm_hdr: torch.Tensor
-            ) -> Tuple[Optional[Dict[str, Any]], Optional[torch.Tensor], Optional[torch.Tensor]]:
+def _priors(labeller: Labeller, settings: LabelSettings, bracket: Bracket,
+            orm_hdr: torch.Tensor) -> Tuple[Optional[Dict[str, Any]], Optional[torch.Tensor], Optional[torch.Tensor]]:
     """(SKB result, embedding (1, C, H, W), labels (1, H, W)) from the inputs, or Nones without a backend."""
     if labeller.backend is None:
         return None, None, None
@@ -293,7 +293,10 @@ def _marker(bracket: Bracket, labels: Dict[str, Any], settings: LabelSettings, l
         'ev_origin': bracket.ev_origin,
         'relative_times': [float(t) for t in bracket.times],
         'prior_source': settings.prior_source if labels['skb'] is not None else None,
-        'settings': {key: value for key, value in asdict(settings).items() if key != 'force'},
+        'settings': {
+            key: value
+            for key, value in asdict(settings).items() if key != 'force'
+        },
         'provenance': labeller.provenance,
         'stats': {
             'confidence_mean': float(confidence.mean()),
@@ -310,7 +313,9 @@ def label_scene(labeller: Labeller, settings: LabelSettings, scene: BracketScene
     start = time.perf_counter()
     exposure_file = osp.join(scene.folder, settings.exposure_file)
     bracket = read_bracket(
-        scene.frames, scene.name, exposure_file=exposure_file if osp.isfile(exposure_file) else None,
+        scene.frames,
+        scene.name,
+        exposure_file=exposure_file if osp.isfile(exposure_file) else None,
         max_side=settings.max_side)
     labels = label_bracket(labeller, settings, bracket)
     marker = _marker(bracket, labels, settings, labeller, time.perf_counter() - start)
@@ -329,7 +334,10 @@ def label_scene(labeller: Labeller, settings: LabelSettings, scene: BracketScene
     return marker
 
 
-def label_scenes(labeller: Labeller, settings: LabelSettings, scenes: List[BracketScene], out_dir: str,
+def label_scenes(labeller: Labeller,
+                 settings: LabelSettings,
+                 scenes: List[BracketScene],
+                 out_dir: str,
                  progress: bool = True) -> Dict[str, Any]:
     """Label every scene not yet finished in ``out_dir`` (resumable); returns a summary.
 
@@ -365,8 +373,10 @@ def label_scenes(labeller: Labeller, settings: LabelSettings, scenes: List[Brack
 
 def _warn_if_other_checkpoints(folder: str, labeller: Labeller, bar: tqdm) -> None:
     previous = read_marker(folder).get('provenance', {})
-    changed = [key for key in ('orm_sha256', 'teacher_sha256')
-               if key in previous and key in labeller.provenance and previous[key] != labeller.provenance[key]]
+    changed = [
+        key for key in ('orm_sha256', 'teacher_sha256')
+        if key in previous and key in labeller.provenance and previous[key] != labeller.provenance[key]
+    ]
     if changed:
         bar.write(f'{osp.basename(folder)}: kept, but it was labelled with other checkpoints ({", ".join(changed)} '
                   'differ); --force relabels it')

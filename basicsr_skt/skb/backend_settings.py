@@ -78,8 +78,8 @@ def backend_from_meta(meta: Mapping[str, Any],
                                  '--vgg-weights')
         _check_name(vgg_weights, recorded, '--vgg-weights', where)
         kwargs = {key: meta[key] for key in VGG16_SETTINGS if key in meta}
-        return Vgg16Backend(weights_path=vgg_weights if recorded != DEFAULT_VGG_WEIGHTS else None, device=device,
-                            **kwargs)
+        return Vgg16Backend(
+            weights_path=vgg_weights if recorded != DEFAULT_VGG_WEIGHTS else None, device=device, **kwargs)
     from basicsr_skt.skb.sam_backend import SamBackend
     if not sam_checkpoint:
         raise UserInputError(f'{where}: the priors were made with {meta["backend"]} ({meta.get("checkpoint")}); pass '
@@ -101,5 +101,7 @@ def settings_mismatch(reference: Mapping[str, Any], new: Mapping[str, Any]) -> L
     if reference['backend'] != new['backend']:
         return [f'backend: {reference["backend"]} != {new["backend"]}']
     keys = VGG16_SETTINGS + ('weights', 'stride') if new['backend'] == 'vgg16' else SAM_SETTINGS + ('checkpoint', )
-    return [f'{key}: {reference[key]!r} != {new[key]!r}' for key in keys
-            if key in reference and key in new and reference[key] != new[key]]
+    return [
+        f'{key}: {reference[key]!r} != {new[key]!r}' for key in keys
+        if key in reference and key in new and reference[key] != new[key]
+    ]
