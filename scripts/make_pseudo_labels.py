@@ -2,9 +2,10 @@
 
 Inputs: bracket folders, or folders of bracket folders: Kalantari-layout scenes (frames + exposure.txt; a GT file
 there is never opened) or camera JPEG / TIFF / PNG frames with EXIF ExposureTime, read as scripts/inference.py reads
-them. Per scene OUT/<scene>/ gets the frames (16-bit TIFF), exposure.txt, PseudoHDR.hdr (the teacher's result: the
-target), Confidence.png (16-bit, per-pixel confidence), the priors the teacher used (skb_*) and pseudo_label.json
-(written last). Finished scenes are skipped on a rerun (--force redoes them).
+them; or an LMDB made by scripts/make_lmdb.py (frames and exposures; its gt records are never read). Per scene
+OUT/<scene>/ gets the frames (16-bit TIFF), exposure.txt, PseudoHDR.hdr (the teacher's result: the target),
+Confidence.png (16-bit, per-pixel confidence), the priors the teacher used (skb_*) and pseudo_label.json (written
+last). Finished scenes are skipped on a rerun (--force redoes them).
 
 The networks come from the teacher's training config (--config: network_g, network_t, skt.teacher_input) and the two
 checkpoints; the priors are extracted from the inputs exactly as the teacher's training priors were (backend,
@@ -23,12 +24,14 @@ import os.path as osp
 import sys
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 
 import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede basicsr imports)
 from basicsr.utils.registry import ARCH_REGISTRY
-from basicsr_skt.inference import pseudo_labels
-from basicsr_skt.inference.brackets import parse_response
+from basicsr_skt.data.lmdb_format import EXPOSURES_KEY, is_lmdb_folder, lq_index
+from basicsr_skt.data.lmdb_reader import LmdbSceneReader
+from basicsr_skt.inference import brackets, pseudo_labels
 from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.skb.backend_settings import backend_from_meta, find_prior_meta
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
@@ -39,7 +42,8 @@ from basicsr_skt.utils.paths import check_output_path
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('inputs', nargs='+', help='bracket folders, or folders of bracket folders')
+    parser.add_argument(
+        'inputs', nargs='+', help='bracket folders, folders of bracket folders, or LMDBs made by scripts/make_lmdb.py')
     parser.add_argument('-o', '--output', required=True, help='output folder of pseudo-labelled scenes')
     net = parser.add_argument_group('networks')
     net.add_argument(
@@ -121,13 +125,40 @@ def prior_meta(args: argparse.Namespace, opt: Dict[str, Any], required: bool) ->
     return find_prior_meta(path)
 
 
+def lmdb_scenes(db_path: str, max_side: Optional[int]) -> List[pseudo_labels.BracketScene]:
+    """The brackets of an LMDB made by scripts/make_lmdb.py: frames lq_<i> and exposures; its gt record is never
+    read."""
+    if max_side:
+        raise UserInputError(f'--max-side is not available for an LMDB input ({db_path}): label at full size')
+    reader = LmdbSceneReader(db_path)
+    scenes = []
+    for name in reader.scene_names():
+        keys = sorted((key for key in reader.keys(name) if lq_index(key) is not None), key=lq_index)
+
+        def load(name: str = name, keys: List[str] = keys) -> brackets.Bracket:
+            frames = [np.asarray(reader.read_full(name, key)) for key in keys]
+            return pseudo_labels.bracket_from_arrays(name, frames, reader.read_full(name, EXPOSURES_KEY),
+                                                     [osp.join(db_path, name, key) for key in keys], 'lmdb')
+
+        scenes.append(pseudo_labels.BracketScene(name, osp.join(db_path, name), tuple(keys), load))
+    return scenes
+
+
+def find_scenes(inputs: List[str], max_side: Optional[int]) -> List[pseudo_labels.BracketScene]:
+    """Brackets of every input: an LMDB, a bracket folder or a folder of bracket folders."""
+    return [
+        scene for root in inputs
+        for scene in (lmdb_scenes(root, max_side) if is_lmdb_folder(root) else pseudo_labels.find_bracket_scenes(root))
+    ]
+
+
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     opt = load_options_yaml(args.config)
     teacher_input = (opt.get('skt') or {}).get('teacher_input', 'reference')
-    scenes = [scene for root in args.inputs for scene in pseudo_labels.find_bracket_scenes(root)]
+    scenes = find_scenes(args.inputs, args.max_side)
     check_output_path(
         args.output,
-        inputs=[path for scene in scenes for path in scene.frames],
+        inputs=[path for scene in scenes if scene.load is None for path in scene.frames],
         input_trees=list(args.inputs),
         what='-o/--output',
         hint='give an output folder outside the input folders (it would be read as brackets next time)')
@@ -148,7 +179,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         tau=args.tau,
         prior_source=meta['source'] if meta else 'reference',
         teacher_input=teacher_input,
-        gamma=parse_response(args.response),
+        gamma=brackets.parse_response(args.response),
         exposure_file=args.exposure_file,
         pad_multiple=args.pad_multiple,
         tile=args.tile,

@@ -399,3 +399,29 @@ def test_output_inside_the_input_is_refused(recipe):
     with pytest.raises(ValueError, match='-o/--output'):
         script.run(args)
     assert not osp.exists(recipe['brackets'] / 'labels')
+
+
+def test_brackets_from_an_lmdb_give_the_same_labels_without_reading_its_gt(recipe, labelled, tmp_path, monkeypatch):
+    from basicsr_skt.data.lmdb_reader import LmdbSceneReader
+    out, _ = labelled
+    db = tmp_path / 'Test.lmdb'
+    assert load_script('make_lmdb').main(['--input', str(recipe['demo'] / 'Test'), '--output', str(db)]) == 0
+    real_full, real_windows = LmdbSceneReader.read_full, LmdbSceneReader.read_windows
+
+    def guarded_full(self, scene, key):
+        assert key != 'gt', f'the unlabelled GT {scene}/gt was read'
+        return real_full(self, scene, key)
+
+    def guarded_windows(self, scene, keys, *args):
+        assert 'gt' not in keys, f'the unlabelled GT {scene}/gt was read'
+        return real_windows(self, scene, keys, *args)
+
+    monkeypatch.setattr(LmdbSceneReader, 'read_full', guarded_full)
+    monkeypatch.setattr(LmdbSceneReader, 'read_windows', guarded_windows)
+    script = load_script('make_pseudo_labels')
+    summary = script.run(script.parse_args([str(db)] + recipe['args'][1:] + ['-o', str(tmp_path / 'pseudo')]))
+    assert summary['labelled'] == ['demo_val_000', 'demo_val_001']
+    for scene in summary['labelled']:
+        for name in (PSEUDO_GT_FILE, CONFIDENCE_FILE, 'skb_embedding.npy', 'input_1.tif', 'exposure.txt'):
+            assert (tmp_path / 'pseudo' / scene / name).read_bytes() == (out / scene / name).read_bytes(), name
+        assert read_marker(str(tmp_path / 'pseudo' / scene))['exposure_source'] == 'lmdb'

@@ -28,7 +28,7 @@ import os.path as osp
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -54,7 +54,7 @@ from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
 __all__ = [
     'CONFIDENCE_TYPES', 'PRIOR_SOURCES', 'LabelSettings', 'Labeller', 'BracketScene', 'confidence_map',
-    'find_bracket_scenes', 'prior_source_image', 'label_scene', 'label_scenes', 'file_sha256'
+    'bracket_from_arrays', 'find_bracket_scenes', 'prior_source_image', 'label_scene', 'label_scenes', 'file_sha256'
 ]
 
 #: Confidence maps (see the module docstring).
@@ -130,10 +130,19 @@ class Labeller:
 
 @dataclass(frozen=True)
 class BracketScene:
-    """One unlabelled bracket: its name, folder and frame files (never its GT)."""
+    """One unlabelled bracket: its name, folder and frame files (never its GT).
+
+    Attributes:
+        name: Scene name (the output folder's name).
+        folder: Scene folder (for an LMDB: ``<db>/<scene>``).
+        frames: Frame files (LMDB: record names), any order.
+        load: Reads the bracket for brackets not in files (LMDB): ``load() -> Bracket``; None: the files are read by
+            :func:`~basicsr_skt.inference.brackets.read_bracket`.
+    """
     name: str
     folder: str
     frames: Tuple[str, ...]
+    load: Optional[Callable[[], Bracket]] = None
 
 
 # ------------------------------------------------------------------------------------------------------------ parts
@@ -179,6 +188,35 @@ def find_bracket_scenes(root: str) -> List[BracketScene]:
     if not scenes:
         raise UserInputError(f'{root}: no frames (TIFF / PNG / JPEG) in it or in its sub-folders')
     return scenes
+
+
+def bracket_from_arrays(name: str, frames: Sequence[np.ndarray], times: np.ndarray, paths: Sequence[str],
+                        source: str) -> Bracket:
+    """A :class:`~basicsr_skt.inference.brackets.Bracket` from stored frames (e.g. LMDB records), as the dataset reads
+    them: uint8 / uint16 (H, W, 3) BGR, shortest exposure first (the reference in the middle), normalised by their bit
+    depth; ``times`` as stored (``2 ** ev``, origin ``as-given``).
+
+    Raises:
+        UserInputError: Frames not uint8 / uint16 of one size, times not one positive increasing value per frame.
+    """
+    dtypes = {frame.dtype for frame in frames}
+    if len(dtypes) != 1 or dtypes.pop() not in (np.uint8, np.uint16) or len({f.shape for f in frames}) != 1:
+        raise UserInputError(f'Scene {name!r}: frames must be uint8 or uint16 arrays of one size and bit depth')
+    times = np.asarray(times, np.float64)
+    if times.shape != (len(frames), ) or not np.all(times > 0) or np.any(np.diff(times) <= 0):
+        raise UserInputError(f'Scene {name!r}: exposure times {times.tolist()} must be positive, one per frame, '
+                             'increasing (shortest exposure first)')
+    white = float(np.iinfo(frames[0].dtype).max)
+    return Bracket(
+        name=name,
+        paths=list(paths),
+        frames=[frame.astype(np.float32) / np.float32(white) for frame in frames],
+        times=times,
+        seconds=None,
+        ref_index=len(frames) // 2,
+        exposure_source=source,
+        ev_origin='as-given',
+        original_size=tuple(frames[0].shape[:2]))
 
 
 def prior_source_image(source: str, reference: np.ndarray, orm_hdr: torch.Tensor) -> np.ndarray:
@@ -312,7 +350,7 @@ def label_scene(labeller: Labeller, settings: LabelSettings, scene: BracketScene
     check_name(scene.name, 'Scene name')
     start = time.perf_counter()
     exposure_file = osp.join(scene.folder, settings.exposure_file)
-    bracket = read_bracket(
+    bracket = scene.load() if scene.load is not None else read_bracket(
         scene.frames,
         scene.name,
         exposure_file=exposure_file if osp.isfile(exposure_file) else None,
