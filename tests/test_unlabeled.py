@@ -425,3 +425,25 @@ def test_brackets_from_an_lmdb_give_the_same_labels_without_reading_its_gt(recip
         for name in (PSEUDO_GT_FILE, CONFIDENCE_FILE, 'skb_embedding.npy', 'input_1.tif', 'exposure.txt'):
             assert (tmp_path / 'pseudo' / scene / name).read_bytes() == (out / scene / name).read_bytes(), name
         assert read_marker(str(tmp_path / 'pseudo' / scene))['exposure_source'] == 'lmdb'
+
+
+def test_prior_agreement_confidence_compares_the_teacher_with_and_without_its_priors(recipe):
+    from basicsr_skt.inference import pseudo_labels
+    from basicsr_skt.inference.teacher import priors_off, run_teacher, teacher_frames
+    from basicsr_skt.skb.backend_settings import backend_from_meta, find_prior_meta
+    meta = find_prior_meta(str(recipe['demo'] / 'Training'))
+    nets = {}
+    for key, spec in (('g', TINY_HDRT), ('t', TINY_TEACHER)):
+        nets[key] = build_network(dict(spec)).eval()
+        nets[key].load_state_dict(torch.load(recipe['ckpt'][key])['params'])
+    labeller = pseudo_labels.Labeller(nets['g'], nets['t'], backend_from_meta(meta), torch.device('cpu'), {}, meta)
+    scene = pseudo_labels.find_bracket_scenes(str(recipe['brackets'] / 'demo_val_000'))[0]
+    bracket = read_bracket(scene.frames, scene.name, exposure_file=osp.join(scene.folder, 'exposure.txt'))
+    settings = pseudo_labels.LabelSettings(confidence='prior_agreement', tau=0.02)
+    labels = pseudo_labels.label_bracket(labeller, settings, bracket)
+    lq = torch.from_numpy(network_input(bracket.frames, bracket.times))[None]
+    with torch.no_grad(), priors_off(nets['t']):
+        without = run_teacher(nets['t'], labels['orm'][None], teacher_frames(lq), None, None)
+    expected = confidence_map(labels['teacher'][None], without, 0.02)[0]
+    torch.testing.assert_close(labels['confidence'], expected, rtol=1e-5, atol=1e-6)
+    assert labels['confidence'].min() < 0.99  # the priors change the perturbed teacher's result
