@@ -15,7 +15,6 @@ The unlabelled scenes' real GT is never part of this: a pseudo-labelled scene fo
 for ``PseudoHDR.hdr`` only.
 """
 import copy
-import json
 import os.path as osp
 from typing import Dict, List, Sequence
 
@@ -211,7 +210,3 @@ class SemiSupervisedHDRDataset(data.Dataset):
         if part == 0:
             item.update(weight=torch.ones((1, ) + tuple(item['gt'].shape[-2:])), labeled=True)
         return item
-
-    def describe(self) -> str:
-        """One line for logs: how many scenes of each kind."""
-        return json.dumps({'labeled': len(self.labeled), 'pseudo_labeled': [len(part) for part in self.pseudo]})
