@@ -110,19 +110,25 @@ def build_net(spec: Any, section: str, config: str, checkpoint: str, param_key: 
 
 
 def prior_meta(args: argparse.Namespace, opt: Dict[str, Any], required: bool) -> Optional[Dict[str, Any]]:
-    """The teacher's training priors' meta (--priors-like, else the config's training dataroot), or None."""
+    """The teacher's training priors' meta (--priors-like, else the config's training dataroot), or None.
+
+    A teacher with priors (``required``) needs them. A teacher without priors (the self-training control) needs none:
+    the labels then carry priors only when --priors-like names priors from the inputs (for ``skb: true`` training).
+    """
     path = args.priors_like
     if path is None:
         path = ((opt.get('datasets') or {}).get('train') or {}).get('dataroot')
+        if not required:
+            return None
         if path is None or not osp.isdir(path) or str(path).endswith('.lmdb'):
-            if not required:
-                return None
             raise UserInputError(f'The teacher uses semantic priors: give --priors-like (the teacher\'s training scene '
                                  f'folders with their priors); the training dataroot {path!r} of --config is no '
                                  'folder of scene folders')
-    elif not required and not osp.exists(path):
-        return None
-    return find_prior_meta(path)
+    meta = find_prior_meta(path)
+    if not required and (meta['source'] == 'gt' or meta['backend'] == 'oracle'):
+        raise UserInputError(f'--priors-like {path}: these priors come from the GT, which unlabelled brackets do not '
+                             'have; the teacher uses no priors, so leave --priors-like out (and train with skb: false)')
+    return meta
 
 
 def lmdb_scenes(db_path: str, max_side: Optional[int]) -> List[pseudo_labels.BracketScene]:

@@ -447,3 +447,17 @@ def test_prior_agreement_confidence_compares_the_teacher_with_and_without_its_pr
     expected = confidence_map(labels['teacher'][None], without, 0.02)[0]
     torch.testing.assert_close(labels['confidence'], expected, rtol=1e-5, atol=1e-6)
     assert labels['confidence'].min() < 0.99  # the priors change the perturbed teacher's result
+
+
+def test_a_teacher_without_priors_labels_without_them(recipe, tmp_path):
+    """The self-training control: a prior-free teacher needs no priors and the labels carry none."""
+    config = load_yaml(recipe['config'])
+    config['network_t']['use_semantics'] = False
+    config_path = dump_yaml(config, tmp_path / 'selftrain.yml')
+    script = load_script('make_pseudo_labels')
+    args = recipe['args'][:1] + ['--config', str(config_path)] + recipe['args'][3:] + ['-o', str(tmp_path / 'out')]
+    summary = script.run(script.parse_args(args))
+    assert len(summary['labelled']) == 3
+    folder = tmp_path / 'out' / 'demo_val_000'
+    assert read_marker(str(folder))['prior_source'] is None and not osp.exists(folder / 'skb_meta.json')
+    assert read_marker(str(folder))['provenance']['teacher_uses_priors'] is False
