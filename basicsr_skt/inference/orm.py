@@ -18,7 +18,7 @@ from torch import nn
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import tiled_forward
 
-__all__ = ['DEFAULT_TILE_OVERLAP', 'forward_frames', 'run_orm', 'predict', 'expected_frames']
+__all__ = ['DEFAULT_TILE_OVERLAP', 'forward_frames', 'run_orm', 'predict', 'expected_frames', 'resolve_device']
 
 #: Default overlap of neighbouring tiles in pixels (4 x the 8-pixel attention window of HDR-Transformer).
 DEFAULT_TILE_OVERLAP = 32
@@ -121,3 +121,23 @@ def expected_frames(net: nn.Module) -> Optional[int]:
     if any(p.kind == p.VAR_POSITIONAL for p in params):
         return None
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device of a ``--device`` option: ``'auto'`` is CUDA when available, else the CPU.
+
+    Args:
+        name: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
+
+    Returns:
+        The device.
+
+    Raises:
+        ValueError: A CUDA device is named but CUDA is not available here.
+    """
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(name)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f'--device {name}: CUDA is not available here; use --device cpu or auto')
+    return device

@@ -15,7 +15,8 @@ from basicsr_skt.utils.tiling import tiled_forward
 
 __all__ = ['TEACHER_INPUTS', 'teacher_frames', 'run_teacher', 'priors_off']
 
-#: What SPGRM sees besides the ORM's output and the priors (``skt.teacher_input``).
+#: What SPGRM sees besides the ORM's output and the priors (``skt.teacher_input``): the reference frame's input
+#: channels, or all frames' (set ``network_t.ref_channels`` to N x 6 for the latter).
 TEACHER_INPUTS = ('reference', 'all_frames')
 
 

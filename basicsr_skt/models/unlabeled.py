@@ -22,7 +22,7 @@ import torch
 
 __all__ = [
     'DEFAULT_UNLABELED_WEIGHT', 'SAMPLE_SELECTIONS', 'loss_weight_map', 'weighted_mean', 'select_samples',
-    'check_selection', 'take', 'batch_labels'
+    'take', 'batch_labels'
 ]
 
 #: ``train.unlabeled_weight`` when the option is absent.
@@ -57,13 +57,6 @@ def weighted_mean(elementwise: torch.Tensor, weight: torch.Tensor) -> torch.Tens
         return (elementwise * weight.flatten(1).mean(dim=1)).mean()
     raise ValueError(f'A loss with reduction "none" gave shape {tuple(elementwise.shape)}; weighting needs '
                      '(B, C, H, W) or (B,)')
-
-
-def check_selection(value: object, key: str) -> str:
-    """A valid ``skt.distill_samples`` / ``skt.skam_samples`` value, else ValueError naming the key."""
-    if value not in SAMPLE_SELECTIONS:
-        raise ValueError(f'{key} must be one of {SAMPLE_SELECTIONS}, got {value!r}')
-    return str(value)
 
 
 def select_samples(selection: str, labeled: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], float]:

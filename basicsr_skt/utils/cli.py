@@ -9,7 +9,8 @@ parsed arguments with :func:`dataclass_from_args`::
     config = dataclass_from_args(BracketConfig, parser.parse_args(), OPTIONS)
 
 Supported field types: ``int``, ``float``, ``str``, ``Tuple[X, ...]`` (``nargs='+'``), ``Tuple[X, X]`` (``nargs=2``)
-and ``Optional`` of those (default None). Imports nothing above ``basicsr_skt.utils``.
+and ``Optional`` of those (default None); a ``bool`` field that defaults to False is a flag (``store_true``).
+Imports nothing above ``basicsr_skt.utils``.
 """
 import argparse
 import typing
@@ -39,6 +40,8 @@ def _field_arguments(hint: Any, default: Any) -> Dict[str, Any]:
         }
     if hint in (int, float, str):
         return {'type': hint, 'default': default}
+    if hint is bool and default is False:
+        return {'action': 'store_true', 'default': False}
     raise TypeError(f'Unsupported option type {hint}')
 
 
