@@ -11,6 +11,7 @@ Examples:
     python scripts/make_lmdb.py --input datasets/Kalantari17/Training --output datasets/Kalantari17/Training.lmdb \
         --verify                                                      # re-read every record, compare with the input
     python scripts/make_lmdb.py --raw --input datasets/demo_raw --splits Training Test  # BracketIRE RAW scenes
+    python scripts/make_lmdb.py --pseudo-labels --input datasets/pseudo --output datasets/pseudo.lmdb  # pseudo labels
 """
 import argparse
 import sys
@@ -19,6 +20,7 @@ from typing import List, Optional, Tuple
 
 from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader
 from basicsr_skt.data.lmdb_pack import pack_lmdb, verify_lmdb
+from basicsr_skt.data.pseudo_label_dataset import PseudoLabelFolderReader
 from basicsr_skt.data.scene_reader import FolderSceneReader
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.paths import check_output_path
@@ -47,6 +49,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='scenes in the BracketIRE RAW layout (raw_1..N.npy, raw_gt.npy, metadata.npy): records raw_<i>, raw_gt, '
         'raw_meta (packed RGGB); --ldr-glob/--gt-glob/--exposure-file are not used')
+    parser.add_argument(
+        '--pseudo-labels',
+        action='store_true',
+        help='scenes made by scripts/make_pseudo_labels.py: gt = PseudoHDR.hdr, plus the records confidence and '
+        'pseudo_label (an unfinished scene is an error); --ldr-glob defaults to input_*.tif, --gt-glob is not used')
     parser.add_argument('--force', action='store_true', help='replace an existing database')
     parser.add_argument(
         '--verify',
@@ -89,6 +96,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                     'datasets/X/Training.lmdb')
             if args.raw:
                 source = RawFolderSceneReader(scene_dir, args.num_frames or 5, cache_images=False)
+            elif args.pseudo_labels:
+                ldr_globs = ['input_*.tif'] if args.ldr_glob == ['*.tif'] else args.ldr_glob
+                source = PseudoLabelFolderReader(
+                    scene_dir, ldr_globs, args.exposure_file, args.num_frames or 3, cache_images=False)
             else:
                 source = FolderSceneReader(
                     scene_dir,

@@ -199,3 +199,20 @@ def randomise_tail(net: torch.nn.Module, seed: int = 1) -> None:
     with torch.no_grad():
         net.tail.weight.copy_(0.1 * torch.randn(net.tail.weight.shape, generator=gen))
         net.tail.bias.copy_(0.1 * torch.randn(net.tail.bias.shape, generator=gen))
+
+
+def make_tiny_pseudo(root: Path, demo_split: Path) -> Path:
+    """Pseudo-labelled scenes in the layout of ``scripts/make_pseudo_labels.py`` from a demo split (its GT stands in
+    for the teacher's label; confidence 0.5 everywhere), without running any network."""
+    import shutil
+
+    from basicsr_skt.utils.pseudo_label_files import (CONFIDENCE_FILE, FORMAT_VERSION, MARKER_FILE, PSEUDO_GT_FILE,
+                                                      write_confidence, write_json)
+    for scene in sorted(os.listdir(demo_split)):
+        folder = root / f'pseudo_{scene}'
+        shutil.copytree(demo_split / scene, folder, ignore=shutil.ignore_patterns('skb_*'))
+        os.rename(folder / 'HDRImg.hdr', folder / PSEUDO_GT_FILE)
+        height, width = TINY_SCENES.height, TINY_SCENES.width
+        write_confidence(str(folder / CONFIDENCE_FILE), np.full((height, width), 0.5))
+        write_json(str(folder / MARKER_FILE), {'format': FORMAT_VERSION, 'scene': folder.name})
+    return root

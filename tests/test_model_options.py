@@ -38,7 +38,7 @@ def test_known_keys_are_the_fields_and_each_default_is_written_once():
                                       'num_tb_images', 'amp'}
     assert SKTOptions.keys() == ('mode', 'orm_tap', 'mask', 'distill_warmup_iter', 'ramp_iter', 'content_opt',
                                  'colour_opt', 'skam_opt', 'teacher_input', 'teacher_ema_decay', 'val_teacher',
-                                 'val_teacher_zeroed_priors', 'diagnostics')
+                                 'val_teacher_zeroed_priors', 'distill_samples', 'skam_samples', 'diagnostics')
     assert SKTOptions.subsections() == {'mask': MaskOptions, 'diagnostics': DiagnosticsOptions}
     # absent, null and empty sections give the same defaults
     assert SKTOptions.parse(None) == SKTOptions.parse({}) == SKTOptions.parse({'mask': None, 'mode': None})
@@ -46,6 +46,10 @@ def test_known_keys_are_the_fields_and_each_default_is_written_once():
     assert (defaults.mode, defaults.mask.patch_size, defaults.mask.type, defaults.distill_warmup_iter) == (
         'joint', 8, 'random_patch', 0)
     assert ValOptions().mu == 5000.0 and ValOptions().tile_overlap == 32
+    assert (defaults.distill_samples, defaults.skam_samples) == ('all', 'all')
+    # skam_samples follows distill_samples unless set
+    assert SKTOptions.parse({'distill_samples': 'unlabeled'}).skam_samples == 'unlabeled'
+    assert SKTOptions.parse({'distill_samples': 'unlabeled', 'skam_samples': 'all'}).skam_samples == 'all'
     with pytest.raises(dataclasses.FrozenInstanceError):
         defaults.mode = 'staged_student'
 
@@ -68,6 +72,8 @@ def test_no_literal_mu_in_the_models():
     (SKTOptions, {'diagnostics': {'grad_cosine_freq': -5}}, 'skt.diagnostics.grad_cosine_freq must be an integer'),
     (SKTOptions, {'val_teacher': 'yes'}, "skt.val_teacher must be true or false, got 'yes'"),
     (SKTOptions, {'mode': 'staged_student', 'teacher_ema_decay': 0.9}, 'teacher_ema_decay needs skt.mode joint'),
+    (SKTOptions, {'skam_samples': 'pseudo'},
+     "skt.skam_samples must be one of .'all', 'labeled', 'unlabeled'., got 'pseudo'"),
     (ValOptions, {'mu': 0}, 'val.mu must be a number > 0, got 0'),
     (ValOptions, {'tile': 64, 'tile_overlap': 64}, r'val.tile_overlap must be an integer in \[0, 64\), got 64'),
     (ValOptions, {'pad_multiple': 0}, 'val.pad_multiple must be an integer >= 1, got 0'),

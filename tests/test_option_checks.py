@@ -44,9 +44,9 @@ def test_misspelled_skt_key_warns_with_a_suggestion(basicsr_warnings):
     assert messages == [  # skt.warmup_iter is now skt.distill_warmup_iter (the old key is an error: test_options.py)
         "skt: unknown key 'orm_tapp' is ignored (did you mean 'orm_tap'?)",
         "skt: unknown key 'warmup_iters' is ignored (did you mean 'ramp_iter' or 'distill_warmup_iter'?)",
-        "skt: unknown key 'zzz' is ignored (known keys: colour_opt, content_opt, diagnostics, distill_warmup_iter, "
-        'mask, mode, orm_tap, ramp_iter, skam_opt, teacher_ema_decay, teacher_input, val_teacher, '
-        'val_teacher_zeroed_priors)',
+        "skt: unknown key 'zzz' is ignored (known keys: colour_opt, content_opt, diagnostics, distill_samples, "
+        'distill_warmup_iter, mask, mode, orm_tap, ramp_iter, skam_opt, skam_samples, teacher_ema_decay, '
+        'teacher_input, val_teacher, val_teacher_zeroed_priors)',
     ]
     assert basicsr_warnings == messages
     assert warn_unknown_keys('skt.mask', {'ratio': 0.5},

@@ -1,10 +1,11 @@
 """Every shipped option file parses, follows BasicSR's section order, and builds (with tiny overrides)."""
 import copy
 import os.path as osp
+from pathlib import Path
 
 import pytest
 import torch
-from helpers import OPTIONS_DIR, TINY_NETWORKS, load_yaml, make_tiny_demo, make_tiny_raw
+from helpers import OPTIONS_DIR, TINY_NETWORKS, load_yaml, make_tiny_demo, make_tiny_pseudo, make_tiny_raw
 
 from basicsr.archs import build_network
 from basicsr.data import build_dataset
@@ -66,6 +67,11 @@ def tiny_dataset_options(dataset_opt, phase, demo_root):
         opt.pop(key, None)
     if phase == 'train':
         opt['gt_size'] = min(opt['gt_size'], 32)
+    if 'dataroot_pseudo' in opt:  # SemiSupervisedHDRDataset: pseudo-labelled scenes beside the labelled ones
+        pseudo = osp.join(demo_root, 'Pseudo')
+        if not osp.isdir(pseudo):
+            make_tiny_pseudo(Path(pseudo), Path(demo_root) / 'Training')
+        opt.update(dataroot_pseudo=pseudo, io_backend_pseudo={'type': 'disk'})
     return opt
 
 

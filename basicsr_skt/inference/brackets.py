@@ -130,8 +130,9 @@ def list_frames(folder: str) -> List[str]:
 
 
 #: Image files our tools write into scene folders that are never frames: semantic-prior and bracket previews
-#: (``skb_preview.png``, ``bracket_preview.png``, ``raw_preview.png``) and the outputs of ``scripts/inference.py``.
-NOT_FRAME_PATTERNS = ('skb_*', '*_preview.*', '*_mulaw.png', '*_reinhard.png', '*_compare.png')
+#: (``skb_preview.png``, ``bracket_preview.png``, ``raw_preview.png``), the outputs of ``scripts/inference.py`` and the
+#: confidence map of ``scripts/make_pseudo_labels.py``.
+NOT_FRAME_PATTERNS = ('skb_*', '*_preview.*', '*_mulaw.png', '*_reinhard.png', '*_compare.png', 'confidence.png')
 
 
 def is_not_frame(name: str) -> bool:

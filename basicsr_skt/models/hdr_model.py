@@ -8,7 +8,7 @@ from these parts.
 """
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -21,6 +21,7 @@ from basicsr_skt.models.hdr_base import HDRBaseModel
 from basicsr_skt.models.hdr_validation import HDRValidationMixin
 from basicsr_skt.models.model_options import ValOptions
 from basicsr_skt.models.val_display import display_for
+from basicsr_skt.models.unlabeled import DEFAULT_UNLABELED_WEIGHT, batch_labels, loss_weight_map, weighted_mean
 from basicsr_skt.utils.amp import MixedPrecision, check_amp_device, float_outputs, parse_amp
 
 #: Loss sections of ``train`` and the log name of each term.
@@ -35,7 +36,9 @@ class ORMModel(HDRValidationMixin, HDRBaseModel):
     (any of :data:`~basicsr_skt.models.hdr_base.OPTIMIZERS`); ``train.pixel_opt`` (logged ``l_pix``) and
     ``train.perceptual_opt`` (``l_percep``), summed as ``l_rec``; ``train.ema_decay`` (validation and ``params_ema``
     use the EMA copy) with ``train.ema_warmup`` (:meth:`ema_decay_at`); ``train.amp`` / ``val.amp``: ``bf16`` |
-    ``fp16`` | ``false`` mixed precision (:mod:`basicsr_skt.utils.amp`; weights stay float32). Validation:
+    ``fp16`` | ``false`` mixed precision (:mod:`basicsr_skt.utils.amp`; weights stay float32);
+    ``train.unlabeled_weight`` (λ_u, default 1): the weight of pseudo-labelled samples, times their confidence, when
+    batches carry ``labeled`` / ``weight`` (:mod:`basicsr_skt.models.unlabeled`). Validation:
     :class:`~basicsr_skt.models.hdr_validation.HDRValidationMixin`, with the plugin's ``val`` keys parsed once into
     ``val_options`` (:class:`~basicsr_skt.models.model_options.ValOptions`) and the sRGB or RAW ``display`` strategy
     chosen from the datasets' options (:func:`~basicsr_skt.models.val_display.display_for`); inference (padding or
@@ -87,8 +90,9 @@ class ORMModel(HDRValidationMixin, HDRBaseModel):
     def feed_data(self, data: Dict[str, Any]) -> None:
         """Take a batch: ``lq`` (B, N, C, H, W) frames; when present ``gt`` (B, C_out, H, W) linear HDR (or packed
         RAW), the scene names, the semantic priors ``skb_embedding`` (B, C, h, w) and ``skb_labels`` (B, H, W) (read
-        by the SKT teacher, never by the ORM; None when absent); and the display strategy's per-scene data (RAW: the
-        colour metadata)."""
+        by the SKT teacher, never by the ORM; None when absent); the display strategy's per-scene data (RAW: the
+        colour metadata); and, from a labelled + pseudo-labelled dataset, ``labeled`` (B,) and the confidence
+        ``weight`` (B, 1, H, W) (None when absent)."""
         self.lq = data['lq'].to(self.device)
         self.exposures = data.get('exposures')  # (B, N) relative exposure times, kept on the CPU for region metrics
         if 'gt' in data:
@@ -97,11 +101,39 @@ class ORMModel(HDRValidationMixin, HDRBaseModel):
         for key in ('skb_embedding', 'skb_labels'):
             setattr(self, key, data[key].to(self.device) if key in data else None)
         self.display.take_batch(data)
+        # labelled / pseudo-labelled samples (SemiSupervisedHDRDataset): (B,) bool and (B, 1, H, W) confidence
+        self.labeled, self.confidence = batch_labels(data, self.device)
 
-    def reconstruction_loss(self, output: torch.Tensor, gt: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, Any]]:
-        """L_rec = Σ configured losses(output, gt); returns the total and each logged term."""
-        terms = OrderedDict((name, loss(output, gt)) for name, loss in self.rec_losses.items())
+    def loss_weights(self, labeled_only: bool = False) -> Optional[torch.Tensor]:
+        """Per-pixel weights (B, 1, H, W) of the batch's reconstruction loss: 1 for labelled samples, λ_u ·
+        confidence for pseudo-labelled ones (0 with ``labeled_only``); None for a batch without ``labeled``."""
+        if getattr(self, 'labeled', None) is None:
+            return None
+        weight = 0.0 if labeled_only else float(self.opt['train'].get('unlabeled_weight', DEFAULT_UNLABELED_WEIGHT))
+        return loss_weight_map(self.labeled, self.confidence, weight)
+
+    def reconstruction_loss(self,
+                            output: torch.Tensor,
+                            gt: torch.Tensor,
+                            weight: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, Any]]:
+        """L_rec = Σ configured losses(output, gt); returns the total and each logged term. With ``weight``
+        (B, 1, H, W) each loss is taken element-wise and weighted (:func:`~basicsr_skt.models.unlabeled.weighted_mean`).
+        """
+        if weight is None:
+            terms = OrderedDict((name, loss(output, gt)) for name, loss in self.rec_losses.items())
+        else:
+            terms = OrderedDict((name, weighted_mean(loss(output, gt), weight))
+                                for name, loss in self.elementwise_rec_losses().items())
         return sum(terms.values()), terms
+
+    def elementwise_rec_losses(self) -> 'OrderedDict[str, nn.Module]':
+        """The reconstruction losses with ``reduction: none`` (built on first use), for weighted batches."""
+        if not hasattr(self, '_elementwise_rec_losses'):
+            train_opt = self.opt['train']
+            self._elementwise_rec_losses = OrderedDict(
+                (log_name, build_loss(dict(train_opt[section], reduction='none')).to(self.device))
+                for section, log_name in LOSS_SECTIONS if train_opt.get(section))
+        return self._elementwise_rec_losses
 
     def ema_decay_at(self, current_iter: int) -> float:
         """The EMA decay of this iteration: ``train.ema_decay``, or with ``train.ema_warmup: true``
@@ -201,7 +233,7 @@ class HDRModel(ORMModel):
         self.optimizer_g.zero_grad()
         with self.amp.autocast():
             self.output = float_outputs(forward_frames(self.net_g, self.lq))
-        l_rec, terms = self.reconstruction_loss(self.output, self.gt)
+        l_rec, terms = self.reconstruction_loss(self.output, self.gt, self.loss_weights())
         self.amp.backward_step(l_rec, self.optimizer_g, 'g')
         self.log_dict = self.reduce_loss_dict(OrderedDict(l_rec=l_rec, **terms))
         if self.ema_decay > 0:

@@ -18,6 +18,8 @@ from collections import OrderedDict
 from typing import Any, Dict, Optional, Tuple, Union
 
 from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP
+from basicsr_skt.inference.teacher import TEACHER_INPUTS
+from basicsr_skt.models.unlabeled import SAMPLE_SELECTIONS
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.option_checks import SKT_DISTILL_SECTIONS
 from basicsr_skt.utils.option_sections import (OptionSection, check_bool, check_choice, check_mapping,
@@ -27,9 +29,6 @@ from basicsr_skt.utils.tonemap import DEFAULT_MU
 
 #: ``skt.mode``: train ORM and teacher together, the teacher alone (frozen ORM), or the ORM from a trained teacher.
 MODES = ('joint', 'staged_teacher', 'staged_student')
-#: What SPGRM sees besides sg[T(f_O)] and the SKB: the reference frame's input channels, or all frames' (set
-#: ``network_t.ref_channels`` to N x 6 for the latter).
-TEACHER_INPUTS = ('reference', 'all_frames')
 #: ``skt.mask.type``: square patches of latent cells, or whole SKB segments.
 MASK_TYPES = ('random_patch', 'semantic')
 #: Keys of the ``val`` section that BasicSR itself reads (not fields of :class:`ValOptions`).
@@ -168,6 +167,9 @@ class SKTOptions(OptionSection):
         teacher_ema_decay: > 0 (joint mode only): distil from an EMA copy of the teacher; in [0, 1).
         val_teacher: Score the teacher at validation when the batches allow.
         val_teacher_zeroed_priors: Also score the teacher with its priors zeroed (``teacher0_<metric>``).
+        distill_samples: The samples of a labelled + pseudo-labelled batch the content and colour terms use, one of
+            :data:`~basicsr_skt.models.unlabeled.SAMPLE_SELECTIONS` (``all`` for batches without ``labeled``).
+        skam_samples: The same for the SKAM term; None: as ``distill_samples``.
         diagnostics: ``skt.diagnostics``.
     """
 
@@ -186,6 +188,8 @@ class SKTOptions(OptionSection):
     teacher_ema_decay: float = 0.0
     val_teacher: bool = True
     val_teacher_zeroed_priors: bool = False
+    distill_samples: str = 'all'
+    skam_samples: Optional[str] = None
     diagnostics: DiagnosticsOptions = dataclasses.field(default_factory=DiagnosticsOptions)
 
     def __post_init__(self):
@@ -208,6 +212,10 @@ class SKTOptions(OptionSection):
                                  'it to 0 or use mode joint')
         check_bool(self, 'val_teacher')
         check_bool(self, 'val_teacher_zeroed_priors')
+        check_choice(self, 'distill_samples', SAMPLE_SELECTIONS)
+        if self.skam_samples is None:
+            self.replace_value('skam_samples', self.distill_samples)
+        check_choice(self, 'skam_samples', SAMPLE_SELECTIONS)
 
     @property
     def trains_teacher(self) -> bool:

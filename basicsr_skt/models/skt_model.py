@@ -26,9 +26,11 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import forward_frames
+from basicsr_skt.inference.teacher import teacher_frames
 from basicsr_skt.models.hdr_model import ORMModel
 from basicsr_skt.models.model_options import SKTOptions
 from basicsr_skt.models.skt_validation import TeacherValidation
+from basicsr_skt.models.unlabeled import select_samples, take
 from basicsr_skt.utils.amp import float_outputs
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
@@ -86,10 +88,11 @@ class SKTModel(ORMModel):
     type, patch size, ratio schedule over the distillation period, which starts at ``distill_warmup_iter``);
     ``distill_warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``, ``skam_opt``
     (losses); ``teacher_input``; ``teacher_ema_decay``; ``val_teacher``; ``val_teacher_zeroed_priors``;
-    ``diagnostics.grad_cosine_freq`` (every N iterations the cosine of each distillation term's gradient with the
-    reconstruction gradient on the ORM's parameters, logged as ``cos_<term>``). ``train.optim_t`` is the teacher's
-    optimiser (default: a copy of ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and ``skb_labels``
-    (B, H, W).
+    ``distill_samples`` / ``skam_samples`` (the samples of a labelled + pseudo-labelled batch that the content /
+    colour and the SKAM terms use, :mod:`basicsr_skt.models.unlabeled`); ``diagnostics.grad_cosine_freq`` (every N
+    iterations the cosine of each distillation term's gradient with the reconstruction gradient on the ORM's
+    parameters, logged as ``cos_<term>``). ``train.optim_t`` is the teacher's optimiser (default: a copy of
+    ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and ``skb_labels`` (B, H, W).
     """
 
     def __init__(self, opt: Dict[str, Any]):
@@ -223,9 +226,7 @@ class SKTModel(ORMModel):
 
     def teacher_frames(self, lq: torch.Tensor) -> torch.Tensor:
         """SPGRM's frame input: the reference (middle) frame (B, C, H, W) or all frames stacked (B, N * C, H, W)."""
-        if self.skt.teacher_input == 'all_frames':
-            return lq.flatten(1, 2)
-        return lq[:, lq.shape[1] // 2]
+        return teacher_frames(lq, self.skt.teacher_input)
 
     def forward_teacher(self,
                         orm_output: torch.Tensor,
@@ -250,7 +251,7 @@ class SKTModel(ORMModel):
 
     def update_teacher(self, teacher_output: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One optimiser step of SPGRM on L_rec(f_S, Y) (then the EMA teacher follows, if any)."""
-        l_teacher, _ = self.reconstruction_loss(teacher_output, self.gt)
+        l_teacher, _ = self.reconstruction_loss(teacher_output, self.gt, self.loss_weights(labeled_only=True))
         self.optimizer_t.zero_grad()
         self.amp.backward_step(l_teacher, self.optimizer_t, 't')
         if hasattr(self, 'net_t_ema'):
@@ -278,7 +279,7 @@ class SKTModel(ORMModel):
     def update_student(self, current_iter: int, orm_features: Optional[List[torch.Tensor]],
                        teacher_output: torch.Tensor, teacher_features: torch.Tensor) -> Dict[str, torch.Tensor]:
         """One optimiser step of the ORM (and SKAM heads) on L_rec + w · Σ λ · L_distill."""
-        l_rec, rec_terms = self.reconstruction_loss(self.output, self.gt)
+        l_rec, rec_terms = self.reconstruction_loss(self.output, self.gt, self.loss_weights())
         distill = self.distillation_terms(current_iter, orm_features, teacher_output, teacher_features)
         if self.diagnostics_due(current_iter) and distill:
             self.last_grad_cosines = self.gradient_cosines(l_rec, distill)
@@ -298,16 +299,22 @@ class SKTModel(ORMModel):
         terms = OrderedDict()
         if weight == 0:
             return terms
-        if 'l_content' in self.distill_losses:
-            terms['l_content'] = self.distill_losses['l_content'](self.output, teacher_output, gt=self.gt)
-        if 'l_colour' in self.distill_losses:
-            terms['l_colour'] = self.distill_losses['l_colour'](
-                self.output, teacher_output, self.colour_labels(), gt=self.gt)
-        if 'l_skam' in self.distill_losses:
+        # the samples each term is computed on (skt.distill_samples / skt.skam_samples; models/unlabeled.py)
+        rows, share = select_samples(self.skt.distill_samples, getattr(self, 'labeled', None))
+        if rows is None or rows.numel():
+            output, target, gt = take(self.output, rows), take(teacher_output, rows), take(self.gt, rows)
+            if 'l_content' in self.distill_losses:
+                terms['l_content'] = share * self.distill_losses['l_content'](output, target, gt=gt)
+            if 'l_colour' in self.distill_losses:
+                terms['l_colour'] = share * self.distill_losses['l_colour'](
+                    output, target, take(self.colour_labels(), rows), gt=gt)
+        rows, share = select_samples(self.skt.skam_samples, getattr(self, 'labeled', None))
+        if 'l_skam' in self.distill_losses and (rows is None or rows.numel()):
             mask = self.last_skam_mask = self.skam_mask(current_iter, teacher_features)
+            features = None if orm_features is None else [take(f, rows) for f in orm_features]
             with self.amp.autocast():
-                skam_output = float_outputs(self.net_skam(orm_features, teacher_features, mask))
-            terms['l_skam'] = self.distill_losses['l_skam'](skam_output)
+                skam_output = float_outputs(self.net_skam(features, take(teacher_features, rows), take(mask, rows)))
+            terms['l_skam'] = share * self.distill_losses['l_skam'](skam_output)
         return OrderedDict((name, weight * value) for name, value in terms.items())
 
     def colour_labels(self) -> Optional[torch.Tensor]:
