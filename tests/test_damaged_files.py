@@ -1,6 +1,7 @@
 """Damaged storage (docs/bad-inputs.md, "Damaged files"): files changed or cut short after they were written are
 reported with one message naming the file, before they are used, never with a signal or silently."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,3 +93,93 @@ def test_cut_short_lmdb_in_the_test_entry_the_dataset_and_verify_is_a_message_no
     entry = _run(['-m', 'basicsr_skt.test', '-opt', str(dump_yaml(opt, tmp_path / 'test.yml'))], tmp_path)
     _assert_one_message(entry, expected)
     assert not list((tmp_path / 'results').rglob('*.hdr')) if (tmp_path / 'results').exists() else True
+
+
+# ---------------------------------------------------------------------------------------------------------- checkpoints
+def _tiny_net() -> torch.nn.Module:
+    from basicsr_skt.archs.hdr_transformer_arch import HDRTransformer
+    torch.manual_seed(0)
+    return HDRTransformer(**{key: value for key, value in TINY_HDRT.items() if key != 'type'})
+
+
+def flip_in_record(path: Path, record_suffix: str, offset: int = 7) -> str:
+    """Flip one byte inside the stored bytes of the first zip record whose name ends in ``record_suffix``.
+
+    Returns:
+        str: The record's name in the archive.
+    """
+    with zipfile.ZipFile(path) as archive:
+        info = next(info for info in archive.infolist() if info.filename.endswith(record_suffix))
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = np.frombuffer(bytes(data[info.header_offset + 26:info.header_offset + 30]), '<u2')
+    data[info.header_offset + 30 + int(name_len) + int(extra_len) + offset] ^= 0x10
+    path.write_bytes(bytes(data))
+    return info.filename
+
+
+@pytest.fixture()
+def damaged_checkpoint(tmp_path) -> tuple:
+    """(intact, damaged, record name): a BasicSR net_g file and a copy with one byte of a weight tensor changed."""
+    intact, damaged = tmp_path / 'net_g_intact.pth', tmp_path / 'net_g_5.pth'
+    torch.save({'params': _tiny_net().state_dict()}, intact)
+    shutil.copy(intact, damaged)
+    record = flip_in_record(damaged, 'data/3')
+    # the damage is real: torch.load reads it silently, and the weights differ
+    changed = torch.load(damaged, weights_only=True)['params']
+    assert any(not torch.equal(value, _tiny_net().state_dict()[key]) for key, value in changed.items())
+    return intact, damaged, record
+
+
+def test_a_flipped_byte_in_a_checkpoint_is_refused_by_every_loader(damaged_checkpoint, tmp_path):
+    from basicsr_skt import compat
+    from basicsr_skt.inference import load_weights
+    from basicsr_skt.utils.checkpoint import load_state_dict_file
+    from basicsr_skt.utils.file_checks import verify_checkpoint
+    from tests.helpers import eval_hdr_model
+    intact, damaged, record = damaged_checkpoint
+    expected = f'checkpoint {damaged} is damaged: record {record!r} (Bad CRC-32'
+
+    assert verify_checkpoint(str(intact)) == str(intact)
+    with pytest.raises(UserInputError, match=re.escape(expected)):
+        verify_checkpoint(str(damaged))
+    with pytest.raises(UserInputError, match=re.escape(expected)):  # the scripts' loader (inference, priors)
+        load_state_dict_file(str(damaged))
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_weights(_tiny_net(), str(damaged))
+    with pytest.raises(UserInputError, match=re.escape(expected)):  # pretrain_network_* at option parsing
+        compat.check_parsed_options({'name': 'run', 'num_gpu': 0, 'is_train': False, 'path': {
+            'pretrain_network_t': str(damaged)}}, 'x.yml')
+    with pytest.raises(UserInputError, match=re.escape(expected)):  # HDRModel.load_network (ORM, teacher, SKAM)
+        eval_hdr_model(tmp_path).load_network(_tiny_net(), str(damaged))
+    eval_hdr_model(tmp_path).load_network(_tiny_net(), str(intact))
+
+
+def test_a_damaged_training_state_or_network_file_is_skipped_on_resume(tmp_path):
+    """A resume state or one of its network files with changed bytes: named, and --auto_resume takes the previous."""
+    from basicsr_skt import compat
+    models, states = tmp_path / 'models', tmp_path / 'training_states'
+    models.mkdir()
+    states.mkdir()
+    opt = {'num_gpu': 0, 'auto_resume': True, 'model_type': 'HDRModel', 'network_g': dict(TINY_HDRT),
+           'path': {'experiments_root': str(tmp_path), 'models': str(models), 'training_states': str(states)}}
+    for it in (2, 4):
+        torch.save({'params': _tiny_net().state_dict()}, models / f'net_g_{it}.pth')
+        torch.save({'iter': it, 'epoch': 0, 'optimizers': [], 'schedulers': [], 'payload': torch.arange(64.)},
+                   states / f'{it}.state')
+    state_record = flip_in_record(states / '4.state', 'data/0')
+    with pytest.raises(RuntimeError, match=re.escape(f'record {state_record!r}')):
+        compat.read_training_state(str(states / '4.state'), opt)
+    assert compat.load_resume_state(dict(opt, path=dict(opt['path'])))['iter'] == 2
+    torch.save({'iter': 4, 'epoch': 0, 'optimizers': [], 'schedulers': []}, states / '4.state')
+    net_record = flip_in_record(models / 'net_g_4.pth', 'data/3')
+    with pytest.raises(RuntimeError, match=rf'net_g_4\.pth .*record {re.escape(repr(net_record))}'):
+        compat.read_training_state(str(states / '4.state'), opt)
+
+
+def test_inference_refuses_a_damaged_checkpoint(demo, damaged_checkpoint, tmp_path):
+    _, damaged, record = damaged_checkpoint
+    out = _run([str(REPO_ROOT / 'scripts' / 'inference.py'), str(next((demo / 'Test').iterdir())), '-o',
+                str(tmp_path / 'out'), '--checkpoint', str(damaged), '--arch-opt', 'embed_dim=12', 'depths=[2]',
+                'num_heads=[2]', 'mlp_ratio=2', '--device', 'cpu'], tmp_path)
+    _assert_one_message(out, f'{damaged} is damaged: record {record!r}')
+    assert not (tmp_path / 'out').exists() or not list((tmp_path / 'out').iterdir())
