@@ -26,6 +26,7 @@ from basicsr_skt.data.scene_reader import SKB_FILES, SceneReader, SceneRecord
 from basicsr_skt.skb.format import validate_meta
 from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
 from basicsr_skt.utils.option_checks import warn_unknown_keys
+from basicsr_skt.utils.paths import check_name
 from basicsr_skt.utils.scan import natural_key
 
 __all__ = ['MultiExposureBase', 'CropWindow', 'BACKENDS', 'SHARED_OPTION_KEYS']
@@ -196,6 +197,8 @@ class MultiExposureBase(data.Dataset, metaclass=ABCMeta):
         if not names:
             raise self._error(f'no scenes found in {self.dataroot} (expected one folder per scene with '
                               f'{self._scene_layout()})')
+        for name in names:  # scene names become result file names: never a path
+            check_name(name, f'Scene name in {self.dataroot}')
         return names
 
     def _read_scene_list(self, scene_list: object) -> List[str]:
