@@ -22,6 +22,7 @@ import numpy as np
 
 from basicsr_skt.reporting.charts import bar_chart
 from basicsr_skt.reporting.compare import comparison_figure_values, comparison_rows, comparison_table, read_metrics_csv
+from basicsr_skt.utils.cli import ranged
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
 from basicsr_skt.utils.paths import check_name, check_output_path
 
@@ -91,7 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--labels', nargs='+', default=None, help='one label per run (default: folder names)')
     parser.add_argument('--dataset', default=None, help='dataset name of <dataset>_metrics.csv (default: the only one)')
     parser.add_argument('--metrics', nargs='+', default=None, help='metrics to compare (default: all shared ones)')
-    parser.add_argument('--digits', type=int, default=4, help='decimals in the table')
+    parser.add_argument('--digits', type=ranged(int, 0, 12), default=4, help='decimals in the table')
     parser.add_argument('--out', default='comparison.md', help='Markdown file for the table')
     parser.add_argument('--figure', default=None, help='PNG of the bar charts (default: --out with .png)')
     parser.add_argument('--no-figure', action='store_true', help='write no figure')

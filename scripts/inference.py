@@ -36,8 +36,10 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.inference import brackets, display
 from basicsr_skt.inference.orm import expected_frames, predict
 from basicsr_skt.inference.weights import load_weights
+from basicsr_skt.utils.cli import non_negative_int, ranged, resolve_device
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.figures import to_uint8
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import network_input, write_hdr
 from basicsr_skt.utils.option_checks import parse_key_values
 from basicsr_skt.utils.paths import check_name, check_output_path
@@ -90,7 +92,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='what t is relative to. auto: an exposure file as written (t = 2 ** ev, like the training dataset), '
         'EXIF / --exposures / --ev relative to the shortest frame (Kalantari; the official checkpoints)')
     exposure.add_argument(
-        '--reference', type=int, help='reference frame index in exposure order (0 = shortest); default the middle')
+        '--reference',
+        type=non_negative_int,
+        help='reference frame index in exposure order (0 = shortest); default the middle')
     exposure.add_argument(
         '--response',
         default='gamma2.2',
@@ -98,16 +102,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'JPEGs), gamma<x>, or linear (frames already linear)')
     run = parser.add_argument_group('run')
     run.add_argument('--device', default='auto', help="auto (cuda if available), cpu, cuda, cuda:1, ...")
-    run.add_argument('--pad-multiple', type=int, default=8, help='reflect-pad H and W to this multiple')
-    run.add_argument('--tile', type=int, help='process overlapped tiles of this size (limits memory)')
-    run.add_argument('--tile-overlap', type=int, default=32, help='minimum overlap of neighbouring tiles')
     run.add_argument(
-        '--max-side', type=int, help='downscale frames so their longer side is at most this (quick previews)')
+        '--pad-multiple', type=ranged(int, 1, 1024), default=8, help='reflect-pad H and W to this multiple')
+    run.add_argument('--tile', type=ranged(int, 8), help='process overlapped tiles of this size (limits memory)')
+    run.add_argument('--tile-overlap', type=non_negative_int, default=32, help='minimum overlap of neighbouring tiles')
+    run.add_argument(
+        '--max-side',
+        type=ranged(int, 8),
+        help='downscale frames so their longer side is at most this (quick previews)')
     out = parser.add_argument_group('output')
     out.add_argument('--format', choices=('hdr', 'exr'), default='hdr', help='linear HDR file format')
     out.add_argument('--name', help='scene name for a list of files (default: their folder name)')
     out.add_argument('--compare', action='store_true', help='also write <scene>_compare.png: inputs and results')
-    out.add_argument('--strip-height', type=int, default=360, help='tile height of the comparison strip')
+    out.add_argument(
+        '--strip-height', type=ranged(int, 16, 4096), default=360, help='tile height of the comparison strip')
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     _split_trailing_inputs(args, argv)
@@ -151,15 +159,6 @@ def _is_exposure_time(text: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------------------ setup
-def resolve_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'--device {name}: CUDA is not available here; use --device cpu or auto')
-    return device
-
-
 def arch_spec(args: argparse.Namespace) -> Tuple[str, Dict[str, Any]]:
     """(arch name, keyword arguments): --config's network_g if given, else --arch; --arch-opt on top."""
     name, opts = args.arch, {}
@@ -332,6 +331,7 @@ def check_output_folder(args: argparse.Namespace, scenes: List[Scene]) -> None:
         hint='give an output folder outside the input folders, e.g. -o results/my_scene')
     for name, _, _ in scenes:
         check_name(name, 'Scene name')
+    check_writable_dir(args.output, '-o/--output folder')
 
 
 def run(args: argparse.Namespace) -> List[Dict[str, Any]]:

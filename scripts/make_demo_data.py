@@ -13,7 +13,9 @@ from os import path as osp
 from typing import List, Optional
 
 from basicsr_skt.data.demo_scenes import SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits, make_demo_dataset
+from basicsr_skt.utils.cli import non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.scene_checks import check_increasing
 
 
@@ -25,23 +27,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'same seed gives byte-identical files.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', default='datasets/demo', help='dataset root folder')
-    parser.add_argument('--num-train', type=int, default=4, help='number of training scenes (Training/)')
+    parser.add_argument('--num-train', type=non_negative_int, default=4, help='number of training scenes (Training/)')
     parser.add_argument(
-        '--num-val', type=int, default=2, help='number of validation scenes (Test/; Validation/ with --num-test)')
+        '--num-val',
+        type=non_negative_int,
+        default=2,
+        help='number of validation scenes (Test/; Validation/ with --num-test)')
     parser.add_argument(
         '--num-test',
-        type=int,
+        type=non_negative_int,
         default=0,
         help='number of held-out test scenes (Test/demo_test_XXX); > 0 moves the validation scenes to Validation/')
-    parser.add_argument('--height', type=int, default=128, help='image height in pixels')
-    parser.add_argument('--width', type=int, default=192, help='image width in pixels')
+    parser.add_argument('--height', type=ranged(int, 8, 8192), default=128, help='image height in pixels')
+    parser.add_argument('--width', type=ranged(int, 8, 8192), default=192, help='image width in pixels')
     parser.add_argument(
         '--evs',
-        type=float,
+        type=ranged(float, -60, 60),
         nargs='+',
         default=[-2.0, 0.0, 2.0],
         help='EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed (each scene gets its own derived stream)')
+    parser.add_argument(
+        '--seed', type=non_negative_int, default=0, help='random seed (each scene gets its own derived stream)')
     parser.add_argument(
         '--force',
         action='store_true',
@@ -100,6 +106,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         total = check_dataset(args.out, len(args.evs))
         print(f'OK: {total} scenes under {args.out} read and validated')
         return 0
+    try:
+        check_writable_dir(args.out, '--out folder')
+    except OSError as err:  # an existing file, an unwritable parent
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     foreign = foreign_entries(args.out, args.num_test)
     if foreign and not args.force:
         print(f'error: {args.out} already holds {len(foreign)} entries that are not demo scenes '

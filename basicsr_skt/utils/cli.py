@@ -9,11 +9,17 @@ parsed arguments with :func:`dataclass_from_args`::
     config = dataclass_from_args(BracketConfig, parser.parse_args(), OPTIONS)
 
 Supported field types: ``int``, ``float``, ``str``, ``Tuple[X, ...]`` (``nargs='+'``), ``Tuple[X, X]`` (``nargs=2``)
-and ``Optional`` of those (default None). Imports nothing above ``basicsr_skt.utils``.
+and ``Optional`` of those (default None). Range-checking ``type`` callables (:func:`ranged`, :data:`positive_int`) and
+the one ``--device`` resolver (:func:`resolve_device`) of the scripts live here too. Imports nothing above
+``basicsr_skt.utils``.
 """
 import argparse
+import math
 import typing
-from typing import Any, Dict, Iterable, Mapping, Type, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Mapping, Optional, Type, TypeVar, Union
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar('T')
 #: Help text, or ``argparse.add_argument`` keyword arguments (with ``help``) that override the inferred ones.
@@ -42,7 +48,10 @@ def _field_arguments(hint: Any, default: Any) -> Dict[str, Any]:
     raise TypeError(f'Unsupported option type {hint}')
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, defaults: Any, options: Mapping[str, OptionSpec]) -> None:
+def add_dataclass_arguments(parser: argparse.ArgumentParser,
+                            defaults: Any,
+                            options: Mapping[str, OptionSpec],
+                            ranges: Optional[Mapping[str, Callable[[str], Any]]] = None) -> None:
     """Add ``--field-name`` to ``parser`` for each field named in ``options``, in that order.
 
     Args:
@@ -50,10 +59,13 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, defaults: Any, opti
         defaults: An instance of the dataclass; its values are the defaults.
         options: Field name -> help text, or -> ``add_argument`` keyword arguments overriding the inferred ``type``,
             ``nargs`` and ``default`` (e.g. ``{'choices': RESPONSES, 'help': ...}``).
+        ranges: Field name -> a range-checking ``type`` (:func:`ranged`), applied to each value of the field.
     """
     hints = typing.get_type_hints(type(defaults))
     for name, spec in options.items():
         kwargs = _field_arguments(hints[name], getattr(defaults, name))
+        if ranges and name in ranges:
+            kwargs['type'] = ranges[name]
         kwargs.update({'help': spec} if isinstance(spec, str) else spec)
         parser.add_argument('--' + name.replace('_', '-'), **kwargs)
 
@@ -63,3 +75,83 @@ def dataclass_from_args(cls: Type[T], args: argparse.Namespace, names: Iterable[
     other fields keep their defaults."""
     values = {name: getattr(args, name) for name in names}
     return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in values.items()})
+
+
+def ranged(kind: Callable[[str], Any],
+           low: Optional[float] = None,
+           high: Optional[float] = None,
+           low_open: bool = False,
+           what: str = '') -> Callable[[str], Any]:
+    """An ``argparse`` ``type`` that parses with ``kind`` and refuses values outside ``[low, high]`` (``(low, high]``
+    with ``low_open``), saying the valid range: argparse prints ``error: argument --x: ...`` and exits 2.
+
+    Args:
+        kind: ``int`` or ``float`` (non-finite floats are refused too).
+        low: Smallest valid value (None: no bound).
+        high: Largest valid value (None: no bound).
+        low_open: ``low`` itself is not valid (e.g. a strictly positive float).
+        what: Why the range, appended to the message (e.g. ``'stops between neighbouring frames'``).
+
+    Returns:
+        Callable[[str], Any]: The parser; its ``__name__`` is ``kind``'s, so argparse names the type in its messages.
+    """
+    bounds = ('(' if low_open else '[') + ('-inf' if low is None else f'{low:g}') + ', ' + ('inf' if high is None else
+                                                                                            f'{high:g}') + ']'
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f'{text!r} is not a valid {kind.__name__}') from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f'{text!r} is not a finite number; valid range {bounds}')
+        too_low = low is not None and (value <= low if low_open else value < low)
+        if too_low or (high is not None and value > high):
+            reason = f' ({what})' if what else ''
+            raise argparse.ArgumentTypeError(f'{value!r} is outside the valid range {bounds}{reason}')
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+#: Positive integers (counts, sizes, frequencies).
+positive_int = ranged(int, 1)
+#: Integers >= 0.
+non_negative_int = ranged(int, 0)
+
+
+def resolve_device(name: str, option: str = '--device') -> 'torch.device':
+    """The ``torch.device`` a ``--device`` argument names, checked before any work starts.
+
+    Args:
+        name: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``, ``'cuda:<index>'``, ``'mps'``.
+        option: The option, for the message.
+
+    Returns:
+        torch.device: The device.
+
+    Raises:
+        UserInputError: Not a device name, CUDA (or that CUDA index, or MPS) not available here.
+    """
+    import torch
+
+    from basicsr_skt.utils.errors import UserInputError
+
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise UserInputError(f'{option} {name!r} is not a device; use auto, cpu, cuda or cuda:<index>') from None
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise UserInputError(f'{option} {name}: CUDA is not available here; use {option} cpu or auto')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserInputError(f'{option} {name}: this machine has {torch.cuda.device_count()} CUDA device(s) '
+                                 f'(indices 0..{torch.cuda.device_count() - 1})')
+    elif device.type == 'mps' and not (hasattr(torch.backends, 'mps') and torch.backends.mps.is_available()):
+        raise UserInputError(f'{option} {name}: MPS is not available here; use {option} cpu or auto')
+    elif device.type not in ('cpu', 'cuda', 'mps'):
+        raise UserInputError(f'{option} {name}: unsupported device type {device.type!r}; use auto, cpu or cuda')
+    return device

@@ -309,3 +309,30 @@ def check_run_options(opt: Mapping[str, Any], source: str, cuda_available: bool)
             integer=False,
             fix='how many times the dataset is repeated per epoch (default 1); 0 makes '
             'every epoch empty')
+
+
+def check_heads_divide(arch: str, width: int, width_option: str, heads: Iterable[int], heads_option: str) -> None:
+    """Refuse attention heads that do not split a width evenly, when the network is built (not at the first forward,
+    where the reshape of the attention fails without naming the option).
+
+    Args:
+        arch (str): The network, for the message (e.g. ``'HDRTransformer'``).
+        width (int): Channels split across the heads (e.g. ``embed_dim``).
+        width_option (str): The option that sets ``width`` (e.g. ``'embed_dim'``; ``'embed_dim / 3'`` when derived).
+        heads (Iterable[int]): Heads per stage (or one number in a list).
+        heads_option (str): The option that sets them (e.g. ``'num_heads'``).
+
+    Raises:
+        UserInputError: A head count that is not a positive integer dividing ``width``; the message names both
+            options and lists the head counts that fit.
+    """
+    from basicsr_skt.utils.errors import UserInputError
+
+    heads = list(heads)
+    for index, count in enumerate(heads):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or width % count:
+            where = f'{heads_option}[{index}]' if len(heads) > 1 else heads_option
+            fits = [n for n in range(1, min(width, 64) + 1) if width % n == 0]
+            raise UserInputError(f'{arch}: {where} = {count!r} does not divide {width_option} = {width} (each '
+                                 f'attention head gets {width_option} / heads channels): choose {heads_option} '
+                                 f'among {fits}, or change {width_option}')
