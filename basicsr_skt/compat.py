@@ -343,6 +343,9 @@ def check_parsed_options(opt: Dict[str, Any], source: str) -> None:
             :func:`~basicsr_skt.utils.file_checks.check_checkpoint_file`.
     """
     option_checks.check_run_options(opt, source, torch.cuda.is_available())
+    for key, section in opt.items():
+        if key.startswith('network_') and isinstance(section, dict) and section.get('type') in registry.ARCH_REGISTRY:
+            option_checks.check_network_options(key, section, registry.ARCH_REGISTRY.get(section['type']), source)
     for key, value in (opt.get('path') or {}).items():
         if 'pretrain_network' in key and value:
             file_checks.check_checkpoint_file(value, f'path.{key} in {source}')
