@@ -218,14 +218,20 @@ def read_meta_info(db_path: str) -> Dict[str, RecordInfo]:
             'the database is incomplete (interrupted build?) or not made by scripts/make_lmdb.py')
         raise ValueError(f'LMDB {db_path} has no {META_INFO_NAME} ({what}); build it with scripts/make_lmdb.py')
     records: Dict[str, RecordInfo] = {}
-    with open(path, 'r', encoding='utf-8') as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip() or line.lstrip().startswith('#'):
-                continue
-            info = RecordInfo.from_line(line, f'{path}, line {number}')
-            if info.key in records:
-                raise ValueError(f'{path}, line {number}: duplicate key {info.key}')
-            records[info.key] = info
+    with open(path, 'rb') as f:
+        raw_lines = f.read().split(b'\n')
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            line = raw.decode('utf-8')
+        except UnicodeDecodeError:
+            raise ValueError(f'{path}, line {number}: not UTF-8 text (the file is damaged): rebuild the database with '
+                             'scripts/make_lmdb.py --force, or copy it again') from None
+        if not line.strip() or line.lstrip().startswith('#'):
+            continue
+        info = RecordInfo.from_line(line, f'{path}, line {number}')
+        if info.key in records:
+            raise ValueError(f'{path}, line {number}: duplicate key {info.key}')
+        records[info.key] = info
     if not records:
         raise ValueError(f'{path} lists no records')
     return records

@@ -23,7 +23,7 @@ from torch.utils import data
 from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option
 from basicsr_skt.data.lmdb_format import META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY, is_lmdb_folder
 from basicsr_skt.data.scene_reader import SKB_FILES, SceneReader, SceneRecord
-from basicsr_skt.skb.format import validate_meta
+from basicsr_skt.skb.format import check_crc, validate_meta
 from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
 from basicsr_skt.utils.option_checks import warn_unknown_keys
 from basicsr_skt.utils.paths import check_name
@@ -307,6 +307,8 @@ class MultiExposureBase(data.Dataset, metaclass=ABCMeta):
                              'scripts/make_semantic_priors.py --force')
         check_embedding_geometry(embedding.shape, meta['cell_size'], (height, width),
                                  f'Scene {scene!r}: {embedding_name}')
+        for key, value in ((SKB_META_KEY, meta), (SKB_EMBEDDING_KEY, embedding), (SKB_LABELS_KEY, labels)):
+            check_crc(SKB_FILES[key], self._skb_name(scene, key), value, meta)  # damage since writing
         self._skb_checked.add(scene)
 
     def _read_skb_window(self, record: SceneRecord, top: int, left: int, height: int, width: int) -> List[np.ndarray]:

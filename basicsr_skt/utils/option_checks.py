@@ -339,12 +339,17 @@ def check_heads_divide(arch: str, width: int, width_option: str, heads: Iterable
                                  f'among {fits}, or change {width_option}')
 
 
+#: Largest integer argument of a network (channels, counts, sizes) the option checks accept.
+MAX_NETWORK_INT = 4096
+
+
 def _option_value_problem(name: str, hint: Any, value: Any) -> Optional[str]:
     """Why ``value`` cannot be the network argument ``name`` of type ``hint`` (None when it can).
 
-    Rules, from the argument types of the shipped networks: an ``int`` is a count or a size (>= 1), a ``float`` is
-    finite and > 0 (a ``drop*`` rate: in [0, 1)), a ``bool`` is true/false, a ``str`` a string, a ``Sequence[int]``
-    a non-empty list of such ints, ``Optional[X]`` also null, ``Union[A, B]`` either.
+    Rules, from the argument types of the shipped networks: an ``int`` is a count or a size in [1, 4096] (wider
+    layers do not fit in memory), a ``float`` is finite and > 0 (a ``drop*`` rate: in [0, 1); a ``*ratio``: at
+    most 64), a ``bool`` is true/false, a ``str`` a string, a ``Sequence[int]`` a non-empty list of such ints,
+    ``Optional[X]`` also null, ``Union[A, B]`` either.
     """
     import math
     import typing
@@ -370,12 +375,15 @@ def _option_value_problem(name: str, hint: Any, value: Any) -> Optional[str]:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             return f'must be an integer, got {value!r}'
-        return None if value >= 1 else f'must be at least 1 (a count or a size), got {value!r}'
+        return None if 1 <= value <= MAX_NETWORK_INT else (
+            f'must lie in [1, {MAX_NETWORK_INT}] (a count or a size), got {value!r}')
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return f'must be a finite number, got {value!r}'
         if 'drop' in name:
             return None if 0 <= value < 1 else f'must lie in [0, 1) (a drop rate), got {value!r}'
+        if name.endswith('ratio'):
+            return None if 0 < value <= 64 else f'must lie in (0, 64] (a width ratio), got {value!r}'
         return None if value > 0 else f'must be greater than 0, got {value!r}'
     if hint is str:
         return None if isinstance(value, str) else f'must be a string, got {value!r}'
