@@ -12,7 +12,8 @@ separators and control characters:
 
 Every file check runs in a forked child with an alarm, so a SIGBUS / SIGSEGV or a hang is a failing example, not a
 dead test run. Profiles: ``ci`` (default: derandomized, a few hundred examples, well under a minute) and ``long``
-(``BASICSR_SKT_FUZZ=long``: thousands, random seeds) -- e.g. ``BASICSR_SKT_FUZZ=long pytest tests/test_fuzz.py``.
+(``BASICSR_SKT_FUZZ=long``: 2000 examples per test, or ``BASICSR_SKT_FUZZ_EXAMPLES``, random seeds) -- e.g.
+``BASICSR_SKT_FUZZ=long BASICSR_SKT_FUZZ_EXAMPLES=300 pytest tests/test_fuzz.py``.
 """
 import copy
 import faulthandler
@@ -42,7 +43,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.register_profile(
     'long',
-    max_examples=2000,
+    max_examples=int(os.environ.get('BASICSR_SKT_FUZZ_EXAMPLES', '2000')),
     database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
