@@ -75,13 +75,16 @@ def test_cut_short_lmdb_in_the_test_entry_the_dataset_and_verify_is_a_message_no
     db = _cut_copy(packed_test, tmp_path, os.path.getsize(packed_test / 'data.mdb') // 2)
     expected = f'LMDB {db} is damaged: data.mdb is'
 
-    verify = _run([str(REPO_ROOT / 'scripts' / 'make_lmdb.py'), '--input', str(demo / 'Test'), '--output', str(db),
-                   '--verify'], tmp_path)
+    verify = _run(
+        [str(REPO_ROOT / 'scripts' / 'make_lmdb.py'), '--input',
+         str(demo / 'Test'), '--output',
+         str(db), '--verify'], tmp_path)
     _assert_one_message(verify, expected, 'rebuild it with scripts/make_lmdb.py --force')
 
-    read = _run(['-c', 'from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset as D; '
-                 f'd = D({{"phase": "val", "dataroot": {str(db)!r}, "io_backend": {{"type": "lmdb"}}}}); d[0]'],
-                tmp_path)
+    read = _run([
+        '-c', 'from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset as D; '
+        f'd = D({{"phase": "val", "dataroot": {str(db)!r}, "io_backend": {{"type": "lmdb"}}}}); d[0]'
+    ], tmp_path)
     assert read.returncode not in SIGBUS_EXITS and expected in read.stderr, (read.returncode, read.stderr[-2000:])
 
     checkpoint = tmp_path / 'net_g.pth'
@@ -147,8 +150,15 @@ def test_a_flipped_byte_in_a_checkpoint_is_refused_by_every_loader(damaged_check
     with pytest.raises(ValueError, match=re.escape(expected)):
         load_weights(_tiny_net(), str(damaged))
     with pytest.raises(UserInputError, match=re.escape(expected)):  # pretrain_network_* at option parsing
-        compat.check_parsed_options({'name': 'run', 'num_gpu': 0, 'is_train': False, 'path': {
-            'pretrain_network_t': str(damaged)}}, 'x.yml')
+        compat.check_parsed_options(
+            {
+                'name': 'run',
+                'num_gpu': 0,
+                'is_train': False,
+                'path': {
+                    'pretrain_network_t': str(damaged)
+                }
+            }, 'x.yml')
     with pytest.raises(UserInputError, match=re.escape(expected)):  # HDRModel.load_network (ORM, teacher, SKAM)
         eval_hdr_model(tmp_path).load_network(_tiny_net(), str(damaged))
     eval_hdr_model(tmp_path).load_network(_tiny_net(), str(intact))
@@ -160,12 +170,26 @@ def test_a_damaged_training_state_or_network_file_is_skipped_on_resume(tmp_path)
     models, states = tmp_path / 'models', tmp_path / 'training_states'
     models.mkdir()
     states.mkdir()
-    opt = {'num_gpu': 0, 'auto_resume': True, 'model_type': 'HDRModel', 'network_g': dict(TINY_HDRT),
-           'path': {'experiments_root': str(tmp_path), 'models': str(models), 'training_states': str(states)}}
+    opt = {
+        'num_gpu': 0,
+        'auto_resume': True,
+        'model_type': 'HDRModel',
+        'network_g': dict(TINY_HDRT),
+        'path': {
+            'experiments_root': str(tmp_path),
+            'models': str(models),
+            'training_states': str(states)
+        }
+    }
     for it in (2, 4):
         torch.save({'params': _tiny_net().state_dict()}, models / f'net_g_{it}.pth')
-        torch.save({'iter': it, 'epoch': 0, 'optimizers': [], 'schedulers': [], 'payload': torch.arange(64.)},
-                   states / f'{it}.state')
+        torch.save({
+            'iter': it,
+            'epoch': 0,
+            'optimizers': [],
+            'schedulers': [],
+            'payload': torch.arange(64.)
+        }, states / f'{it}.state')
     state_record = flip_in_record(states / '4.state', 'data/0')
     with pytest.raises(RuntimeError, match=re.escape(f'record {state_record!r}')):
         compat.read_training_state(str(states / '4.state'), opt)
@@ -178,8 +202,60 @@ def test_a_damaged_training_state_or_network_file_is_skipped_on_resume(tmp_path)
 
 def test_inference_refuses_a_damaged_checkpoint(demo, damaged_checkpoint, tmp_path):
     _, damaged, record = damaged_checkpoint
-    out = _run([str(REPO_ROOT / 'scripts' / 'inference.py'), str(next((demo / 'Test').iterdir())), '-o',
-                str(tmp_path / 'out'), '--checkpoint', str(damaged), '--arch-opt', 'embed_dim=12', 'depths=[2]',
-                'num_heads=[2]', 'mlp_ratio=2', '--device', 'cpu'], tmp_path)
+    out = _run([
+        str(REPO_ROOT / 'scripts' / 'inference.py'),
+        str(next((demo / 'Test').iterdir())), '-o',
+        str(tmp_path / 'out'), '--checkpoint',
+        str(damaged), '--arch-opt', 'embed_dim=12', 'depths=[2]', 'num_heads=[2]', 'mlp_ratio=2', '--device', 'cpu'
+    ], tmp_path)
     _assert_one_message(out, f'{damaged} is damaged: record {record!r}')
     assert not (tmp_path / 'out').exists() or not list((tmp_path / 'out').iterdir())
+
+
+# ------------------------------------------------------------------------------------- found by the fuzz suite
+def test_skb_files_changed_after_writing_are_named_by_loader_and_dataset(tmp_path):
+    """A flipped byte of the embedding data, the labels, or the meta's recorded CRCs: refused, never used."""
+    from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+    from basicsr_skt.skb.format import load_scene_priors
+    from tests.helpers import add_fake_priors
+    demo = make_tiny_demo(tmp_path / 'demo', num_train=1, num_val=1)
+    add_fake_priors(demo, channels=4)
+    scene = next((demo / 'Test').iterdir())
+    intact = load_scene_priors(str(scene))
+    assert set(intact['meta']['crc32']) == {'skb_embedding.npy', 'skb_labels.npy', 'skb_meta.json'}
+    data = bytearray((scene / 'skb_embedding.npy').read_bytes())
+    data[-3] ^= 0x01  # a mantissa bit of one float16 value: still a valid, finite embedding
+    (scene / 'skb_embedding.npy').write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r'skb_embedding\.npy: contents do not match the CRC-32 recorded'):
+        load_scene_priors(str(scene))
+    dataset = HDRMultiExposureDataset({
+        'phase': 'val',
+        'dataroot': str(demo / 'Test'),
+        'skb': True,
+        'io_backend': {
+            'type': 'disk'
+        }
+    })
+    with pytest.raises(ValueError, match=r'skb_embedding\.npy: contents do not match'):
+        dataset[0]
+
+
+def test_damaged_npy_header_and_non_utf8_meta_info_are_named(packed_test, tmp_path):
+    """numpy's header parser raised TokenError on a flipped header byte; a non-UTF-8 byte in meta_info.txt raised
+    UnicodeDecodeError: both were bare tracebacks."""
+    from basicsr_skt.skb.format import load_scene_priors
+    from tests.helpers import add_fake_priors
+    demo = make_tiny_demo(tmp_path / 'demo', num_train=1, num_val=1)
+    add_fake_priors(demo, channels=4)
+    scene = next((demo / 'Test').iterdir())
+    data = bytearray((scene / 'skb_labels.npy').read_bytes())
+    data[10] ^= 0x01  # inside the header dict
+    (scene / 'skb_labels.npy').write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r'skb_labels\.npy: cannot read \.npy array'):
+        load_scene_priors(str(scene))
+    db = tmp_path / 'copy.lmdb'
+    shutil.copytree(packed_test, db)
+    meta = db / 'meta_info.txt'
+    meta.write_bytes(b'\xa3' + meta.read_bytes()[1:])
+    with pytest.raises(ValueError, match=r'meta_info\.txt, line 1: not UTF-8 text .*make_lmdb\.py --force'):
+        LmdbSceneReader(str(db))

@@ -141,8 +141,11 @@ def world(tmp_path_factory) -> Dict[str, Any]:
     db = root / 'Test.lmdb'
     pack_lmdb(FolderSceneReader(str(demo / 'Test')), str(db))
     reader = LmdbSceneReader(str(db))
-    lmdb_values = {(s, k): np.array(reader.read_full(s, k)) for s in reader.scene_names() for k in reader.keys(s)
-                   if reader.info(s, k).dtype != 'json'}
+    lmdb_values = {
+        (s, k): np.array(reader.read_full(s, k))
+        for s in reader.scene_names()
+        for k in reader.keys(s) if reader.info(s, k).dtype != 'json'
+    }
     reader.close()
     torch.manual_seed(0)
     weights = HDRTransformer(**{k: v for k, v in TINY_HDRT.items() if k != 'type'}).state_dict()
@@ -152,11 +155,24 @@ def world(tmp_path_factory) -> Dict[str, Any]:
     (experiment / 'models').mkdir(parents=True)
     (experiment / 'training_states').mkdir()
     torch.save({'params': weights}, experiment / 'models' / 'net_g_4.pth')
-    torch.save({'iter': 4, 'epoch': 1, 'optimizers': [], 'schedulers': [], 'payload': torch.arange(300.)},
-               experiment / 'training_states' / '4.state')
-    return {'root': root, 'demo': demo, 'db': db, 'lmdb_values': lmdb_values, 'weights': weights,
-            'checkpoint': checkpoint, 'experiment': experiment, 'snapshot': snapshot(root),
-            'options': snapshot(OPTIONS_DIR)}
+    torch.save({
+        'iter': 4,
+        'epoch': 1,
+        'optimizers': [],
+        'schedulers': [],
+        'payload': torch.arange(300.)
+    }, experiment / 'training_states' / '4.state')
+    return {
+        'root': root,
+        'demo': demo,
+        'db': db,
+        'lmdb_values': lmdb_values,
+        'weights': weights,
+        'checkpoint': checkpoint,
+        'experiment': experiment,
+        'snapshot': snapshot(root),
+        'options': snapshot(OPTIONS_DIR)
+    }
 
 
 @pytest.fixture()
@@ -201,8 +217,15 @@ def test_damaged_training_states_are_named_or_intact(world, work, data, which):
     experiment = fresh_copy(world['experiment'], work, 'experiment')
     path = experiment / ('training_states/4.state' if which == 'state' else 'models/net_g_4.pth')
     apply_damage(path, data.draw(damage(path.stat().st_size)))
-    opt = {'num_gpu': 0, 'model_type': 'HDRModel', 'network_g': dict(TINY_HDRT),
-           'path': {'models': str(experiment / 'models'), 'experiments_root': str(experiment)}}
+    opt = {
+        'num_gpu': 0,
+        'model_type': 'HDRModel',
+        'network_g': dict(TINY_HDRT),
+        'path': {
+            'models': str(experiment / 'models'),
+            'experiments_root': str(experiment)
+        }
+    }
 
     def check() -> bool:
         state = compat.read_training_state(str(experiment / 'training_states' / '4.state'), opt)
@@ -233,8 +256,8 @@ def test_damaged_lmdb_data_is_named_never_a_signal(world, work, data, verify):
     db = fresh_copy(world['db'], work, 'fuzz.lmdb')
     how = data.draw(damage((db / 'data.mdb').stat().st_size))
     apply_damage(db / 'data.mdb', how)
-    assert_reported(in_child(lambda: _read_lmdb(db, world['lmdb_values'], verify)), [str(db)],
-                    detectable=verify or how[0] == 'cut')
+    assert_reported(
+        in_child(lambda: _read_lmdb(db, world['lmdb_values'], verify)), [str(db)], detectable=verify or how[0] == 'cut')
 
 
 @examples(30)
@@ -305,8 +328,8 @@ def _shipped_configs() -> List[Path]:
 
 def _option_keys(opt: Dict[str, Any]) -> List[Tuple[str, ...]]:
     """Leaf keys of the network sections and the run options BasicSR's loop divides or names files by."""
-    keys = [(section, key) for section, value in opt.items() if section.startswith('network_') and isinstance(
-        value, dict) for key in value if key != 'type']
+    keys = [(section, key) for section, value in opt.items()
+            if section.startswith('network_') and isinstance(value, dict) for key in value if key != 'type']
     keys += [('name', ), ('logger', 'print_freq'), ('logger', 'save_checkpoint_freq'), ('val', 'suffix')]
     if opt.get('is_train', True) and 'train' in opt:
         keys += [('train', 'total_iter'), ('val', 'val_freq')]
@@ -318,10 +341,10 @@ def _option_keys(opt: Dict[str, Any]) -> List[Tuple[str, ...]]:
 
 
 BAD_VALUES = st.one_of(
-    st.text(max_size=8), st.integers(-10**6, 0), st.sampled_from([float('nan'), float('inf'), -1.5, 1e30, 0.0]),
-    st.booleans(), st.none(), st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=3),
-                                                                                          st.integers(), max_size=2),
-    st.sampled_from(['../x', 'a/b', 'x\ny', '']))
+    st.text(max_size=8), st.integers(-10**6, 0), st.sampled_from([float('nan'),
+                                                                  float('inf'), -1.5, 1e30, 0.0]), st.booleans(),
+    st.none(), st.lists(st.integers(-3, 3), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.sampled_from(['../x', 'a/b', 'x\ny', '']))
 
 
 @examples(80)
@@ -361,8 +384,8 @@ def test_shipped_config_options_with_bad_values_are_named(data):
 
 
 # ---------------------------------------------------------------------------------------------------------- names
-NAMES = st.text(alphabet=st.one_of(st.characters(), st.sampled_from(['/', '\\', '.', '\0', '\n', '\x1b', '\x7f'])),
-                max_size=12)
+NAMES = st.text(
+    alphabet=st.one_of(st.characters(), st.sampled_from(['/', '\\', '.', '\0', '\n', '\x1b', '\x7f'])), max_size=12)
 
 
 @examples(150)

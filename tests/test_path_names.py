@@ -16,8 +16,10 @@ from basicsr_skt.utils.paths import check_name
 from tests.helpers import TINY_HDRT, load_script, make_tiny_demo
 
 #: Names no writer may turn into a path: separators, parent folders, absolute paths, control characters.
-MALICIOUS = ['../escape', '..', '.', '/tmp/abs', 'a/b', 'a\\b', 'nul\0', 'line\nbreak', 'tab\there', 'esc\x1b[31m',
-             'del\x7f', 'c1\x85', '']
+MALICIOUS = [
+    '../escape', '..', '.', '/tmp/abs', 'a/b', 'a\\b', 'nul\0', 'line\nbreak', 'tab\there', 'esc\x1b[31m', 'del\x7f',
+    'c1\x85', ''
+]
 
 
 @pytest.mark.parametrize('name', MALICIOUS)
@@ -102,14 +104,19 @@ def test_inference_name_cannot_leave_the_output_folder(demo, tmp_path, capsys, n
 
     from basicsr_skt.archs.hdr_transformer_arch import HDRTransformer
     checkpoint = tmp_path / 'net_g.pth'
-    torch.save({'params': HDRTransformer(**{k: v for k, v in TINY_HDRT.items() if k != 'type'}).state_dict()},
-               checkpoint)
+    torch.save({'params': HDRTransformer(**{
+        k: v
+        for k, v in TINY_HDRT.items() if k != 'type'
+    }).state_dict()}, checkpoint)
     scene = next((demo / 'Test').iterdir())
     frames = sorted(str(p) for p in scene.glob('*.tif'))
     before = _files(tmp_path)
     inference = load_script('inference')
-    code = inference.main(frames + ['-o', str(tmp_path / 'out'), '--checkpoint', str(checkpoint), '--name', name,
-                                    '--ev', '-2', '0', '2', '--device', 'cpu'])
+    code = inference.main(frames + [
+        '-o',
+        str(tmp_path / 'out'), '--checkpoint',
+        str(checkpoint), '--name', name, '--ev', '-2', '0', '2', '--device', 'cpu'
+    ])
     assert code == 1 and '--name' in capsys.readouterr().err
     assert _files(tmp_path) == before
 
@@ -136,15 +143,22 @@ def test_a_malicious_name_in_the_test_entry_writes_nothing_outside_results(demo,
     scene = LmdbSceneReader(str(db)).scene_names()[0]
     (db / 'meta_info.txt').write_text((db / 'meta_info.txt').read_text().replace(f'{scene}/', '../../escape/'))
     checkpoint = tmp_path / 'net_g.pth'
-    torch.save({'params': HDRTransformer(**{k: v for k, v in TINY_HDRT.items() if k != 'type'}).state_dict()},
-               checkpoint)
+    torch.save({'params': HDRTransformer(**{
+        k: v
+        for k, v in TINY_HDRT.items() if k != 'type'
+    }).state_dict()}, checkpoint)
     opt = tiny_test_options(demo, 'names', str(checkpoint))
     opt['datasets']['test'].update(dataroot=str(db), io_backend={'type': 'lmdb'})
     config = dump_yaml(opt, tmp_path / 'test.yml')
     before = _files(tmp_path)
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', PYTHONPATH=str(REPO_ROOT))
-    out = subprocess.run([sys.executable, '-m', 'basicsr_skt.test', '-opt', str(config)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, '-m', 'basicsr_skt.test', '-opt',
+                          str(config)],
+                         cwd=tmp_path,
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=300)
     assert out.returncode == 2 and 'Traceback' not in out.stderr, out.stderr[-2000:]
     assert "'../../escape' holds a path separator" in out.stderr
     _only_inside(before, tmp_path, tmp_path / 'results')

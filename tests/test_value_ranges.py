@@ -81,11 +81,23 @@ def test_ev_spacing_in_a_dataset_exposure_file(tmp_path):
 
 # ------------------------------------------------------------------------------------------- the last raw tracebacks
 @pytest.mark.parametrize('arch, kwargs, message', [
-    ('HDRTransformer', {'embed_dim': 60, 'num_heads': [6, 7, 6]},
-     r'HDRTransformer: num_heads\[1\] = 7 does not divide embed_dim = 60 .*among \[1, 2, 3, 4, 5, 6, 10, 12'),
-    ('HDRTransformer', {'embed_dim': 12, 'depths': [2], 'num_heads': [0]}, r'num_heads = 0 does not divide'),
-    ('SCTNet', {'embed_dim': 60, 'scab_heads': 3}, r'SCTNet: scab_heads = 3 does not divide embed_dim / 3 = 20'),
-    ('SCTNet', {'embed_dim': 60, 'num_heads': [6, 6, 6, 8]}, r'SCTNet: num_heads\[3\] = 8 does not divide'),
+    ('HDRTransformer', {
+        'embed_dim': 60,
+        'num_heads': [6, 7, 6]
+    }, r'HDRTransformer: num_heads\[1\] = 7 does not divide embed_dim = 60 .*among \[1, 2, 3, 4, 5, 6, 10, 12'),
+    ('HDRTransformer', {
+        'embed_dim': 12,
+        'depths': [2],
+        'num_heads': [0]
+    }, r'num_heads = 0 does not divide'),
+    ('SCTNet', {
+        'embed_dim': 60,
+        'scab_heads': 3
+    }, r'SCTNet: scab_heads = 3 does not divide embed_dim / 3 = 20'),
+    ('SCTNet', {
+        'embed_dim': 60,
+        'num_heads': [6, 6, 6, 8]
+    }, r'SCTNet: num_heads\[3\] = 8 does not divide'),
 ])
 def test_heads_that_do_not_divide_the_width_are_refused_at_build(arch, kwargs, message):
     from basicsr.utils.registry import ARCH_REGISTRY
@@ -105,8 +117,8 @@ def test_output_folder_that_is_a_file_is_one_message(tmp_path, capsys):
     for i in range(3):
         (frame / f'input_{i}.tif').write_bytes(b'')
     with pytest.raises(NotADirectoryError, match=f'-o/--output folder {existing}: {existing} is a file'):
-        inference.check_output_folder(inference.parse_args([str(frame), '-o', str(existing), '--checkpoint', 'c']),
-                                      [('scene', str(frame), [])])
+        inference.check_output_folder(
+            inference.parse_args([str(frame), '-o', str(existing), '--checkpoint', 'c']), [('scene', str(frame), [])])
     assert existing.read_text() == 'a file'
 
 

@@ -191,10 +191,14 @@ def save_scene_priors(folder: str,
         full_meta['num_segments'] = int(labels.max())
     validate_scene_priors(embedding, labels, full_meta, folder)
     full_meta.pop(CRC_KEY, None)
-    full_meta[CRC_KEY] = {EMBEDDING_FILE: _crc(embedding), LABELS_FILE: _crc(labels), META_FILE: _meta_crc(full_meta)}
     if preview is not None:
         _check_preview(np.asarray(preview), full_meta, osp.join(folder, PREVIEW_FILE))
     try:
+        full_meta[CRC_KEY] = {
+            EMBEDDING_FILE: _crc(embedding),
+            LABELS_FILE: _crc(labels),
+            META_FILE: _meta_crc(full_meta)
+        }
         meta_text = json.dumps(full_meta, indent=2)
     except (TypeError, ValueError) as err:
         raise ValueError(f'{osp.join(folder, META_FILE)}: meta is not JSON-serialisable: {err}') from err
