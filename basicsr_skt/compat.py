@@ -16,12 +16,16 @@ equivalent that is a no-op where BasicSR already behaves. The table of every pat
 * ``options.parse_options``: experiments under the current directory for an installed BasicSR, option checks
   (:func:`wrap_parse_options`).
 * ``data.build_dataloader``: a training batch larger than an epoch is an error (:func:`wrap_build_dataloader`).
+
+Besides the patches, :func:`check_basicsr_version` warns once, at import, when the installed BasicSR is not one of
+:data:`TESTED_BASICSR_VERSIONS`.
 """
 import argparse
 import difflib
 import os
 import os.path as osp
 import sys
+import warnings
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional
 
@@ -37,6 +41,10 @@ from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.resumable_sampler import ResumableSampler
 
 _PATCHED_MARK = '_basicsr_skt_patched'
+#: ``basicsr.__version__`` of the BasicSR builds the plugin is tested with (scripts/setup_env.sh): the PyPI release
+#: ``basicsr==1.4.2`` and ``basicsr-volta==1.4.4``, a master-equivalent build (whose ``basicsr.__version__`` is
+#: ``'1.4.4'``).
+TESTED_BASICSR_VERSIONS = ('1.4.2', '1.4.4')
 
 
 def _mark(func: Callable) -> Callable:
@@ -375,6 +383,31 @@ def wrap_parse_options(parse: Callable) -> Callable:
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+def check_basicsr_version(version: Optional[str] = None) -> Optional[str]:
+    """Warn (``warnings.warn``, a ``UserWarning``) when BasicSR's version is not one the plugin is tested with.
+
+    Called once by ``import basicsr_skt``. The patches above fix lines of the tested versions; another version may
+    work, or may have moved what they patch.
+
+    Args:
+        version: The version to check; default ``basicsr.__version__`` (None when BasicSR does not say).
+
+    Returns:
+        The warning's message, or None for a tested version.
+    """
+    if version is None:
+        import basicsr
+        version = getattr(basicsr, '__version__', None)
+    if version in TESTED_BASICSR_VERSIONS:
+        return None
+    message = (f'basicsr_skt is tested with BasicSR {" and ".join(TESTED_BASICSR_VERSIONS)} (basicsr==1.4.2, '
+               f'basicsr-volta==1.4.4), but BasicSR {version} is installed: its training and test pipelines may '
+               'differ from what the plugin patches. Install a tested version with scripts/setup_env.sh '
+               '(docs/install.md)')
+    warnings.warn(message, UserWarning, stacklevel=2)
+    return message
+
+
 def apply_patches() -> None:
     """Apply every patch above (idempotent)."""
     if not _is_patched(registry.Registry.get):

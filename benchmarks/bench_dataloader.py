@@ -13,7 +13,7 @@ start, caches) are not timed; files are read from a warm page cache (they were j
 table, plus where the time goes per sample in one process.
 
     python benchmarks/bench_dataloader.py                       # 8 scenes, ~2 minutes on 2 cores
-    python benchmarks/bench_dataloader.py --scenes 6 --min-seconds 2 --keep /tmp/bench_data
+    python benchmarks/bench_dataloader.py --scenes 6 --min-seconds 2 --keep bench_data
     python benchmarks/bench_dataloader.py --tune-malloc         # glibc heap kept between batches (see --help)
 """
 import argparse
@@ -32,12 +32,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.data._utils.collate import default_collate
 
-import basicsr_skt  # noqa: F401
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.lmdb_pack import pack_lmdb
 from basicsr_skt.data.scene_reader import FolderSceneReader
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import write_hdr
+import basicsr_skt  # noqa: F401
 
 METHODS = ('official', 'folder', 'lmdb')
 GAMMA = 2.2

@@ -19,7 +19,7 @@ only with ``--checkpoint``: without one the network is randomly initialised with
     python benchmarks/bench_inference.py --size 256 384        # quick
     python benchmarks/bench_inference.py --device cuda --warmup 10 --repeats 100   # SAFNet's timing protocol
 
-The input is a generated demo scene (``basicsr_skt.data.demo_scenes``) of the requested size, rendered once.
+The input is a generated demo scene (``basicsr_skt.synthesis.demo_scenes``) of the requested size, rendered once.
 """
 import argparse
 import json
@@ -39,10 +39,10 @@ import torch
 
 import basicsr_skt  # noqa: F401  isort:skip
 from basicsr.archs import build_network
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
-from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
 from basicsr_skt.inference.orm import forward_frames, run_orm
 from basicsr_skt.inference.weights import load_weights
+from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 from basicsr_skt.utils.hdr_io import network_input
 from basicsr_skt.utils.tiling import tile_starts
 

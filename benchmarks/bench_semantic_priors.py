@@ -27,13 +27,13 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 import torch
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 from basicsr_skt.skb.extractors import SemanticBackend
 from basicsr_skt.skb.format import save_scene_priors
 from basicsr_skt.skb.preview import make_preview
 from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb
 from basicsr_skt.skb.vgg_backend import Vgg16Backend
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 
 Row = Tuple[str, str, float, int, str]  # backend, settings, seconds, bytes, note
 

@@ -133,7 +133,7 @@ def options(config: Dict[str, Any], kind: str, root: str) -> Dict[str, Any]:
     }
     if kind in ('skt', 'student'):
         skt = copy.deepcopy(config['skt'])
-        skt['warmup_iter'] = 0
+        skt['distill_warmup_iter'] = 0
         opt.update(model_type='SKTModel', network_t=copy.deepcopy(config['network_t']),
                    network_skam=copy.deepcopy(config['network_skam']), skt=skt)
     if kind == 'student':

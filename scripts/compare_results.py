@@ -10,80 +10,16 @@ every run has. The table is printed and written to ``--out``; the figure (``--fi
 ``.png``) stacks one grouped bar chart per metric (one group per scene plus the mean, one bar per run).
 """
 import argparse
-import fnmatch
-import glob
 import os
 import os.path as osp
 import sys
-from typing import Dict, List, Optional
 
 import cv2
-import numpy as np
 
-from basicsr_skt.reporting.charts import bar_chart
-from basicsr_skt.reporting.compare import comparison_figure_values, comparison_rows, comparison_table, read_metrics_csv
+from basicsr_skt.reporting.compare import (check_outputs, comparison_chart, comparison_rows, comparison_table,
+                                           default_labels, find_metrics_csv, read_metrics_csv)
 from basicsr_skt.utils.cli import ranged
-from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
-from basicsr_skt.utils.paths import check_name, check_output_path
-
-
-def find_metrics_csv(path: str, dataset: Optional[str]) -> str:
-    """The metrics CSV of a results folder (``<dataset>_metrics.csv``; the only one when ``dataset`` is None)."""
-    if osp.isfile(path):
-        return path
-    if not osp.isdir(path):
-        raise FileNotFoundError(f'{path}: neither a results folder nor a CSV file')
-    if dataset is not None:
-        csv_path = osp.join(path, f'{check_name(dataset, "--dataset")}_metrics.csv')
-        if not osp.isfile(csv_path):
-            raise FileNotFoundError(f'{csv_path} does not exist')
-        return csv_path
-    found = sorted(glob.glob(osp.join(path, '*_metrics.csv')))
-    if len(found) != 1:
-        raise FileNotFoundError(f'{path}: expected one *_metrics.csv, found {[osp.basename(f) for f in found]}; '
-                                'pass --dataset')
-    return found[0]
-
-
-def default_labels(paths: List[str]) -> List[str]:
-    """Folder names (for CSV paths: the containing folder's name)."""
-    return [osp.basename(osp.normpath(p if osp.isdir(p) else osp.dirname(osp.abspath(p)))) for p in paths]
-
-
-def comparison_chart(runs: Dict[str, Dict[str, Dict[str, float]]], metrics: List[str]) -> np.ndarray:
-    """One bar chart per metric (groups: common scenes and the mean), stacked top to bottom; uint8 BGR."""
-    charts = [bar_chart(comparison_figure_values(runs, m), m) for m in metrics]
-    return np.concatenate(charts, axis=0)
-
-
-def check_outputs(out: str, figure: Optional[str], results: List[str], csv_paths: List[str]) -> None:
-    """Refuse outputs that overwrite a compared CSV, or would be taken for one (``*_metrics.csv`` in a results folder).
-
-    Args:
-        out: The ``--out`` table.
-        figure: The figure path (None: no figure).
-        results: The results folders / CSV files given.
-        csv_paths: The CSV files read.
-
-    Raises:
-        UserInputError: Naming the output and the input it collides with.
-    """
-    folders = [path for path in results if osp.isdir(path)]
-    fix = 'choose an --out / --figure outside the compared files, e.g. --out comparison.md'
-    for what, path in (('--out', out), ('--figure', figure)):
-        if path is None:
-            continue
-        check_output_path(path, inputs=csv_paths, what=what, hint=fix)
-        if fnmatch.fnmatch(osp.basename(path), '*_metrics.csv'):
-            check_output_path(
-                path,
-                input_trees=folders,
-                what=what,
-                hint=f'{fix} (a *_metrics.csv in a results '
-                'folder is read as its metrics)')
-    if figure is not None and osp.realpath(figure) == osp.realpath(out):
-        raise UserInputError(f'--figure {figure} is the --out table: the figure would overwrite it; give another '
-                             '--figure (or --no-figure)')
+from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 
 
 def parse_args(argv=None) -> argparse.Namespace:

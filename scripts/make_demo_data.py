@@ -7,16 +7,24 @@ Examples:
     python scripts/make_demo_data.py --check                  # read back every scene with the training dataset class
 """
 import argparse
-import os
 import sys
 from os import path as osp
 from typing import List, Optional
 
-from basicsr_skt.data.demo_scenes import SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits, make_demo_dataset
-from basicsr_skt.utils.cli import non_negative_int, ranged
+from basicsr_skt.synthesis.demo_scenes import (SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, foreign_entries,
+                                               make_demo_dataset)
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.scene_checks import check_increasing
+
+CONFIG_OPTIONS = {
+    'height': 'image height in pixels',
+    'width': 'image width in pixels',
+    'evs': 'EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame)',
+}
+#: Valid ranges of the numeric options (argparse refuses others, naming the range).
+CONFIG_RANGES = {'height': ranged(int, 8, 8192), 'width': ranged(int, 8, 8192), 'evs': ranged(float, -60, 60)}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -38,14 +46,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=non_negative_int,
         default=0,
         help='number of held-out test scenes (Test/demo_test_XXX); > 0 moves the validation scenes to Validation/')
-    parser.add_argument('--height', type=ranged(int, 8, 8192), default=128, help='image height in pixels')
-    parser.add_argument('--width', type=ranged(int, 8, 8192), default=192, help='image width in pixels')
-    parser.add_argument(
-        '--evs',
-        type=ranged(float, -60, 60),
-        nargs='+',
-        default=[-2.0, 0.0, 2.0],
-        help='EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame)')
+    add_dataclass_arguments(parser, DemoSceneConfig(), CONFIG_OPTIONS, CONFIG_RANGES)
     parser.add_argument(
         '--seed', type=non_negative_int, default=0, help='random seed (each scene gets its own derived stream)')
     parser.add_argument(
@@ -81,25 +82,6 @@ def check_dataset(out_dir: str, num_frames: int) -> int:
     return total
 
 
-def foreign_entries(out_dir: str, num_test: int = 0) -> List[str]:
-    """Entries of the split folders (``<out>/Training``, ``<out>/Test``; also ``<out>/Validation`` with test scenes)
-    that are not demo scenes of that split (``demo_train_*`` / ``demo_val_*`` / ``demo_test_*``).
-
-    Generated scenes written beside them would silently become part of that (real) dataset.
-    """
-    found = []
-    for folder, _, _ in demo_splits(num_test):
-        split = osp.join(out_dir, folder)
-        # demo scenes of either layout are ours (Test/ holds demo_val_* or demo_test_*): --force replaces them
-        prefixes = tuple(f'{prefix}_' for name, prefix, _ in SPLITS + SPLITS_WITH_TEST if name == folder)
-        if osp.isdir(split):
-            found += [
-                f'{folder}/{name}' for name in sorted(os.listdir(split))
-                if not name.startswith('.') and not name.startswith(prefixes)
-            ]
-    return found
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     if args.check:
@@ -120,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     try:
         check_increasing(args.evs, '--evs')
-        config = DemoSceneConfig(height=args.height, width=args.width, evs=tuple(args.evs))
+        config = dataclass_from_args(DemoSceneConfig, args, CONFIG_OPTIONS)
         summary = make_demo_dataset(
             args.out,
             args.num_train,

@@ -15,11 +15,11 @@ import argparse
 import sys
 from typing import List, Optional
 
-from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
+from basicsr_skt.synthesis.raw_synthesis import RawBracketConfig, make_raw_dataset
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, positive_int, ranged
-from basicsr_skt.utils.scene_checks import MAX_EV_STEP
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
+from basicsr_skt.utils.scene_checks import MAX_EV_STEP
 
 #: The RawBracketConfig fields exposed as options (``--num-frames`` ...) and their help.
 CONFIG_OPTIONS = {
@@ -57,7 +57,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Simulate SYNTHETIC RAW exposure brackets (BracketIRE layout) from HDR photographs.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument('--input', help='folder of .hdr / .exr radiance maps (one scene per image)')
+    source.add_argument('--input', help='folder of .hdr / .exr / .pfm radiance maps (one scene per image)')
     source.add_argument('--procedural', type=positive_int, help='make this many scenes from generated radiance instead')
     parser.add_argument('--out', required=True, help='output split folder (one sub-folder per scene)')
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')

@@ -17,8 +17,8 @@ import argparse
 import sys
 from typing import List, Optional
 
-from basicsr_skt.data.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESIZE_MODES, RESPONSES, BracketConfig,
-                                                 make_synthetic_dataset)
+from basicsr_skt.synthesis.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESIZE_MODES, RESPONSES,
+                                                      BracketConfig, make_synthetic_dataset)
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
@@ -90,7 +90,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Simulate hand-held multi-exposure captures of HDR photographs (one scene per image).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--input', required=True, help='folder of .hdr / .exr radiance maps')
+    parser.add_argument('--input', required=True, help='folder of .hdr / .exr / .pfm radiance maps')
     parser.add_argument('--out', required=True, help='output split folder (one sub-folder per scene)')
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')
     add_dataclass_arguments(parser, BracketConfig(), CONFIG_OPTIONS, CONFIG_RANGES)

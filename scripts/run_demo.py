@@ -72,7 +72,7 @@ def iteration_overrides(iters: int, skt: bool) -> List[str]:
         f'train:total_iter={iters}', f'val:val_freq={max(iters // 2, 1)}', f'logger:save_checkpoint_freq={iters}',
         f'train:scheduler:milestones=[{max(iters * 3 // 4, 1)}]'
     ]
-    return overrides + ([f'skt:warmup_iter={iters // 4}'] if skt else [])
+    return overrides + ([f'skt:distill_warmup_iter={iters // 4}'] if skt else [])
 
 
 def test_name(label: str) -> str:

@@ -38,6 +38,18 @@ def basicsr_warnings():
     logger.removeHandler(handler)
 
 
+@pytest.fixture(scope='module')
+def demo_root(tmp_path_factory) -> Path:
+    """Generated scenes of the module (TINY_SCENES, seed 5): ``Training/demo_train_00{0,1}``, ``Test/demo_val_000``.
+    A test file may define its own."""
+    from helpers import TINY_SCENES
+
+    from basicsr_skt.synthesis.demo_scenes import make_demo_dataset
+    root = tmp_path_factory.mktemp('demo')
+    make_demo_dataset(str(root), num_train=2, num_val=1, config=TINY_SCENES, seed=5)
+    return root
+
+
 @pytest.fixture()
 def split(demo_root, tmp_path) -> Path:
     """A writable copy of the module's ``demo_root`` training scenes: ``<tmp>/Training/demo_train_00{0,1}``."""

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
+import torch
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.option_checks import dump_options_yaml, load_options_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,8 @@ TINY_SCTNET = {
 }
 #: Tiny stand-in of every shipped ORM, by registry name.
 TINY_NETWORKS = {'HDRTransformer': TINY_HDRT, 'AHDRNet': TINY_AHDRNET, 'SCTNet': TINY_SCTNET}
+#: A tiny SPGRM teacher (tests/test_skt_archs.py; research/tests/test_spgrm_probe.py for its research variant).
+TINY_SPGRM = dict(embed_channels=5, num_feat=8, num_groups=2, num_blocks=1, embed_feat=4)
 #: Small generated scenes (48 x 72: not a multiple of the 8-pixel window in width, so padding is exercised).
 TINY_SCENES = DemoSceneConfig(height=48, width=72)
 
@@ -66,6 +69,21 @@ def eval_hdr_model(tmp_path: Path, **val: Any) -> Any:
     return HDRModel(opt)
 
 
+def dataset_opt(dataroot: Path, phase: str = 'train', **kwargs: Any) -> Dict[str, Any]:
+    """``HDRMultiExposureDataset`` options on ``dataroot`` (training: 16-pixel crops), updated with ``kwargs``."""
+    opt = {'name': 'bad', 'type': 'HDRMultiExposureDataset', 'phase': phase, 'dataroot': str(dataroot)}
+    if phase == 'train':
+        opt['gt_size'] = 16
+    opt.update(kwargs)
+    return opt
+
+
+def val_dataset(root: Path) -> Any:
+    """A validation-phase ``HDRMultiExposureDataset`` on ``root`` without the image cache."""
+    from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+    return HDRMultiExposureDataset({'name': 'v', 'phase': 'val', 'dataroot': str(root), 'cache_images': False})
+
+
 def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
     make_demo_dataset(str(root), num_train=num_train, num_val=num_val, config=TINY_SCENES, seed=0)
     return root
@@ -73,7 +91,7 @@ def make_tiny_demo(root: Path, num_train: int = 2, num_val: int = 2) -> Path:
 
 def make_tiny_raw(root: Path, num_train: int = 2, num_val: int = 1) -> Path:
     """Synthetic BracketIRE-format scenes (5 frames, ratio 4) from procedural radiance: packed 42 x 66 each."""
-    from basicsr_skt.data.raw_synthesis import make_raw_dataset
+    from basicsr_skt.synthesis.raw_synthesis import make_raw_dataset
     make_raw_dataset(str(root / 'Training'), procedural=num_train, seed=0)
     make_raw_dataset(str(root / 'Test'), procedural=num_val, seed=1)
     return root
@@ -121,7 +139,7 @@ def tiny_skt_options(demo_root: Path, name: str, mode: str = 'joint', total_iter
     opt['datasets']['train'].update(tiny['datasets']['train'], skb=True)
     opt['datasets']['val'] = tiny['datasets']['val']
     opt['train'].update(total_iter=total_iter)
-    opt['skt'].update(mode=mode, warmup_iter=1)
+    opt['skt'].update(mode=mode, distill_warmup_iter=1)
     opt['network_skam']['orm_channels'] = TINY_HDRT['embed_dim']
     return opt
 
@@ -146,8 +164,10 @@ def add_fake_priors(root: Path, channels: int, image_size: Tuple[int, int] = (48
 
 
 def run_python(args: List[str], cwd: Path, timeout: int = 300) -> str:
-    """``python ARGS`` in ``cwd`` on the CPU; asserts success and returns stdout + stderr."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='')
+    """``python ARGS`` in ``cwd`` on the CPU, with the checkout first on the path (``research`` is not installed);
+    asserts success and returns stdout + stderr."""
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get('PYTHONPATH', '')) if p)
+    env = dict(os.environ, PYTHONUNBUFFERED='1', CUDA_VISIBLE_DEVICES='', PYTHONPATH=path)
     out = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, f'{args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}'
     return out.stdout + out.stderr
@@ -160,3 +180,22 @@ def load_script(name: str, module_name: str = '', folder: str = 'scripts') -> An
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def spgrm_inputs(b: int = 2, h: int = 12, w: int = 10, c_e: int = 5, seed: int = 0) -> Tuple[torch.Tensor, ...]:
+    """Seeded SPGRM inputs: ORM output (B, 3, H, W) in [0, 1), reference input (B, 6, H, W), embedding
+    (B, c_e, H, W) and labels (B, H, W) in 0..4."""
+    gen = torch.Generator().manual_seed(seed)
+    orm = torch.rand(b, 3, h, w, generator=gen)
+    ref = torch.rand(b, 6, h, w, generator=gen)
+    emb = torch.randn(b, c_e, h, w, generator=gen)
+    labels = torch.randint(0, 5, (b, h, w), generator=gen)
+    return orm, ref, emb, labels
+
+
+def randomise_tail(net: torch.nn.Module, seed: int = 1) -> None:
+    """Give an SPGRM's zero-initialised tail conv seeded random weights (x 0.1), so that its residual is in use."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        net.tail.weight.copy_(0.1 * torch.randn(net.tail.weight.shape, generator=gen))
+        net.tail.bias.copy_(0.1 * torch.randn(net.tail.bias.shape, generator=gen))

@@ -9,7 +9,7 @@ import torch
 from helpers import add_fake_priors, dump_yaml, tiny_skt_options, tiny_train_options
 
 from basicsr_skt import compat
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 
 SIZE = 32  # scenes of exactly one crop, without flips: every sample is deterministic, whichever process reads it
 ITERS = 3

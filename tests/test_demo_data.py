@@ -1,15 +1,14 @@
 """Procedural demo data: determinism, layout, physical sanity and the command-line script."""
-import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import load_script
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset, render_scene, scene_rng
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset, render_scene, scene_rng
 from basicsr_skt.utils.hdr_io import read_exposure_values, read_hdr, read_ldr
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL = DemoSceneConfig(height=64, width=96)
 
 
@@ -125,9 +124,7 @@ def test_config_validation():
 
 
 def test_command_line_script(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_demo_data', REPO_ROOT / 'scripts' / 'make_demo_data.py')
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script('make_demo_data')
     args = ['--out', str(tmp_path), '--num-train', '1', '--num-val', '1', '--height', '40', '--width', '48']
     assert script.main(args) == 0
     assert 'Wrote 2 scenes' in capsys.readouterr().out

@@ -1,9 +1,10 @@
 """The documentation's relative links resolve, and the front page stays short.
 
-Parses every Markdown link ``[text](target)`` (images included) in README.md and docs/*.md, outside fenced code
-blocks and inline code, and checks that each relative target exists; a ``#anchor`` into a Markdown file must name one
-of its headings (GitHub's heading ids). Pure text processing: runs in milliseconds.
+Parses every Markdown link ``[text](target)`` (images included) in README.md, docs/*.md and research/**/*.md, outside
+fenced code blocks and inline code, and checks that each relative target exists; a ``#anchor`` into a Markdown file
+must name one of its headings (GitHub's heading ids). Pure text processing: runs in milliseconds.
 """
+import ast
 import re
 from pathlib import Path
 from typing import Iterator, List, Tuple
@@ -19,10 +20,13 @@ _HTML_COMMENT = re.compile(r'<!--.*?-->', re.S)
 # [text](target) or [text](target "title"); text may span lines and hold one level of nested brackets (images).
 _LINK = re.compile(r'\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
 _EXTERNAL = re.compile(r'^[a-zA-Z][a-zA-Z0-9+.-]*:')  # http:, https:, mailto:, ...
+# `test_x.py::test_y` names a test; a bare `::test_y` (or a file named alone, as in "Tests in test_x.py") refers to the
+# file named last before it, in the same or an earlier line.
+_TEST_REF = re.compile(r'(?:(?:tests/)?(test_\w+\.py))?::(test_\w+)|(?:tests/)?(test_\w+\.py)')
 
 
 def doc_files() -> List[Path]:
-    return [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md'))
+    return [ROOT / 'README.md'] + sorted((ROOT / 'docs').glob('*.md')) + sorted((ROOT / 'research').rglob('*.md'))
 
 
 def _prose(text: str) -> str:
@@ -98,3 +102,23 @@ def test_readme_is_a_front_page() -> None:
 @pytest.mark.parametrize('heading', ['## Quick start', '## Evidence: does SKT boost the ORM?'])
 def test_readme_keeps_its_landmarks(heading: str) -> None:
     assert heading in (ROOT / 'README.md').read_text(encoding='utf-8').splitlines()
+
+
+def test_named_tests_exist() -> None:
+    """Every test a page names (``test_x.py::test_y``, or ``::test_y`` after a named file) is a function there."""
+    functions = {}
+    for path in (ROOT / 'tests').glob('test_*.py'):
+        tree = ast.parse(path.read_text(encoding='utf-8'))
+        functions[path.name] = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    missing = []
+    for path in doc_files():
+        current = None
+        for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+            for match in _TEST_REF.finditer(line):
+                if match.group(3):
+                    current = match.group(3)
+                    continue
+                current = match.group(1) or current
+                if match.group(2) not in functions.get(current, ()):
+                    missing.append(f'{path.relative_to(ROOT)}:{number}: {current}::{match.group(2)}')
+    assert not missing, 'tests named in the docs that do not exist:\n' + '\n'.join(missing)

@@ -1,6 +1,7 @@
 """Evaluation and reporting: the real test pipeline's tables and files, tiled inference through HDRModel, figures,
 scripts/compare_results.py (and run_demo's table), scripts/export_hdrvdp.py."""
 import csv
+import dataclasses
 import importlib.util
 import os
 import os.path as osp
@@ -20,6 +21,7 @@ from basicsr.data import build_dataloader, build_dataset
 from basicsr.metrics import calculate_metric
 from basicsr.utils import get_root_logger
 from basicsr_skt.models.hdr_validation import TIME_COLUMN, HDRValidationMixin
+from basicsr_skt.reporting import hdrvdp
 from basicsr_skt.reporting.charts import bar_chart, bar_chart_size
 from basicsr_skt.reporting.compare import comparison_rows, comparison_table, read_metrics_csv
 from basicsr_skt.utils.figures import comparison_figure, comparison_figure_size
@@ -150,7 +152,7 @@ def test_tiled_inference_through_the_model_equals_whole_image_for_a_conv_orm(tmp
     model.test()
     whole = model.output
     assert model.infer_seconds > 0
-    model.opt['val'].update(tile=tile, tile_overlap=overlap)
+    model.val_options = dataclasses.replace(model.val_options, tile=tile, tile_overlap=overlap)  # parsed once
     model.test()
     torch.testing.assert_close(model.output, whole, rtol=0, atol=1e-5)
     assert model.infer_seconds > 0
@@ -162,7 +164,7 @@ def test_tiled_hdr_transformer_runs_and_stays_close(tmp_path):
     model.lq = torch.rand(1, 3, 6, 40, 56)
     model.test()
     whole = model.output
-    model.opt['val'].update(tile=32, tile_overlap=16, pad_multiple=8)
+    model.val_options = dataclasses.replace(model.val_options, tile=32, tile_overlap=16, pad_multiple=8)
     model.test()
     assert model.output.shape == whole.shape
     assert float((model.output - whole).abs().max()) < 0.1  # attention sees less context: close, not exact
@@ -210,13 +212,12 @@ def test_unknown_val_keys_are_reported(tmp_path, monkeypatch):
 def test_figure_scene_selection(tmp_path):
     model = eval_hdr_model(tmp_path, figure_scenes=2)
     assert [model.wants_figure(s, i) for i, s in enumerate('abc')] == [True, True, False]
-    model.opt['val']['figure_scenes'] = ['c']
+    model = eval_hdr_model(tmp_path, figure_scenes=['c'])
     assert [model.wants_figure(s, i) for i, s in enumerate('abc')] == [False, False, True]
-    model.opt['val']['figure_scenes'] = None
+    model = eval_hdr_model(tmp_path, figure_scenes=None)
     assert not model.wants_figure('a', 0)
-    model.opt['val']['figure_scenes'] = 'a'
-    with pytest.raises(ValueError, match='figure_scenes'):
-        model.wants_figure('a', 0)
+    with pytest.raises(ValueError, match='figure_scenes'):  # a bad value stops the run where val is parsed
+        eval_hdr_model(tmp_path, figure_scenes='a')
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -366,8 +367,7 @@ def test_export_hdrvdp_writes_pairs_scene_list_and_matlab_script(tmp_path, demo_
 
 def test_export_hdrvdp_options_and_missing_predictions(tmp_path, demo_root):
     results = fake_results(tmp_path, demo_root)
-    export = load_script('export_hdrvdp')
-    out = export.export(
+    out = hdrvdp.export(
         str(results), osp.join(demo_root, 'Test'), color_encoding='rgb-bt.709', peak_luminance=4000, surround=13)
     script = open(osp.join(out, 'run_hdrvdp.m')).read()
     assert "color_encoding = 'rgb-bt.709';" in script and 'peak_luminance = 4000;' in script
@@ -375,8 +375,8 @@ def test_export_hdrvdp_options_and_missing_predictions(tmp_path, demo_root):
     first = sorted(os.listdir(osp.join(demo_root, 'Test')))[0]
     os.remove(results / 'visualization' / 'demo_test' / f'{first}_test_run.hdr')
     with pytest.raises(FileNotFoundError, match='missing predictions'):
-        export.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'x'))
-    out = export.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'y'), skip_missing=True)
+        hdrvdp.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'x'))
+    out = hdrvdp.export(str(results), osp.join(demo_root, 'Test'), out=str(tmp_path / 'y'), skip_missing=True)
     assert first not in open(osp.join(out, 'scenes.txt')).read().split()
 
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
-from basicsr_skt.data.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng, occluded_somewhere,
-                                                 scene_shares, simulate_bracket, write_bracket)
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
+from basicsr_skt.synthesis.synthetic_brackets import (DARK_LEVEL, BracketConfig, bracket_rng, occluded_somewhere,
+                                                      scene_shares, simulate_bracket, write_bracket)
 
 HARD = dict(evs=(0.0, 2.0, 4.0), ref_clipped_share=(0.08, 0.12), object_speed=(14.0, 18.0),
             object_size=(0.12, 0.16))

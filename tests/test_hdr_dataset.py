@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import write_hdr
 
 EVS = (-1.0, 0.0, 2.0)

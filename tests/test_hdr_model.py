@@ -1,4 +1,5 @@
 """HDRModel in-process: training step, inference, float validation, checkpoints, optimisers, EMA."""
+import dataclasses
 import os
 import os.path as osp
 
@@ -157,7 +158,7 @@ def test_model_level_padding_equals_the_arch_own_padding(demo_root, tmp_path):
     model.lq = lq
     model.test()
     own = model.output
-    model.opt['val']['pad_multiple'] = 8
+    model.val_options = dataclasses.replace(model.val_options, pad_multiple=8)  # parsed once, by the constructor
     model.test()
     torch.testing.assert_close(model.output, own, rtol=0, atol=1e-6)
     assert own.shape == (1, 3, 21, 30)

@@ -1,5 +1,7 @@
 """basicsr_skt.inference: one pad-or-tile path (== HDRModel.infer), one network input, one weights loader, layers."""
 import ast
+import runpy
+import setuptools
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +12,8 @@ from torch import nn
 
 from basicsr.archs import build_network
 from basicsr_skt.inference import DEFAULT_TILE_OVERLAP, forward_frames, load_weights, predict, run_orm
-from basicsr_skt.models.hdr_model import DEFAULT_TILE_OVERLAP as MODEL_TILE_OVERLAP
 from basicsr_skt.models.hdr_model import forward_frames as model_forward_frames
+from basicsr_skt.models.model_options import ValOptions
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.hdr_io import ldr_to_linear, network_input
 
@@ -42,6 +44,7 @@ def test_forward_frames_passes_one_tensor_per_frame():
     out = forward_frames(net, lq)
     assert len(seen) == 3 and all(torch.equal(f, lq[:, i]) for i, f in enumerate(seen))
     assert torch.equal(out, lq[:, 1, :3]) and model_forward_frames is forward_frames  # one definition
+    MODEL_TILE_OVERLAP = ValOptions().tile_overlap  # val.tile_overlap's default
     assert DEFAULT_TILE_OVERLAP == MODEL_TILE_OVERLAP == 32
 
 
@@ -234,10 +237,10 @@ def _imported_modules(path: Path):
             yield from (alias.name for alias in node.names)
 
 
-def _project_imports(folder: str):
+def _project_imports(folder: str, package: str = 'basicsr_skt'):
     for path in sorted((REPO_ROOT / folder).rglob('*.py')):
         for module in _imported_modules(path):
-            if module.startswith('basicsr_skt.'):
+            if module == package or module.startswith(package + '.'):
                 yield path.relative_to(REPO_ROOT).as_posix(), module
 
 
@@ -249,10 +252,56 @@ def test_utils_and_inference_import_nothing_above_them():
     assert above_inference == []
 
 
+def test_synthesis_sits_on_utils_and_skb_and_training_never_imports_it():
+    allowed = ('basicsr_skt.utils', 'basicsr_skt.skb', 'basicsr_skt.synthesis')
+    above = [(p, m) for p, m in _project_imports('basicsr_skt/synthesis') if not m.startswith(allowed)]
+    assert above == []
+    # evidence_data.py is the evidence experiment's data recipe, not a dataset: it leaves data/ for research/
+    readers = [(p, m) for folder in ('basicsr_skt/data', 'basicsr_skt/models', 'basicsr_skt/archs',
+                                     'basicsr_skt/losses', 'basicsr_skt/metrics', 'basicsr_skt/inference')
+               for p, m in _project_imports(folder)
+               if m.startswith('basicsr_skt.synthesis') and p != 'basicsr_skt/data/evidence_data.py']
+    assert readers == []
+
+
+def test_skb_sits_on_utils_and_only_its_extraction_run_reaches_above():
+    """``skb/extract.py`` (the offline extraction over a dataset) is the one skb module above ``data/`` and
+    ``inference/``; nothing in the library imports it, so the datasets' use of ``skb/`` makes no circle."""
+    extract = 'basicsr_skt/skb/extract.py'
+    allowed = ('basicsr_skt.utils', 'basicsr_skt.skb')
+    above = [(p, m) for p, m in _project_imports('basicsr_skt/skb') if p != extract and not m.startswith(allowed)]
+    assert above == []
+    users = [(p, m) for p, m in _project_imports('basicsr_skt') if m == 'basicsr_skt.skb.extract']
+    assert users == []
+    reached = {m for p, m in _project_imports('basicsr_skt/skb') if p == extract}
+    above = ('basicsr_skt.models', 'basicsr_skt.synthesis', 'basicsr_skt.reporting')
+    assert not [m for m in reached if m.startswith(above)]
+
+
 def test_scripts_and_benchmarks_do_not_import_models():
     users = [(p, m) for folder in ('scripts', 'benchmarks') for p, m in _project_imports(folder)
              if m.startswith('basicsr_skt.models')]
-    assert users == []  # validate_teacher.py builds its SKTModel through BasicSR's registry (build_model)
+    assert users == []
+
+
+def test_nothing_in_the_product_imports_research():
+    """research/ (experiments, README there) may import the library; the library, scripts and benchmarks never import
+    research, and the wheel does not ship it."""
+    product = ('basicsr_skt', 'scripts', 'benchmarks')
+    users = [(p, m) for folder in product for p, m in _project_imports(folder, 'research')]
+    assert users == []
+    assert [m for _, m in _project_imports('research')]  # the rule is not vacuous: research uses the library
+
+
+def test_the_wheel_ships_the_library_only(monkeypatch):
+    """setup.py's package list (its ``setup`` call captured): basicsr_skt and its subpackages, never research."""
+    captured = {}
+    monkeypatch.setattr(setuptools, 'setup', lambda **kwargs: captured.update(kwargs))
+    monkeypatch.chdir(REPO_ROOT)
+    runpy.run_path(str(REPO_ROOT / 'setup.py'))
+    packages = captured['packages']
+    assert {'basicsr_skt', 'basicsr_skt.skb', 'basicsr_skt.models'} <= set(packages)
+    assert [p for p in packages if p.split('.')[0] != 'basicsr_skt'] == []
 
 
 def test_run_orm_checks_the_channel_count_only_when_asked():

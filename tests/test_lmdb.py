@@ -1,5 +1,4 @@
 """LMDB packing, reading and verification: bit-exact round trip, identical samples to the folder backend, failures."""
-import importlib.util
 import json
 import pickle
 import random
@@ -10,16 +9,16 @@ import lmdb
 import numpy as np
 import pytest
 import torch
+from helpers import load_script
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
 from basicsr_skt.data.lmdb_format import META_INFO_NAME, RecordInfo, read_meta_info
 from basicsr_skt.data.lmdb_pack import LmdbVerifyError, pack_lmdb, verify_lmdb
 from basicsr_skt.data.lmdb_reader import LmdbSceneReader, release_lmdb_env
 from basicsr_skt.data.scene_reader import FolderSceneReader
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.hdr_io import write_hdr
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SKB_SCENE = 'demo_train_001'
 
 
@@ -350,9 +349,7 @@ def test_backend_and_dataroot_must_agree(data_root, packed):
 
 # ---------------------------------------------------------------- command line
 def test_command_line_script(data_root, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_lmdb', REPO_ROOT / 'scripts' / 'make_lmdb.py')
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script('make_lmdb')
     args = ['--input', str(data_root), '--splits', 'Training', 'Test', '--output', str(tmp_path)]
     assert script.main(args) == 0
     assert 'Wrote' in capsys.readouterr().out

@@ -75,7 +75,7 @@ def tiny_skt_options(demo, name: str, network: dict, tap: str, channels: int) ->
     opt['datasets']['train'].update(tiny['datasets']['train'], skb=True)
     opt['datasets']['val'] = tiny['datasets']['val']
     opt['train'].update(total_iter=2)
-    opt['skt'].update(mode='joint', warmup_iter=1, orm_tap=tap)
+    opt['skt'].update(mode='joint', distill_warmup_iter=1, orm_tap=tap)
     opt['network_skam']['orm_channels'] = channels
     return opt
 

@@ -93,7 +93,7 @@ def test_make_semantic_priors_refuses_a_bad_scene_name_before_writing(demo, tmp_
     _rename_scene(demo / 'Test', 'tab\tname')
     before = _files(tmp_path)
     priors = load_script('make_semantic_priors')
-    code = priors.main(['--dataroot', str(demo / 'Test'), '--backend', 'oracle', '--skb-root', str(tmp_path / 'skb')])
+    code = priors.main(['--dataroot', str(demo / 'Test'), '--backend', 'vgg16', '--skb-root', str(tmp_path / 'skb')])
     assert code == 1 and "'tab\\tname' holds a control character" in capsys.readouterr().err
     assert _files(tmp_path) == before
 

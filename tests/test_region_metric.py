@@ -10,6 +10,7 @@ import basicsr_skt  # noqa: F401  (registers the metrics)
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu, calculate_ssim_mu
 from basicsr_skt.metrics.region_metric import (REGIONS, masked_psnr, metric_frame_inputs, region_masks)
 from basicsr_skt.models.hdr_model import HDRModel
+from basicsr_skt.models.val_display import SRGBDisplay
 from basicsr_skt.utils.tonemap import mu_law
 
 TIMES = np.array([1.0, 4.0, 16.0])
@@ -110,7 +111,7 @@ def test_hdr_model_hands_frames_and_exposures_to_region_metrics(scene):
 
     class Probe(HDRModel):
         def __init__(self):  # only what compute_metrics needs
-            pass
+            self.display = SRGBDisplay()
 
     model = Probe()
     lq = np.stack([np.concatenate([f**2.2 / t, f], axis=2) for f, t in zip(frames, TIMES)])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import REPO_ROOT, load_script, load_yaml
 
-from basicsr_skt.data.demo_scenes import SPLITS_WITH_TEST, DemoSceneConfig, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import SPLITS_WITH_TEST, DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.figures import GAP, LABEL_HEIGHT, error_heatmap
 
 TINY = DemoSceneConfig(height=32, width=48)

@@ -1,22 +1,21 @@
 """Semantic Knowledge Bank: storage format, embedding geometry, label maps, backends and the extraction script."""
 import functools
-import importlib.util
 import json
 import os
 import os.path as osp
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import TINY_HDRT, TINY_SCENES
+from helpers import TINY_HDRT, TINY_SCENES, load_script
 from torchvision.models import vgg16
 
 from basicsr.archs import build_network
-from basicsr_skt.data.demo_scenes import make_demo_dataset
 from basicsr_skt.skb import format as skb_format
+from basicsr_skt.skb.extract import (ExtractionConfig, build_dataset, check_scenes, discover_scenes, run_extraction,
+                                     source_image)
 from basicsr_skt.skb.format import (EMBEDDING_FILE, LABELS_FILE, META_FILE, PREVIEW_FILE, load_scene_priors,
                                     save_scene_priors, scene_priors_done)
 from basicsr_skt.skb.geometry import cell_coordinates, crop_labels, resample_embedding
@@ -25,11 +24,10 @@ from basicsr_skt.skb.preview import make_preview
 from basicsr_skt.skb.sam_backend import SamBackend
 from basicsr_skt.skb.source import hdr_to_display_rgb, ldr_to_display_rgb
 from basicsr_skt.skb.vgg_backend import IMAGENET_MEAN, IMAGENET_STD, Vgg16Backend
+from basicsr_skt.synthesis.demo_scenes import make_demo_dataset
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
 from basicsr_skt.utils.tonemap import mu_law
 from basicsr_skt.utils.vgg_weights import default_vgg16_weights_path, load_vgg16_features
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def coordinate_embedding(rows: int, cols: int) -> np.ndarray:
@@ -381,17 +379,9 @@ def test_missing_sam_checkpoint_raises_with_instructions(tmp_path, sam_type):
 
 
 # ------------------------------------------------------------------------------------------------------------ script
-def load_script():
-    spec = importlib.util.spec_from_file_location('make_semantic_priors',
-                                                  REPO_ROOT / 'scripts' / 'make_semantic_priors.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def script():
-    return load_script()
+    return load_script('make_semantic_priors')
 
 
 @pytest.fixture(scope='module')
@@ -401,52 +391,51 @@ def demo_root(tmp_path_factory):
     return root
 
 
-def run_script(script, dataroot, *extra):
-    args = [
-        '--dataroot',
-        str(dataroot), '--backend', 'vgg16', '--vgg-max-side', '32', '--min-area', '30', '--device', 'cpu', *extra
-    ]
-    return script.run_extraction(script.parse_args(args))
+def extract(dataroot, **extra):
+    config = ExtractionConfig(
+        dataroot=str(dataroot), backend='vgg16', vgg_max_side=32, min_area=30, device='cpu', **extra)
+    return run_extraction(config)
 
 
-def test_script_is_resumable_and_force_redoes(script, demo_root, vgg_path):
+def test_extraction_is_resumable_and_force_redoes(script, demo_root, vgg_path):
     train = demo_root / 'Training'
-    first = run_script(script, train)
+    first = extract(train)
     assert first['processed'] == ['demo_train_000', 'demo_train_001'] and first['skipped'] == []
     assert first['seconds_per_scene'] > 0 and first['bytes_per_scene'] > 0
     meta_path = train / 'demo_train_000' / META_FILE
     stamp = meta_path.stat().st_mtime_ns
-    second = run_script(script, train)
+    second = extract(train)
     assert second['processed'] == [] and second['skipped'] == ['demo_train_000', 'demo_train_001']
     assert meta_path.stat().st_mtime_ns == stamp
-    forced = run_script(script, train, '--force', '--scene-list', 'demo_train_001')
+    forced = extract(train, force=True, scene_list=('demo_train_001', ))
     assert forced['processed'] == ['demo_train_001']
     # a different source is not "done": the scene is redone with the new source
-    redone = run_script(script, train, '--source', 'reference', '--scene-list', 'demo_train_000')
+    redone = extract(train, source='reference', scene_list=('demo_train_000', ))
     assert redone['processed'] == ['demo_train_000']
     priors = load_scene_priors(str(train / 'demo_train_000'))
     assert priors['meta']['source'] == 'reference' and priors['meta']['scene'] == 'demo_train_000'
     assert priors['labels'].shape == (TINY_SCENES.height, TINY_SCENES.width)
+    assert check_scenes(ExtractionConfig(dataroot=str(train))) == 0
     assert script.main(['--dataroot', str(train), '--check']) == 0
 
 
-def test_script_sources(script, demo_root, vgg_path, tmp_path):
+def test_extraction_sources(demo_root, vgg_path, tmp_path):
     scene = demo_root / 'Test' / 'demo_val_000'
     frame, white = read_ldr_raw(str(scene / 'input_2.tif'))
     reference = ldr_to_display_rgb(frame, white)
     np.testing.assert_array_equal(reference, np.round(frame[:, :, ::-1] / 65535 * 255).astype(np.uint8))
-    args = script.parse_args(['--dataroot', str(demo_root / 'Test')])
-    dataset = script.build_dataset(args)
-    scenes = script.discover_scenes(dataset, args.dataroot, None)
-    np.testing.assert_array_equal(script.source_image(scenes[0], 'reference', dataset, None, 1), reference)
+    config = ExtractionConfig(dataroot=str(demo_root / 'Test'))
+    dataset = build_dataset(config)
+    scenes = discover_scenes(dataset, config.dataroot, None)
+    np.testing.assert_array_equal(source_image(scenes[0], 'reference', dataset, None, 1), reference)
     np.testing.assert_array_equal(
-        script.source_image(scenes[0], 'gt', dataset, None, 1), hdr_to_display_rgb(read_hdr(str(scene / 'HDRImg.hdr'))))
+        source_image(scenes[0], 'gt', dataset, None, 1), hdr_to_display_rgb(read_hdr(str(scene / 'HDRImg.hdr'))))
     # ORM source: a tiny HDR-Transformer checkpoint built through the registry, written under --skb-root
     net = build_network(dict(TINY_HDRT))
     torch.save({'params': net.state_dict()}, tmp_path / 'net_g.pth')
     opts = [f'{key}={json.dumps(value)}' for key, value in TINY_HDRT.items() if key != 'type']
-    summary = run_script(script, demo_root / 'Test', '--source', 'orm', '--orm-checkpoint', str(tmp_path / 'net_g.pth'),
-                         '--orm-opt', *opts, '--skb-root', str(tmp_path / 'skb'))
+    summary = extract(demo_root / 'Test', source='orm', orm_checkpoint=str(tmp_path / 'net_g.pth'), orm_opt=tuple(opts),
+                      skb_root=str(tmp_path / 'skb'))
     assert summary['processed'] == ['demo_val_000']
     meta = load_scene_priors(str(tmp_path / 'skb' / 'demo_val_000'))['meta']
     assert meta['source'] == 'orm' and meta['orm_arch'] == 'HDRTransformer' and meta['orm_checkpoint'] == 'net_g.pth'
@@ -459,5 +448,20 @@ def test_script_reports_missing_sam_checkpoint(script, demo_root, capsys):
 
 
 def test_format_module_exposes_the_contract():
-    assert skb_format.BACKENDS == ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16', 'oracle')
+    assert skb_format.BACKENDS == ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16')
+    assert skb_format.known_backends()[:4] == skb_format.BACKENDS
     assert skb_format.SOURCES == ('gt', 'orm', 'reference')
+
+
+def test_a_registered_backend_makes_its_files_readable(tmp_path):
+    """A backend defined outside the library (research's oracle) registers its name; unknown names stay refused."""
+    meta = dict(valid_meta(backend='test_backend_x'), format=skb_format.FORMAT_VERSION, image_size=[4, 6],
+                embedding_shape=[2, 2, 3], num_segments=1)
+    with pytest.raises(ValueError, match="unknown backend 'test_backend_x'"):
+        skb_format.validate_meta(meta)
+    skb_format.register_backend('test_backend_x')
+    skb_format.register_backend('test_backend_x')  # again: no duplicate
+    skb_format.validate_meta(meta)
+    assert skb_format.known_backends().count('test_backend_x') == 1 and 'test_backend_x' not in skb_format.BACKENDS
+    with pytest.raises(ValueError, match='non-empty string'):
+        skb_format.register_backend('')

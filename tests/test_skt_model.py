@@ -32,7 +32,7 @@ SKT = {
         'schedule': 'linear',
         'ramp_fraction': 0.5
     },
-    'warmup_iter': 0,
+    'distill_warmup_iter': 0,
     'content_opt': {
         'type': 'ContentDistillLoss',
         'loss_weight': 0.5
@@ -154,7 +154,7 @@ def test_staged_teacher_keeps_the_orm_frozen(tmp_path):
 
 
 def test_no_distillation_during_warm_up(tmp_path):
-    model = SKTModel(skt_opt(tmp_path, warmup_iter=5))
+    model = SKTModel(skt_opt(tmp_path, distill_warmup_iter=5))
     model.feed_data(batch())
     model.optimize_parameters(3)
     log = model.get_current_log()

@@ -5,6 +5,7 @@ Finding 1 (a hard-gated L1 term is a re-weighted reconstruction loss) is documen
 shipped default (soft gate, Charbonnier) is shown to carry the teacher's values.
 """
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -198,7 +199,7 @@ def test_skam_latent_grid_taps_and_hidden_position_loss():
 
 # --------------------------------------------------------------------------------------- finding 3: mask schedule
 def test_mask_ratio_ramps_over_the_distillation_period(tmp_path):
-    opt = skt_opt(tmp_path, warmup_iter=4)
+    opt = skt_opt(tmp_path, distill_warmup_iter=4)
     opt['skt']['mask'].update(ratio_min=0.25, ratio_max=0.5, ramp_fraction=0.5)
     model = SKTModel(opt)  # total_iter 10: the ramp runs from 4 to 4 + 0.5 * 6 = 7
     ratios = [model.current_mask_ratio(it) for it in (0, 4, 5, 7, 10)]
@@ -257,7 +258,7 @@ def test_validation_scores_the_teacher_beside_the_prior_free_orm(tmp_path):
     model.feed_data(val_batches(with_skb=False)[0])
     model.test()
     torch.testing.assert_close(model.output, with_priors, rtol=0, atol=0)
-    assert model.teacher_outputs == {}  # a semantic teacher without priors is not scored
+    assert model.side_outputs == {}  # a semantic teacher without priors is not scored
 
 
 def test_with_ema_the_teacher_refines_the_live_orm_it_is_trained_with(tmp_path):
@@ -272,10 +273,11 @@ def test_with_ema_the_teacher_refines_the_live_orm_it_is_trained_with(tmp_path):
     live = model.get_bare_model(model.net_g).eval()
     with torch.no_grad():
         expected_live = model.infer(live, model.lq)
-        expected_teacher = model.infer_teacher(model.validation_teacher().eval(), expected_live)
+        teacher = model.teacher_validation.validation_teacher().eval()
+        expected_teacher = model.teacher_validation.infer_teacher(teacher, expected_live)
     assert not torch.allclose(model.output, expected_live)  # the validated (EMA) ORM is another network
-    torch.testing.assert_close(model.teacher_outputs['live_'], expected_live, rtol=0, atol=0)
-    torch.testing.assert_close(model.teacher_outputs['teacher_'], expected_teacher, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(model.side_outputs['live_'], expected_live, rtol=0, atol=0)
+    torch.testing.assert_close(model.side_outputs['teacher_'], expected_teacher, rtol=1e-5, atol=1e-6)
     model.validation(ListLoader(val_batches()), 1, None, save_img=False)
     assert {'psnr_mu', 'live_psnr_mu', 'teacher_psnr_mu'} <= set(model.metric_results)
     assert model.metric_results['live_psnr_mu'] != model.metric_results['psnr_mu']
@@ -293,13 +295,13 @@ def test_tiled_teacher_validation_equals_whole_image(tmp_path):
     model = SKTModel(skt_opt(tmp_path))
     model.feed_data(val_batches(size=24)[0])
     model.test()
-    whole = model.teacher_outputs['teacher_']
-    model.opt['val'].update(tile=24, tile_overlap=8)  # one tile holding the whole image: exact
+    whole = model.side_outputs['teacher_']
+    model.val_options = dataclasses.replace(model.val_options, tile=24, tile_overlap=8)  # one tile: exact
     model.test()
-    torch.testing.assert_close(model.teacher_outputs['teacher_'], whole, atol=1e-6, rtol=0)
-    model.opt['val'].update(tile=16, tile_overlap=8)  # real tiles: approximate (segment means are per tile)
-    model.test()
-    tiled = model.teacher_outputs['teacher_']
+    torch.testing.assert_close(model.side_outputs['teacher_'], whole, atol=1e-6, rtol=0)
+    model.val_options = dataclasses.replace(model.val_options, tile=16, tile_overlap=8)  # real tiles: approximate
+    model.test()  # (segment means are per tile)
+    tiled = model.side_outputs['teacher_']
     assert tiled.shape == whole.shape and (tiled - whole).abs().mean() < 0.05
 
 
@@ -406,7 +408,7 @@ def test_shipped_skt_sections_build_and_step(tmp_path):
     opt = skt_opt(tmp_path)
     skt = copy.deepcopy(DEMO_SKT)
     opt['network_skam'] = dict(DEMO_SKAM, orm_channels=TINY_HDRT['embed_dim'], teacher_channels=16)
-    skt.update(warmup_iter=0)
+    skt.update(distill_warmup_iter=0)
     opt['skt'] = skt
     model = SKTModel(opt)
     model.feed_data(batch(size=16))
@@ -455,7 +457,7 @@ def test_benchmark_staged_row_trains_the_orm_under_a_frozen_teacher(tmp_path):
         before = {name: snapshot(getattr(model, name)) for name in ('net_g', 'net_t')}
         bench.step_seconds(model, bench.batch(2, 16, EMBED_CHANNELS), 10**6)
         moved[kind] = tuple(bool(changed(getattr(model, name), before[name])) for name in ('net_g', 'net_t'))
-    assert models['student'].mode == 'staged_student'
+    assert models['student'].skt.mode == 'staged_student'
     assert changed(models['student'].net_t, saved) == []
     assert moved == {'skt': (True, True), 'student': (True, False)}
 

@@ -1,19 +1,18 @@
 """Synthetic brackets from HDR radiance maps: exposure ratios, normalisation, alignment, determinism, the script."""
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import load_script
 
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene, scene_rng
 from basicsr_skt.data.hdr_multiexposure_dataset import HDRMultiExposureDataset
-from basicsr_skt.data.synthetic_brackets import (BracketConfig, CameraResponse, bracket_rng, exposure_scale,
-                                                 make_synthetic_dataset, simulate_bracket)
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene, scene_rng
+from basicsr_skt.synthesis.synthetic_brackets import (BracketConfig, CameraResponse, bracket_rng, exposure_scale,
+                                                      make_synthetic_dataset, simulate_bracket)
 from basicsr_skt.utils.hdr_io import read_exposure_values, read_hdr, write_hdr
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 STILL = dict(max_shift=0.0, object_speed=(0.0, 0.0))  # no misalignment
 
 
@@ -144,10 +143,7 @@ def test_written_scenes_are_deterministic_and_readable(radiance, tmp_path):
 
 
 def test_script_on_real_photographs(shared_dir, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_synthetic_brackets',
-                                                  REPO_ROOT / 'scripts' / 'make_synthetic_brackets.py')
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script('make_synthetic_brackets')
     out = tmp_path / 'Training'
     args = [
         '--input',

@@ -6,8 +6,8 @@ from helpers import TINY_HDRT
 from torch import nn
 
 from basicsr.archs import build_network
-from basicsr_skt.data.demo_scenes import DemoSceneConfig, render_scene
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
+from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import blend_weights, tile_starts, tiled_forward
 

@@ -6,7 +6,8 @@ import argparse
 import pytest
 import torch
 
-from basicsr_skt.utils.cli import non_negative_int, positive_int, ranged, resolve_device
+from basicsr_skt.inference import resolve_device
+from basicsr_skt.utils.cli import non_negative_int, positive_int, ranged
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.scene_checks import MAX_EV_STEP, check_exposure_order, check_increasing
 from tests.helpers import load_script, make_tiny_demo
@@ -111,14 +112,14 @@ def test_output_folder_that_is_a_file_is_one_message(tmp_path, capsys):
     demo = load_script('make_demo_data', 'ranges_demo_out')
     assert demo.main(['--out', str(existing)]) == 1
     assert f'{existing} is a file, not a folder' in capsys.readouterr().err
-    inference = load_script('inference', 'ranges_inference_out')
+    from basicsr_skt.inference.pipeline import InferenceConfig, check_output_folder
     frame = tmp_path / 'scene'
     frame.mkdir()
     for i in range(3):
         (frame / f'input_{i}.tif').write_bytes(b'')
     with pytest.raises(NotADirectoryError, match=f'-o/--output folder {existing}: {existing} is a file'):
-        inference.check_output_folder(
-            inference.parse_args([str(frame), '-o', str(existing), '--checkpoint', 'c']), [('scene', str(frame), [])])
+        check_output_folder(
+            InferenceConfig(inputs=(str(frame), ), output=str(existing), checkpoint='c'), [('scene', str(frame), [])])
     assert existing.read_text() == 'a file'
 
 
@@ -129,5 +130,7 @@ def test_a_device_that_is_not_there(monkeypatch):
     with pytest.raises(UserInputError, match=r"--device 'gpu' is not a device"):
         resolve_device('gpu')
     assert resolve_device('auto') == torch.device('cpu') and resolve_device('cpu') == torch.device('cpu')
-    priors = load_script('make_semantic_priors', 'ranges_priors')
-    assert priors.resolve_device is resolve_device  # the priors script uses the same check (it had none)
+    from basicsr_skt.inference import pipeline
+    from basicsr_skt.skb import extract
+    # inference.py and make_semantic_priors.py (which had no check) resolve --device through the same function
+    assert extract.resolve_device is resolve_device and pipeline.resolve_device is resolve_device

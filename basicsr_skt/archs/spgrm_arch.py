@@ -3,17 +3,17 @@
 SPGRM refines the ORM's HDR estimate with the semantic knowledge bank (SKB). All processing is in the μ-law domain:
 
     t   = T(f_O)                                       (f_O: the ORM output, detached)
-    F0  = head(concat(t, ref_frame))                  (``condition_at_head``: head(concat(t, ref_frame, S_c)))
+    F0  = head(concat(t, ref_frame))
     F_g = fuse_g(group_g(F_{g-1}), S)                  g = 1..num_groups; F_G is exposed as ``features`` (for SKAM)
     R   = tail(body_conv(F_G) + F0)                    (a μ-law residual; ``tail`` is zero-initialised)
     f_S = T^-1(clip(t + R, 0, 1))
 
 S, the semantic condition, is ``conv1x1(embedding) || boundary(labels) || segment_mean(t, labels)``, turned into
-``num_feat`` condition channels S_c by a shared conv3x3 + LeakyReLU. Fusion after every group is either SFT
-(``F * (1 + γ(S_c)) + β(S_c)``, γ and β from 1x1 convs) or windowed cross-attention (queries from S_c, keys/values
-from F, ``F + proj(attention)``). ``condition_at_head`` also feeds S_c to the head conv, next to T(f_O): a direct
-path on which the first layer can compare the prior with the ORM's estimate pixel by pixel (a diagnostic of
-whether the SFT-only injection is what keeps the teacher from using its priors; ``docs/evidence_notes.md``).
+``num_feat`` condition channels S_c by a shared conv3x3 + LeakyReLU. Fusion after every group is SFT
+(``F * (1 + γ(S_c)) + β(S_c)``, γ and β from 1x1 convs). The research variants of the teacher (windowed
+cross-attention fusion, the condition also at the head conv) are ``SPGRMProbe`` in ``research/spgrm_probe_arch.py``;
+they build on the hooks :meth:`SPGRM._set_variant`, :meth:`SPGRM._head_channels`, :meth:`SPGRM._make_fusion` and
+:meth:`SPGRM._head_input`, and an option of theirs given to ``SPGRM`` is a user error naming it.
 
 Identity at initialisation: the tail conv is zero, so R = 0 and ``f_S == f_O`` bit for bit (for f_O in [0, 1]). To
 keep this exact in floating point (T^-1(T(x)) is only x up to rounding), the output is computed as
@@ -22,22 +22,24 @@ every f_O (T^-1(T(x)) = x); the outer clip only removes rounding noise of order 
 
 ``use_semantics=False`` (the "SPGRM without semantic priors" ablation) keeps the same modules and parameter count
 but sets S to zeros and never reads the SKB; the condition features are then the spatially constant
-``LeakyReLU(bias)``, so with SFT γ and β are learned per-channel constants (SFT becomes a learned channel-wise
-affine map), and with cross-attention every query in a window is the same learned vector. Only the biases of the
-condition branch receive gradients in that mode.
+``LeakyReLU(bias)``, so γ and β are learned per-channel constants (SFT becomes a learned channel-wise affine map). Only
+the biases of the condition branch receive gradients in that mode.
 """
-from typing import Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from basicsr.utils.registry import ARCH_REGISTRY
-from basicsr_skt.archs.hdr_transformer_arch import window_merge, window_split
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.masks import label_boundaries, segment_mean_map
 from basicsr_skt.utils.tonemap import DEFAULT_MU, inverse_mu_law, mu_law
 
-FUSION_MODES = ('sft', 'cross_attention')
+FUSION_MODES = ('sft', )
+#: Options of the research teacher ``SPGRMProbe`` (research/spgrm_probe_arch.py) that the library's SPGRM refuses.
+RESEARCH_OPTIONS = ('condition_at_head', 'num_heads', 'window_size')
+RESEARCH_FUSIONS = ('cross_attention', )
 LABEL_ENCODING_CHANNELS = 4  # boundary map (1) + per-segment mean colour of T(f_O) (3, for img_channels = 3)
 
 
@@ -85,64 +87,6 @@ class SPGRMSFTFusion(nn.Module):
         return feat * (1 + self.gamma(cond)) + self.beta(cond)
 
 
-class SPGRMCrossAttentionFusion(nn.Module):
-    """Windowed multi-head cross-attention: queries from the semantics, keys/values from the image features.
-
-    ``F' = F + proj(softmax(q k^T / sqrt(d)) v)`` inside non-overlapping ``window_size`` windows, with
-    ``q = Wq LN(S)``, ``k, v = Wkv LN(F)``. Maps whose size is not a multiple of the window are zero-padded at the
-    bottom/right; padded positions are masked out as keys and cropped from the output, so the result does not
-    depend on the padding. Cost per pixel is O(window_size**2 * num_feat): cheap at 128 x 128 on a CPU.
-
-    Args:
-        num_feat: Channels of the image features (and of the attention); divisible by ``num_heads``.
-        cond_feat: Channels of the semantic condition.
-        num_heads: Attention heads.
-        window_size: Window side in pixels.
-    """
-
-    def __init__(self, num_feat: int, cond_feat: int, num_heads: int = 4, window_size: int = 8) -> None:
-        super().__init__()
-        if num_feat % num_heads:
-            raise ValueError(f'num_feat={num_feat} must be divisible by num_heads={num_heads}')
-        self.num_heads = num_heads
-        self.window_size = window_size
-        self.norm_q = nn.LayerNorm(cond_feat)
-        self.norm_kv = nn.LayerNorm(num_feat)
-        self.q = nn.Linear(cond_feat, num_feat)
-        self.kv = nn.Linear(num_feat, 2 * num_feat)
-        self.proj = nn.Linear(num_feat, num_feat)
-
-    def _windows(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, Hp, Wp) -> (B * nW, ws*ws, C)."""
-        return window_split(x.permute(0, 2, 3, 1), self.window_size)
-
-    def _heads(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B', N, C) -> (B', heads, N, C / heads)."""
-        b_, n, c = tokens.shape
-        return tokens.view(b_, n, self.num_heads, c // self.num_heads).transpose(1, 2)
-
-    def forward(self, feat: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """feat (B, num_feat, H, W), cond (B, cond_feat, H, W) -> (B, num_feat, H, W)."""
-        b, c, h, w = feat.shape
-        ws = self.window_size
-        pad_h, pad_w = (-h) % ws, (-w) % ws
-        valid = feat.new_ones(b, 1, h, w)
-        if pad_h or pad_w:
-            feat_p, cond_p, valid = (F.pad(x, (0, pad_w, 0, pad_h)) for x in (feat, cond, valid))
-        else:
-            feat_p, cond_p = feat, cond
-        q = self._heads(self.q(self.norm_q(self._windows(cond_p))))
-        k, v = (self._heads(t) for t in self.kv(self.norm_kv(self._windows(feat_p))).chunk(2, dim=-1))
-        key_ok = self._windows(valid)[..., 0].bool()[:, None, None, :]  # (B*nW, 1, 1, N): True = a real pixel
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_ok)
-        out = self.proj(out.transpose(1, 2).reshape(out.shape[0], -1, c))
-        out = window_merge(out, ws, h + pad_h, w + pad_w)[:, :h, :w].permute(0, 3, 1, 2)
-        return feat + out
-
-    def extra_repr(self) -> str:
-        return f'num_heads={self.num_heads}, window_size={self.window_size}'
-
-
 @ARCH_REGISTRY.register()
 class SPGRM(nn.Module):
     """Semantic Priors Guided Reconstruction Model (training-only teacher; see the module docstring).
@@ -154,13 +98,17 @@ class SPGRM(nn.Module):
         num_groups: Residual groups, each followed by a semantic fusion block.
         num_blocks: Residual blocks per group.
         embed_feat: Channels the embedding is projected to (conv1x1) before joining the label encoding.
-        fusion: ``'sft'`` (default) or ``'cross_attention'``.
+        fusion: ``'sft'`` (the only fusion of the library; ``'cross_attention'`` is ``SPGRMProbe``'s).
         use_semantics: False ignores the SKB (S = 0; same modules and parameter count, see the module docstring).
         mu: μ of the tone mapping T.
-        num_heads: Attention heads of the cross-attention fusion.
-        window_size: Window side of the cross-attention fusion.
         img_channels: Channels of the ORM output (3 for BGR HDR; 4 for packed RGGB RAW).
-        condition_at_head: Also feed the condition features S_c to the head conv (see the module docstring).
+        **variant: The options of a subclass's variant (:meth:`_set_variant`); the library's SPGRM takes none.
+
+    Raises:
+        UserInputError: An option of the research teacher (``fusion: cross_attention``, ``condition_at_head``,
+            ``num_heads``, ``window_size``): the message names it and where it lives now.
+        ValueError: Another unknown ``fusion``.
+        TypeError: Another unknown option.
     """
 
     def __init__(self,
@@ -173,36 +121,58 @@ class SPGRM(nn.Module):
                  fusion: str = 'sft',
                  use_semantics: bool = True,
                  mu: float = DEFAULT_MU,
-                 num_heads: int = 4,
-                 window_size: int = 8,
                  img_channels: int = 3,
-                 condition_at_head: bool = False) -> None:
+                 **variant: Any) -> None:
         super().__init__()
-        if fusion not in FUSION_MODES:
-            raise ValueError(f'Unknown fusion {fusion!r}; expected one of {FUSION_MODES}')
+        self._set_variant(fusion, variant)
         self.embed_channels = embed_channels
         self.num_feat = num_feat
-        self.fusion = fusion
         self.use_semantics = use_semantics
         self.mu = mu
         self.img_channels = img_channels
-        self.condition_at_head = condition_at_head
-        head_in = img_channels + ref_channels + (num_feat if condition_at_head else 0)
-        self.head = nn.Conv2d(head_in, num_feat, 3, padding=1)
+        self.head = nn.Conv2d(self._head_channels(img_channels, ref_channels, num_feat), num_feat, 3, padding=1)
         self.embed_proj = nn.Conv2d(embed_channels, embed_feat, 1)
         self.cond = nn.Sequential(nn.Conv2d(embed_feat + 1 + img_channels, num_feat, 3, padding=1), nn.LeakyReLU(0.2))
         self.groups = nn.ModuleList([SPGRMResidualGroup(num_feat, num_blocks) for _ in range(num_groups)])
-        self.fusions = nn.ModuleList([self._make_fusion(num_feat, num_heads, window_size) for _ in range(num_groups)])
+        self.fusions = nn.ModuleList([self._make_fusion(num_feat) for _ in range(num_groups)])
         self.body_conv = nn.Conv2d(num_feat, num_feat, 3, padding=1)
         self.tail = nn.Conv2d(num_feat, img_channels, 3, padding=1)
         nn.init.zeros_(self.tail.weight)  # R = 0 at initialisation: SPGRM starts as the identity f_S = f_O
         nn.init.zeros_(self.tail.bias)
 
-    def _make_fusion(self, num_feat: int, num_heads: int, window_size: int) -> nn.Module:
-        if self.fusion == 'sft':
-            return SPGRMSFTFusion(num_feat, num_feat)
-        return SPGRMCrossAttentionFusion(num_feat, num_feat, num_heads, window_size)
+    # ---------------------------------------------------------------------------------------- hooks of a variant
+    def _set_variant(self, fusion: str, variant: Mapping[str, Any]) -> None:
+        """Check and store the fusion and the variant's options (called first, before any module is built).
 
+        The library's SPGRM: SFT and no further option; a research option is a :class:`UserInputError` naming it.
+        """
+        moved = [key for key in RESEARCH_OPTIONS if key in variant]
+        if fusion in RESEARCH_FUSIONS:
+            moved.insert(0, f'fusion: {fusion}')
+        if moved:
+            raise UserInputError(
+                f'SPGRM: {", ".join(moved)} is a research option, no longer part of the library\'s teacher; the '
+                'teacher variant SPGRMProbe in research/spgrm_probe_arch.py has it (network_t type: SPGRMProbe, '
+                'trained with python -m research.train from the repository root), or remove the key')
+        if fusion not in FUSION_MODES:
+            raise ValueError(f'Unknown fusion {fusion!r}; expected one of {FUSION_MODES}')
+        if variant:
+            raise TypeError(f'SPGRM got unexpected option(s) {sorted(variant)}')
+        self.fusion = fusion
+
+    def _head_channels(self, img_channels: int, ref_channels: int, num_feat: int) -> int:
+        """Input channels of the head conv: T(f_O) and the reference frame."""
+        return img_channels + ref_channels
+
+    def _make_fusion(self, num_feat: int) -> nn.Module:
+        """The fusion block after one residual group: SFT of the features by the condition S_c."""
+        return SPGRMSFTFusion(num_feat, num_feat)
+
+    def _head_input(self, tone_mapped: torch.Tensor, ref_frame: torch.Tensor, cond: torch.Tensor) -> List[torch.Tensor]:
+        """The tensors concatenated into the head conv: [T(f_O), ref_frame] (``cond``, S_c, is unused here)."""
+        return [tone_mapped, ref_frame.to(tone_mapped.dtype)]
+
+    # ------------------------------------------------------------------------------------------------- forward
     def semantic_input(self, tone_mapped: torch.Tensor, skb_embedding: Optional[torch.Tensor],
                        skb_labels: Optional[torch.Tensor]) -> torch.Tensor:
         """The raw semantic map S = ``conv1x1(embedding) || boundary(labels) || segment_mean(T(f_O), labels)``.
@@ -256,8 +226,7 @@ class SPGRM(nn.Module):
         orm_output = orm_output.detach()
         tone_mapped = mu_law(orm_output, self.mu)
         cond = self.cond(self.semantic_input(tone_mapped, skb_embedding, skb_labels))
-        head_input = [tone_mapped, ref_frame.to(tone_mapped.dtype)] + ([cond] if self.condition_at_head else [])
-        first = self.head(torch.cat(head_input, dim=1))
+        first = self.head(torch.cat(self._head_input(tone_mapped, ref_frame, cond), dim=1))
         feat = first
         for group, fusion in zip(self.groups, self.fusions):
             feat = fusion(group(feat), cond)

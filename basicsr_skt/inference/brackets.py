@@ -37,8 +37,8 @@ from basicsr_skt.utils.scan import natural_key
 from basicsr_skt.utils.scene_checks import check_exposure_order, check_same_bit_depth, check_same_channels
 
 __all__ = [
-    'LDR_SUFFIXES', 'EV_ORIGINS', 'NOT_FRAME_PATTERNS', 'Bracket', 'parse_exposure_time', 'parse_response',
-    'list_frames', 'is_not_frame', 'read_bracket'
+    'LDR_SUFFIXES', 'EV_ORIGINS', 'NOT_FRAME_PATTERNS', 'Bracket', 'parse_exposure_time', 'is_exposure_time',
+    'is_number', 'parse_response', 'list_frames', 'is_not_frame', 'read_bracket'
 ]
 
 #: File suffixes (case-insensitive) taken as LDR frames when a folder is given.
@@ -72,6 +72,24 @@ def parse_exposure_time(text: str) -> float:
         raise ValueError(f'Exposure time {text!r} is not a positive number of seconds such as 1/100 or 0.01 (use --ev '
                          'for EV stops)')
     return value
+
+
+def is_exposure_time(text: str) -> bool:
+    """Whether ``text`` parses as an exposure time (:func:`parse_exposure_time`)."""
+    try:
+        parse_exposure_time(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` parses as a float (an EV stop)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_response(name: str) -> float:

@@ -15,10 +15,11 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import tiled_forward
 
-__all__ = ['DEFAULT_TILE_OVERLAP', 'forward_frames', 'run_orm', 'predict', 'expected_frames']
+__all__ = ['DEFAULT_TILE_OVERLAP', 'forward_frames', 'run_orm', 'predict', 'expected_frames', 'resolve_device']
 
 #: Default overlap of neighbouring tiles in pixels (4 x the 8-pixel attention window of HDR-Transformer).
 DEFAULT_TILE_OVERLAP = 32
@@ -121,3 +122,36 @@ def expected_frames(net: nn.Module) -> Optional[int]:
     if any(p.kind == p.VAR_POSITIONAL for p in params):
         return None
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+
+
+def resolve_device(name: str, option: str = '--device') -> torch.device:
+    """The ``torch.device`` a ``--device`` option names, checked before any work starts (the one resolver of the
+    scripts).
+
+    Args:
+        name: ``'auto'`` (CUDA when available, else the CPU), ``'cpu'``, ``'cuda'``, ``'cuda:<index>'``, ``'mps'``.
+        option: The option, for the message.
+
+    Returns:
+        The device.
+
+    Raises:
+        UserInputError: Not a device name, or CUDA (that CUDA index, MPS) not available here.
+    """
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise UserInputError(f'{option} {name!r} is not a device; use auto, cpu, cuda or cuda:<index>') from None
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise UserInputError(f'{option} {name}: CUDA is not available here; use {option} cpu or auto')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserInputError(f'{option} {name}: this machine has {torch.cuda.device_count()} CUDA device(s) '
+                                 f'(indices 0..{torch.cuda.device_count() - 1})')
+    elif device.type == 'mps' and not (hasattr(torch.backends, 'mps') and torch.backends.mps.is_available()):
+        raise UserInputError(f'{option} {name}: MPS is not available here; use {option} cpu or auto')
+    elif device.type not in ('cpu', 'cuda', 'mps'):
+        raise UserInputError(f'{option} {name}: unsupported device type {device.type!r}; use auto, cpu or cuda')
+    return device

@@ -8,15 +8,16 @@ which names the first mismatching key) and loads them. Every problem of the file
 :class:`~basicsr_skt.utils.errors.UserInputError` naming it.
 """
 import os.path as osp
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import torch
 from torch import nn
 
+from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.utils.checkpoint import check_state_dict_fits, load_state_dict_file
 from basicsr_skt.utils.errors import UserInputError
 
-__all__ = ['AUTO_KEY', 'load_weights']
+__all__ = ['AUTO_KEY', 'load_weights', 'registered_arch', 'build_orm']
 
 #: ``param_key`` that picks the first wrapper key present (``params_ema``, ``params``, ``state_dict``, ...).
 AUTO_KEY = 'auto'
@@ -62,3 +63,47 @@ def load_weights(net: nn.Module,
     except RuntimeError as err:
         raise UserInputError(f'{err}{hint}') from None
     net.load_state_dict(state, strict=strict)
+
+
+def registered_arch(arch: str, option: str = '--arch') -> type:
+    """The class registered as ``arch`` in BasicSR's ``ARCH_REGISTRY``.
+
+    Raises:
+        ValueError: ``arch`` is not registered; the message names ``option`` and lists the registered names.
+    """
+    try:
+        return ARCH_REGISTRY.get(arch)
+    except KeyError as err:
+        raise ValueError(f'Unknown {option} {arch!r}: {err.args[0]}') from None
+
+
+def build_orm(arch: str,
+              opts: Dict[str, Any],
+              path: str,
+              device: torch.device,
+              param_key: Optional[str] = AUTO_KEY,
+              option: str = '--arch',
+              what: Optional[str] = None,
+              hint: str = '') -> nn.Module:
+    """The network ``arch`` of BasicSR's ``ARCH_REGISTRY`` with the weights of ``path`` (strict), in eval mode.
+
+    Args:
+        arch: Registered arch name (the plugin's archs are registered by ``import basicsr_skt``).
+        opts: Keyword arguments of the arch.
+        path: Weights file (see :func:`load_weights`).
+        device: Where the network goes.
+        param_key: Key holding the weights (see :func:`load_weights`).
+        option: The command-line option that named ``arch``, for the unknown-name message.
+        what: The checkpoint in messages (see :func:`load_weights`).
+        hint: Appended to the message of a checkpoint that does not fit.
+
+    Returns:
+        The network on ``device`` in eval mode.
+
+    Raises:
+        ValueError: ``arch`` is not registered.
+        UserInputError: See :func:`load_weights`.
+    """
+    net = registered_arch(arch, option)(**opts)
+    load_weights(net, path, param_key, what=what, hint=hint)
+    return net.to(device).eval()

@@ -6,7 +6,7 @@ checkpoints written atomically by rank 0, and training states that hold the glob
 resumed run continues exactly (with :class:`~basicsr_skt.utils.resumable_sampler.ResumableSampler` for the data).
 """
 import os.path as osp
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -28,6 +28,11 @@ class HDRBaseModel(BaseModel):
     network ``net_<x>`` come from ``path.pretrain_network_<x>`` with ``strict_load_<x>`` and ``param_key_<x>``
     (:meth:`load_pretrained`), BasicSR's ``network_<x>`` convention.
     """
+
+    #: (label, network, param key) of the networks :meth:`resume_training` reloads from ``net_<label>_<iter>.pth``
+    #: (those BasicSR's resume does not reload: e.g. the SKT model's SKAM heads and EMA teacher); set by a model's
+    #: ``init_training_settings``.
+    reload_on_resume: Sequence[Tuple[str, nn.Module, str]] = ()
 
     def place_network(self, net: nn.Module, trainable: bool = True) -> nn.Module:
         """Move ``net`` to the model's device; a network that is optimised is also wrapped for (Distributed)
@@ -110,11 +115,17 @@ class HDRBaseModel(BaseModel):
 
         The training sampler restores them again right before the first sample of the resumed epoch, whose consumed
         batches it skips (:class:`~basicsr_skt.utils.resumable_sampler.ResumableSampler`, set up by the pipeline).
+        Then the networks of :attr:`reload_on_resume`, from the resumed iteration's files (the stock pipeline may
+        already have loaded some through ``path.pretrain_network_<x>``, set by BasicSR's ``check_resume``; they are
+        reloaded for a model resumed without it).
         """
         super().resume_training(resume_state)
         rng_state = resume_state.get('rng')
         if rng_state is not None:
             restore_rng_state(rng_state)
+        for label, net, param_key in self.reload_on_resume:
+            path = osp.join(self.opt['path']['models'], f'net_{label}_{resume_state["iter"]}.pth')
+            self.load_network(net, path, strict=True, param_key=param_key)
 
     def synchronize(self) -> None:
         """Wait for queued GPU work (CUDA only; a no-op on the CPU)."""

@@ -1,8 +1,13 @@
-"""``HDRValidationMixin``: float HDR validation of :class:`~basicsr_skt.models.hdr_model.HDRModel` in small steps."""
+"""``HDRValidationMixin``: float HDR validation of :class:`~basicsr_skt.models.hdr_model.HDRModel` in small steps.
+
+What differs between sRGB and packed-RAW data (metric inputs, LDR frames, display images, saved visuals) is the
+host's ``display`` strategy (:mod:`basicsr_skt.models.val_display`, chosen from the datasets' options); outputs scored
+beside the ORM's (the SKT teacher's) are the host's ``side_outputs``, filled by its ``side_predictors``.
+"""
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -14,16 +19,10 @@ from basicsr.utils import get_root_logger
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
 from basicsr_skt.metrics.region_metric import metric_frame_inputs
 from basicsr_skt.utils.figures import comparison_figure
-from basicsr_skt.utils.hdr_io import write_hdr
-from basicsr_skt.utils.option_checks import warn_unknown_keys
 from basicsr_skt.utils.paths import check_name
 from basicsr_skt.utils.rng import preserved_rng_state
 from basicsr_skt.utils.tonemap import mu_law
 
-#: Keys of the ``val`` section: BasicSR's own, then these models' (see :class:`HDRValidationMixin`); others get a
-#: warning.
-VAL_KEYS = ('val_freq', 'save_img', 'suffix', 'pbar', 'metrics', 'mu', 'pad_multiple', 'tile', 'tile_overlap',
-            'num_tb_images', 'save_exr', 'figure_scenes')
 #: Column of the per-scene inference time in the metrics tables (seconds; not a metric, never "best").
 TIME_COLUMN = 'time_s'
 
@@ -31,31 +30,23 @@ TIME_COLUMN = 'time_s'
 class HDRValidationMixin:
     """Validation of an HDR model on float arrays, never on 8-bit images (put before the ``BaseModel`` in the bases).
 
-    The loop (:meth:`nondist_validation`) feeds each scene, calls the model's ``test`` (which sets ``output`` and
-    ``infer_seconds``), then runs small steps that subclasses override: :meth:`compute_metrics` (with the hooks
-    :meth:`metric_inputs` and :meth:`frame_inputs`), :meth:`save_visuals`, :meth:`save_figure`,
-    :meth:`log_tb_images`, :meth:`write_metrics_files`, :meth:`metrics_table` (:meth:`table_columns`,
-    :meth:`table_rows`) and :meth:`release_batch`. A metric that is unavailable (LPIPS without its weights) is skipped
-    for the run with one warning. Validation leaves every global random generator as it found it.
+    The loop (:meth:`nondist_validation`) feeds each scene, calls the model's ``test`` (which sets ``output``,
+    ``infer_seconds`` and ``side_outputs``: metric prefix -> (B, C, H, W) outputs scored beside the ORM's, e.g.
+    ``teacher_``), then runs small steps: :meth:`compute_metrics` (with :meth:`metric_inputs` and
+    :meth:`frame_inputs`), :meth:`save_visuals`, :meth:`save_figure`, :meth:`log_tb_images`,
+    :meth:`write_metrics_files`, :meth:`metrics_table` (:meth:`table_columns`, :meth:`table_rows`) and
+    :meth:`release_batch`. A metric that is unavailable (LPIPS without its weights) is skipped for the run with one
+    warning. Validation leaves every global random generator as it found it. The host provides ``display`` (sRGB or
+    RAW, :mod:`basicsr_skt.models.val_display`) and ``val_options``.
 
-    ``val`` options (besides BasicSR's ``val_freq``, ``save_img``, ``suffix``, ``pbar``, ``metrics``):
-
-    * ``mu`` (5000): μ of the tone-mapped PNGs, figures and tensorboard images.
-    * ``pad_multiple`` (1): reflect-pad the frames to this multiple before the network (1: the arch pads itself).
-    * ``tile`` (null: whole image) and ``tile_overlap`` (32): memory-bounded inference on overlapping
-      ``tile x tile`` tiles blended without seams (:func:`~basicsr_skt.utils.tiling.tiled_forward`).
-    * ``save_exr`` (false): also write each prediction as float32 OpenEXR next to the ``.hdr``.
-    * ``figure_scenes`` (null): scenes that get a comparison figure (:meth:`save_figure`): a list of scene names,
-      or a count N for the first N scenes.
-    * ``num_tb_images`` (2): scenes logged to tensorboard.
+    ``val`` options (besides BasicSR's ``val_freq``, ``save_img``, ``suffix``, ``pbar``, ``metrics``): the host's
+    ``val_options``, a :class:`~basicsr_skt.models.model_options.ValOptions` parsed once by the model's constructor
+    (``mu``, ``pad_multiple``, ``tile``, ``tile_overlap``, ``save_exr``, ``figure_scenes``, ``num_tb_images``; the
+    fields hold the defaults).
 
     Each scene's inference wall time (the network only, CUDA synchronised when on a GPU; the first scene includes
     one-off costs such as attention-mask caching) is recorded in ``scene_seconds`` and reported as ``time_s``.
     """
-
-    def warn_unknown_val_keys(self) -> None:
-        """Warn (BasicSR's logger) about ``val`` keys that nothing reads, e.g. a misspelt ``tile_overlap``."""
-        warn_unknown_keys('val', self.opt.get('val'), VAL_KEYS)
 
     def repeats_last_validation(self, current_iter: int) -> bool:
         """True for the validation BasicSR's training loop runs after its last iteration (at ``total_iter`` + 2) when
@@ -90,7 +81,7 @@ class HDRValidationMixin:
         self.scene_metrics: 'OrderedDict[str, Dict[str, float]]' = OrderedDict()
         self.scene_seconds: 'OrderedDict[str, float]' = OrderedDict()
         self.skipped_metrics: Dict[str, str] = OrderedDict()
-        num_tb_images = self.opt['val'].get('num_tb_images', 2)
+        num_tb_images = self.val_options.num_tb_images
         pbar = tqdm(total=len(dataloader), unit='scene') if self.opt['val'].get('pbar', False) else None
         for idx, val_data in enumerate(dataloader):
             scene = val_data['scene'][0]
@@ -128,10 +119,24 @@ class HDRValidationMixin:
         return to_array(self.output), (to_array(self.gt) if hasattr(self, 'gt') else None)
 
     def current_ldrs(self) -> List[np.ndarray]:
-        """The LDR frames of the first batch item (the ``L`` half of each frame's channels), float32 H×W×3 BGR."""
-        return [frame[3:6].detach().float().cpu().permute(1, 2, 0).numpy() for frame in self.lq[0]]
+        """The LDR frames of the first batch item for display, float32 H×W×3 BGR in [0, 1] (``display``'s)."""
+        return self.display.ldr_frames(self.lq[0])
+
+    def side_arrays(self) -> 'OrderedDict[str, np.ndarray]':
+        """First batch item of every output scored beside the ORM's (e.g. live ORM, teacher, teacher with zeroed
+        priors), float32 H×W×C, by metric prefix."""
+        return OrderedDict((prefix, out[0].detach().float().cpu().permute(1, 2, 0).numpy())
+                           for prefix, out in (getattr(self, 'side_outputs', None) or {}).items())
 
     def compute_metrics(self, pred: np.ndarray, gt: np.ndarray, metric_opts: Dict[str, Any]) -> Dict[str, float]:
+        """The ORM's metrics (:meth:`output_metrics`), then ``<prefix><name>`` for each of :meth:`side_arrays`."""
+        values = self.output_metrics(pred, gt, metric_opts)
+        for prefix, array in self.side_arrays().items():
+            for name, value in self.output_metrics(array, gt, metric_opts).items():
+                values[f'{prefix}{name}'] = value
+        return values
+
+    def output_metrics(self, pred: np.ndarray, gt: np.ndarray, metric_opts: Dict[str, Any]) -> Dict[str, float]:
         """Every configured metric on float HDR arrays (``val.metrics.<name>.type`` from METRIC_REGISTRY).
 
         A metric that raises :class:`MetricUnavailableError` (LPIPS without its offline weights) is logged once as a
@@ -164,9 +169,9 @@ class HDRValidationMixin:
         return values
 
     def metric_inputs(self, pred: np.ndarray, gt: np.ndarray) -> Dict[str, Any]:
-        """Keyword arguments of every metric function: ``img`` and ``img2`` (subclasses add per-scene data, e.g. the
-        RAW colour metadata of :class:`~basicsr_skt.models.raw_hdr_model.RawHDRModel`)."""
-        return dict(img=pred, img2=gt)
+        """Keyword arguments of every metric function: ``img`` and ``img2``, plus per-scene data of the display
+        strategy (the RAW colour metadata ``wb`` and ``ccm``)."""
+        return self.display.metric_inputs(pred, gt)
 
     def frame_inputs(self) -> Dict[str, Any]:
         """``ldrs`` (the first batch item's LDR frames, H×W×3 float32 BGR) and ``exposures`` (its exposure times, or
@@ -182,32 +187,41 @@ class HDRValidationMixin:
 
     @staticmethod
     def average_metrics(scene_metrics: Dict[str, Dict[str, float]]) -> 'OrderedDict[str, float]':
-        names = next(iter(scene_metrics.values())).keys()
+        """Per metric, the mean over the scenes (NaN values left out: a region metric is NaN for scenes without that
+        region) that have it (a side output may be missing for a scene: the teacher's need priors); metrics in order
+        of first appearance, the ORM's first."""
+        names: List[str] = []
+        for values in scene_metrics.values():
+            names += [name for name in values if name not in names]
+        if any(len(values) != len(names) for values in scene_metrics.values()):
+            get_root_logger().warning(
+                'Teacher metrics are missing for some validation scenes (no priors?): their means '
+                'run over the scenes that have them')
 
-        def mean(values: List[float]) -> float:  # a region metric is NaN for scenes without that region
+        def mean(values: List[float]) -> float:
             defined = [v for v in values if not np.isnan(v)]
             return float(np.mean(defined)) if defined else float('nan')
 
-        return OrderedDict((m, mean([v[m] for v in scene_metrics.values()])) for m in names)
+        return OrderedDict((m, mean([v.get(m, float('nan')) for v in scene_metrics.values()])) for m in names)
+
+    def _update_best_metric_result(self, dataset_name: str, metric: str, val: float, current_iter: int) -> None:
+        """BasicSR's, with records created on the fly for the side outputs' metrics ``<prefix>_<name>`` (same
+        ``better`` as the ORM's ``<name>``)."""
+        record = self.best_metric_results[dataset_name]
+        if metric not in record:
+            base = metric.split('_', 1)[1]
+            better = (self.opt['val'].get('metrics') or {}).get(base, {}).get('better', 'higher')
+            record[metric] = dict(better=better, val=float('-inf') if better == 'higher' else float('inf'), iter=-1)
+        super()._update_best_metric_result(dataset_name, metric, val, current_iter)
 
     def save_visuals(self, scene: str, pred: np.ndarray, current_iter: int, dataset_name: str) -> None:
-        """Write the prediction as ``.hdr`` (linear, OpenCV RGBE; negative values clipped to 0), optionally as
-        float32 ``.exr`` (``val.save_exr``, unclipped) and a μ-law tone-mapped 8-bit PNG."""
-        stem = self.visual_path(scene, current_iter, dataset_name)
-        write_hdr(f'{stem}.hdr', np.maximum(pred, 0))
-        if self.opt['val'].get('save_exr', False):
-            write_hdr(f'{stem}.exr', pred)
-        tone_mapped = mu_law(np.clip(pred, 0, 1), self.opt['val'].get('mu', 5000.0))
-        cv2.imwrite(f'{stem}_mu.png', np.round(tone_mapped * 255).astype(np.uint8))
+        """Write the prediction below :meth:`visual_path` as the display strategy does (sRGB: ``.hdr``, optional
+        ``.exr``, μ-law PNG; RAW: packed ``.npy`` and the protocol's 16-bit PNG)."""
+        self.display.save_visuals(self.visual_path(scene, current_iter, dataset_name), pred, self.val_options)
 
     def wants_figure(self, scene: str, index: int) -> bool:
         """Whether ``val.figure_scenes`` (a list of scene names, or a count N: the first N scenes) selects a scene."""
-        selection: Union[None, int, Sequence[str]] = self.opt['val'].get('figure_scenes')
-        if selection is None:
-            return False
-        if isinstance(selection, bool) or not isinstance(selection, (int, list, tuple)):
-            raise ValueError(f'val.figure_scenes must be a list of scene names or a count, got {selection!r}')
-        return index < selection if isinstance(selection, int) else scene in selection
+        return self.val_options.wants_figure(scene, index)
 
     def save_figure(self, scene: str, ldrs: Sequence[np.ndarray], pred: np.ndarray, gt: np.ndarray, current_iter: int,
                     dataset_name: str) -> str:
@@ -216,8 +230,9 @@ class HDRValidationMixin:
         Args:
             scene: Scene name.
             ldrs: N float32 H×W×3 BGR LDR frames in [0, 1] (reference = middle).
-            pred: H×W×3 float32 linear HDR prediction, BGR.
-            gt: H×W×3 float32 linear HDR ground truth, BGR.
+            pred: The prediction (H×W×3 float32 linear HDR, BGR; packed RAW for RAW data: rendered by
+                :meth:`display_image`).
+            gt: The ground truth, like ``pred``.
             current_iter: Iteration (names the file in training).
             dataset_name: Dataset name (folder in test runs).
 
@@ -226,7 +241,7 @@ class HDRValidationMixin:
         """
         path = f'{self.visual_path(scene, current_iter, dataset_name)}_figure.png'
         os.makedirs(osp.dirname(path), exist_ok=True)
-        figure = comparison_figure(ldrs, pred, gt, mu=self.opt['val'].get('mu', 5000.0))
+        figure = comparison_figure(ldrs, self.display_image(pred), self.display_image(gt), mu=self.val_options.mu)
         if not cv2.imwrite(path, figure):
             raise OSError(f'Cannot write figure {path}')
         return path
@@ -242,23 +257,22 @@ class HDRValidationMixin:
 
     def display_image(self, array: np.ndarray) -> np.ndarray:
         """A prediction-space array (H x W x C) as a linear BGR image for display (identity for sRGB ORMs)."""
-        return array
-
-    def extra_tb_images(self) -> List[np.ndarray]:
-        """Further prediction-space arrays of the current scene shown between the prediction and the GT."""
-        return []
+        return self.display.display_image(array)
 
     def log_tb_images(self, tb_logger, scene: str, pred: np.ndarray, gt: Optional[np.ndarray], current_iter: int):
-        """μ-law strip prediction | :meth:`extra_tb_images` | GT to tensorboard, RGB, CHW in [0, 1]."""
-        mu = self.opt['val'].get('mu', 5000.0)
-        images = [pred] + self.extra_tb_images() + ([] if gt is None else [gt])
+        """μ-law strip prediction | :meth:`side_arrays` | GT to tensorboard, RGB, CHW in [0, 1]."""
+        mu = self.val_options.mu
+        images = [pred] + list(self.side_arrays().values()) + ([] if gt is None else [gt])
         strip = np.concatenate([mu_law(np.clip(self.display_image(img), 0, 1), mu) for img in images], axis=1)
         tb_logger.add_image(f'val/{scene}', strip[..., ::-1].transpose(2, 0, 1).copy(), current_iter)
 
     def release_batch(self) -> None:
+        """Drop the scene's tensors (frames, GT, outputs, priors) before the next one."""
         for name in ('lq', 'gt', 'output', 'exposures'):
             if hasattr(self, name):
                 delattr(self, name)
+        self.side_outputs = OrderedDict()
+        self.skb_embedding = self.skb_labels = None
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
 
@@ -290,10 +304,13 @@ class HDRValidationMixin:
         return list(self.metric_results) + ([TIME_COLUMN] if timed else [])
 
     def table_rows(self) -> List[Tuple[str, Dict[str, float]]]:
-        """(scene, values) per scene and ``('mean', ...)`` last; values hold the metrics and, when timed, ``time_s``
-        (inference seconds; the mean row has the mean over the same scenes)."""
+        """(scene, values) per scene and ``('mean', ...)`` last; values hold the metrics (NaN where a scene lacks a
+        side output's metric) and, when timed, ``time_s`` (inference seconds; the mean row has the mean over the same
+        scenes)."""
         seconds = getattr(self, 'scene_seconds', None) or {}
-        rows = [(scene, dict(values)) for scene, values in self.scene_metrics.items()]
+        names = list(self.metric_results)
+        rows = [(scene, {m: values.get(m, float('nan'))
+                         for m in names}) for scene, values in self.scene_metrics.items()]
         mean = dict(self.metric_results)
         if seconds:
             for scene, values in rows:

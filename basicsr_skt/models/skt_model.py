@@ -11,11 +11,10 @@ the teacher, which moves more slowly than the ORM it corrects.
 At inference only the ORM runs: ``net_g`` checkpoints are plain ORM state dicts. Validation is :class:`HDRModel`'s,
 plus, when the validation batches carry priors (or the teacher uses none), the teacher's metrics on the same scenes
 (``teacher_<metric>``; ``teacher0_<metric>`` for the same teacher with its priors zeroed):
-:class:`~basicsr_skt.models.skt_validation.SKTValidationMixin`.
+:class:`~basicsr_skt.models.skt_validation.TeacherValidation`, a side predictor of the validation loop.
 """
 import contextlib
 import copy
-import os.path as osp
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -27,27 +26,13 @@ from basicsr.losses import build_loss
 from basicsr.utils import get_root_logger
 from basicsr.utils.registry import MODEL_REGISTRY
 from basicsr_skt.inference.orm import forward_frames
-from basicsr_skt.models.hdr_model import HDRModel
-from basicsr_skt.models.skt_validation import SKTValidationMixin
-from basicsr_skt.utils.errors import UserInputError
+from basicsr_skt.models.hdr_model import ORMModel
+from basicsr_skt.models.model_options import SKTOptions
+from basicsr_skt.models.skt_validation import TeacherValidation
 from basicsr_skt.utils.feature_tap import FeatureTap
 from basicsr_skt.utils.masks import random_patch_mask, semantic_mask
-from basicsr_skt.utils.option_checks import (SKT_DIAGNOSTICS_KEYS, SKT_DISTILL_SECTIONS, SKT_KEYS, SKT_MASK_KEYS,
-                                             warn_unknown_keys)
 from basicsr_skt.utils.schedules import distill_weight, mask_ratio_schedule
-from basicsr_skt.utils.tonemap import mu_law
-
-MODES = ('joint', 'staged_teacher', 'staged_student')
-#: What SPGRM sees besides sg[T(f_O)] and the SKB: the reference frame's input channels, or all frames' (set
-#: ``network_t.ref_channels`` to N x 6 for the latter).
-TEACHER_INPUTS = ('reference', 'all_frames')
-#: Distillation terms: (section under ``skt``, log name).
-DISTILL_SECTIONS = tuple(zip(SKT_DISTILL_SECTIONS, ('l_content', 'l_colour', 'l_skam')))
-#: The error for configs written before SKAM followed BasicSR's ``network_<x>`` convention.
-MOVED_SKAM_KEY = ('skt.skam is no longer read: the SKAM heads are the top-level section network_skam (BasicSR\'s '
-                  'network_<x> convention, with path.pretrain_network_skam and path.strict_load_skam). Move the block '
-                  'out of skt: and rename it, e.g. "network_skam: {type: SKAM, orm_channels: 60, ...}" '
-                  '(docs/skt.md, "Configs before network_skam")')
+from basicsr_skt.utils.tonemap import DEFAULT_MU, mu_law
 
 
 def freeze(net: nn.Module) -> nn.Module:
@@ -57,7 +42,7 @@ def freeze(net: nn.Module) -> nn.Module:
     return net
 
 
-def batch_psnr_mu(pred: torch.Tensor, gt: torch.Tensor, mu: float = 5000.0) -> torch.Tensor:
+def batch_psnr_mu(pred: torch.Tensor, gt: torch.Tensor, mu: float = DEFAULT_MU) -> torch.Tensor:
     """PSNR-μ of a whole batch (one MSE over all items), for monitoring only."""
     mse = torch.mean((mu_law(pred.detach(), mu) - mu_law(gt, mu))**2)
     return -10 * torch.log10(mse.clamp_min(1e-12))
@@ -78,8 +63,9 @@ def gradient_cosine(grads_a: List[Optional[torch.Tensor]], grads_b: List[Optiona
 
 
 @MODEL_REGISTRY.register()
-class SKTModel(SKTValidationMixin, HDRModel):
-    """ORM + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint`` (default) | ``staged_teacher`` | ``staged_student``.
+class SKTModel(ORMModel):
+    """ORM (:class:`~basicsr_skt.models.hdr_model.ORMModel`) + SPGRM teacher + SKAM heads; ``skt.mode`` = ``joint``
+    (default) | ``staged_teacher`` | ``staged_student``.
 
     Networks follow BasicSR's ``network_<x>`` convention (each with ``path.pretrain_network_<x>``,
     ``strict_load_<x>``, ``param_key_<x>``, saved as ``net_<x>_<iter>.pth``, reloaded by ``--auto_resume``):
@@ -93,46 +79,36 @@ class SKTModel(SKTValidationMixin, HDRModel):
                         before; that key is now an error naming this one.
     ==================  =====================================================================================
 
-    Options (``skt:``): ``mode``; ``orm_tap`` (ORM module name, or a list of names, whose output SKAM reads;
-    ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``mask``
-    (``type: random_patch | semantic``, ``patch_size`` 8 latent cells, ``ratio_min`` 0, ``ratio_max`` 0.5,
-    ``schedule: linear | constant``, ``ramp_fraction`` 0.5 of the distillation period, which starts at
-    ``warmup_iter``); ``warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``,
-    ``skam_opt`` (losses); ``teacher_input`` (``reference`` | ``all_frames``); ``teacher_ema_decay`` (0: off);
-    ``val_teacher`` (true: the teacher's metrics at validation when possible); ``val_teacher_zeroed_priors`` (false);
-    ``diagnostics.grad_cosine_freq`` (0: off; every N iterations the cosine of each distillation term's gradient with
-    the reconstruction gradient on the ORM's parameters, logged as ``cos_<term>``). ``train.optim_t`` is the
-    teacher's optimiser (default: a copy of ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and
-    ``skb_labels`` (B, H, W).
+    Options (``skt:``, parsed once into :class:`~basicsr_skt.models.model_options.SKTOptions`, ``self.skt``, whose
+    fields list every key with its default): ``mode``; ``orm_tap`` (ORM module name, or a list of names, whose output
+    SKAM reads; ``name:input`` reads the module's input, e.g. ``conv_after_body:input``); ``mask`` (the SKAM mask:
+    type, patch size, ratio schedule over the distillation period, which starts at ``distill_warmup_iter``);
+    ``distill_warmup_iter``, ``ramp_iter`` (distillation weight); ``content_opt``, ``colour_opt``, ``skam_opt``
+    (losses); ``teacher_input``; ``teacher_ema_decay``; ``val_teacher``; ``val_teacher_zeroed_priors``;
+    ``diagnostics.grad_cosine_freq`` (every N iterations the cosine of each distillation term's gradient with the
+    reconstruction gradient on the ORM's parameters, logged as ``cos_<term>``). ``train.optim_t`` is the teacher's
+    optimiser (default: a copy of ``optim_g``). Batches may carry ``skb_embedding`` (B, C, H, W) and ``skb_labels``
+    (B, H, W).
     """
 
     def __init__(self, opt: Dict[str, Any]):
-        self.skt_opt: Dict[str, Any] = dict(opt.get('skt') or {})
-        if 'skam' in self.skt_opt:
-            raise UserInputError(MOVED_SKAM_KEY)
-        self.mode = self.skt_opt.get('mode', 'joint')
-        if self.mode not in MODES:
-            raise ValueError(f'skt.mode must be one of {MODES}, got {self.mode!r}')
-        self.teacher_input = self.skt_opt.get('teacher_input', 'reference')
-        if self.teacher_input not in TEACHER_INPUTS:
-            raise ValueError(f'skt.teacher_input must be one of {TEACHER_INPUTS}, got {self.teacher_input!r}')
-        warn_unknown_keys('skt', self.skt_opt, SKT_KEYS)
-        warn_unknown_keys('skt.mask', self.skt_opt.get('mask'), SKT_MASK_KEYS)
-        warn_unknown_keys('skt.diagnostics', self.skt_opt.get('diagnostics'), SKT_DIAGNOSTICS_KEYS)
+        self.skt = SKTOptions.parse(opt.get('skt'))
+        SKTOptions.warn_unknown_keys(opt.get('skt'))
         self.last_grad_cosines: Dict[str, torch.Tensor] = OrderedDict()
         super().__init__(opt)
+        self.setup_orm(opt, trainable=self.trains_student or not self.opt['is_train'])
+        if self.is_train:
+            self.init_training_settings()
+        self.teacher_validation = TeacherValidation(self)
+        self.side_predictors.append(self.teacher_validation)
 
     @property
     def trains_teacher(self) -> bool:
-        return self.mode in ('joint', 'staged_teacher')
+        return self.skt.trains_teacher
 
     @property
     def trains_student(self) -> bool:
-        return self.mode in ('joint', 'staged_student')
-
-    @property
-    def trains_orm(self) -> bool:
-        return self.trains_student or not self.opt['is_train']
+        return self.skt.trains_student
 
     @property
     def teacher_uses_semantics(self) -> bool:
@@ -142,9 +118,7 @@ class SKTModel(SKTValidationMixin, HDRModel):
     def checkpoint_networks(cls, opt: Dict[str, Any]) -> List[str]:
         """``net_g``, ``net_t`` and, when SKAM heads are trained (``skt.skam_opt`` in a mode that trains the ORM),
         ``net_skam``: the labels :meth:`save` writes."""
-        skt_opt = opt.get('skt') or {}
-        trains_skam = bool(skt_opt.get('skam_opt')) and skt_opt.get('mode', 'joint') in ('joint', 'staged_student')
-        return ['g', 't'] + (['skam'] if trains_skam else [])
+        return ['g', 't'] + (['skam'] if SKTOptions.parse(opt.get('skt')).trains_skam else [])
 
     # ------------------------------------------------------------------------------------------------------------
     # Set-up
@@ -156,8 +130,15 @@ class SKTModel(SKTValidationMixin, HDRModel):
         self.distill_losses = self.build_distill_losses() if self.trains_student else OrderedDict()
         if 'l_skam' in self.distill_losses:
             self.build_skam()
-        super().init_training_settings()
-        if self.mode == 'staged_student':
+        self.reload_on_resume = []  # what BasicSR's resume does not reload (HDRBaseModel.resume_training does)
+        if hasattr(self, 'net_skam'):
+            self.reload_on_resume.append(('skam', self.net_skam, 'params'))
+        if hasattr(self, 'net_t_ema'):
+            self.reload_on_resume.append(('t', self.net_t_ema, 'params_ema'))
+        self.setup_orm_training()
+        self.setup_optimizers()
+        self.setup_schedulers()
+        if self.skt.mode == 'staged_student':
             if self.opt['path'].get('pretrain_network_t') is None:
                 raise ValueError('skt.mode staged_student needs a trained teacher: set path.pretrain_network_t')
             if self.opt['path'].get('pretrain_network_g') is None:
@@ -165,38 +146,31 @@ class SKTModel(SKTValidationMixin, HDRModel):
                                           'set it to the ORM the teacher was trained on (and compare with the '
                                           'fine-tuning control, options/train_hdrtransformer_finetune_control.yml)')
             freeze(self.net_t)
-        if self.mode == 'staged_teacher':
+        if self.skt.mode == 'staged_teacher':
             if self.opt['path'].get('pretrain_network_g') is None:
                 get_root_logger().warning('staged_teacher without path.pretrain_network_g: the frozen ORM is random')
             freeze(self.net_g)
 
     def build_teacher_ema(self) -> None:
         """``net_t_ema``: a frozen EMA copy of the teacher that gives the distillation targets (joint mode only)."""
-        self.teacher_ema_decay = float(self.skt_opt.get('teacher_ema_decay', 0) or 0)
-        if not 0 <= self.teacher_ema_decay < 1:
-            raise ValueError(f'skt.teacher_ema_decay must be in [0, 1), got {self.teacher_ema_decay}')
-        if self.teacher_ema_decay > 0:
-            if self.mode != 'joint':
-                raise ValueError('skt.teacher_ema_decay needs skt.mode joint (a staged teacher does not move)')
+        if self.skt.teacher_ema_decay > 0:  # joint mode only (checked by SKTOptions)
             self.net_t_ema = freeze(copy.deepcopy(self.get_bare_model(self.net_t)))
 
     def build_distill_losses(self) -> 'OrderedDict[str, nn.Module]':
-        return OrderedDict((log_name, build_loss(self.skt_opt[section]).to(self.device))
-                           for section, log_name in DISTILL_SECTIONS if self.skt_opt.get(section))
+        return OrderedDict((log_name, build_loss(loss_opt).to(self.device))
+                           for log_name, loss_opt in self.skt.distill_losses().items())
 
     def build_skam(self) -> None:
         """SKAM heads and the forward hooks that read the ORM's features (the ORM's code is untouched)."""
-        if not self.skt_opt.get('orm_tap') or not self.opt.get('network_skam'):
+        if not self.skt.orm_tap or not self.opt.get('network_skam'):
             raise ValueError('skt.skam_opt is set, so skt.orm_tap (an ORM module name) and network_skam (the SKAM '
                              'heads: type: SKAM and its options) are required')
-        taps = self.skt_opt['orm_tap']
-        names = [taps] if isinstance(taps, str) else list(taps)
-        self.orm_taps = [FeatureTap(self.get_bare_model(self.net_g), name) for name in names]
+        self.orm_taps = [FeatureTap(self.get_bare_model(self.net_g), name) for name in self.skt.orm_tap]
         self.net_skam = self.place_network(build_network(self.opt['network_skam']))
         self.load_pretrained('skam', self.net_skam)
-        patch = (self.skt_opt.get('mask') or {}).get('patch_size', 8)
+        patch = self.skt.mask.patch_size
         radius = self.get_bare_model(self.net_skam).receptive_radius
-        if (self.skt_opt.get('mask') or {}).get('type', 'random_patch') == 'random_patch' and patch > radius:
+        if self.skt.mask.type == 'random_patch' and patch > radius:
             get_root_logger().warning(
                 f'skt.mask.patch_size {patch} exceeds the SKAM generator reach of {radius} latent cells: hidden '
                 'positions deep inside a patch see no visible context '
@@ -216,12 +190,6 @@ class SKTModel(SKTValidationMixin, HDRModel):
     # ------------------------------------------------------------------------------------------------------------
     # Training step
     # ------------------------------------------------------------------------------------------------------------
-    def feed_data(self, data: Dict[str, Any]) -> None:
-        super().feed_data(data)
-        self.batch_scenes = list(data.get('scene', []))
-        for key in ('skb_embedding', 'skb_labels'):
-            setattr(self, key, data[key].to(self.device) if key in data else None)
-
     def optimize_parameters(self, current_iter: int) -> None:
         self.output, orm_features = self.forward_student()
         teacher_output, teacher_features = self.forward_teacher(self.output.detach())
@@ -254,7 +222,7 @@ class SKTModel(SKTValidationMixin, HDRModel):
 
     def teacher_frames(self, lq: torch.Tensor) -> torch.Tensor:
         """SPGRM's frame input: the reference (middle) frame (B, C, H, W) or all frames stacked (B, N * C, H, W)."""
-        if self.teacher_input == 'all_frames':
+        if self.skt.teacher_input == 'all_frames':
             return lq.flatten(1, 2)
         return lq[:, lq.shape[1] // 2]
 
@@ -295,7 +263,8 @@ class SKTModel(SKTValidationMixin, HDRModel):
         live = self.get_bare_model(self.net_t).state_dict()
         for name, value in self.net_t_ema.state_dict().items():
             if value.is_floating_point():
-                value.mul_(self.teacher_ema_decay).add_(live[name].detach(), alpha=1 - self.teacher_ema_decay)
+                decay = self.skt.teacher_ema_decay
+                value.mul_(decay).add_(live[name].detach(), alpha=1 - decay)
             else:
                 value.copy_(live[name])
 
@@ -349,29 +318,27 @@ class SKTModel(SKTValidationMixin, HDRModel):
         return self.require_skb('skb_labels', 'the colour distillation term (skt.colour_opt, regions: labels)')
 
     def distill_weight(self, current_iter: int) -> float:
-        return distill_weight(current_iter, 1.0, self.skt_opt.get('warmup_iter', 0), self.skt_opt.get('ramp_iter', 0))
+        return distill_weight(current_iter, 1.0, self.skt.distill_warmup_iter, self.skt.ramp_iter)
 
     def current_mask_ratio(self, current_iter: int) -> float:
-        """SKAM mask ratio; the linear ramp runs over the distillation period, from ``skt.warmup_iter`` on."""
-        mask_opt = self.skt_opt.get('mask') or {}
-        return mask_ratio_schedule(current_iter, self.opt['train']['total_iter'], mask_opt.get('ratio_max', 0.5),
-                                   mask_opt.get('schedule', 'linear'), mask_opt.get('ramp_fraction', 0.5),
-                                   self.skt_opt.get('warmup_iter', 0), mask_opt.get('ratio_min', 0.0))
+        """SKAM mask ratio; the linear ramp runs over the distillation period, from ``skt.distill_warmup_iter`` on."""
+        mask = self.skt.mask
+        return mask_ratio_schedule(current_iter, self.opt['train']['total_iter'], mask.ratio_max, mask.schedule,
+                                   mask.ramp_fraction, self.skt.distill_warmup_iter, mask.ratio_min)
 
     def skam_mask(self, current_iter: int, teacher_features: torch.Tensor) -> torch.Tensor:
         """Keep-mask M (B, 1, h, w) of {0, 1} on SKAM's latent grid; SKAM also uses 1 − M."""
-        mask_opt = self.skt_opt.get('mask') or {}
         ratio = self.current_mask_ratio(current_iter)
         skam = self.get_bare_model(self.net_skam)
         b, _, height, width = teacher_features.shape
         h, w = skam.latent_size(height, width)
-        if mask_opt.get('type', 'random_patch') == 'semantic':
+        if self.skt.mask.type == 'semantic':
             labels = self.require_skb('skb_labels', 'semantic SKAM masks (skt.mask.type: semantic)')
             if (h, w) != (height, width):
                 labels = labels[:, ::skam.latent_stride, ::skam.latent_stride]
             return semantic_mask(labels, ratio).to(teacher_features.dtype)
         return random_patch_mask(
-            b, h, w, mask_opt.get('patch_size', 8), ratio, device=teacher_features.device).to(teacher_features.dtype)
+            b, h, w, self.skt.mask.patch_size, ratio, device=teacher_features.device).to(teacher_features.dtype)
 
     def require_skb(self, key: str, needed_by: str) -> torch.Tensor:
         value = getattr(self, key, None)
@@ -385,7 +352,7 @@ class SKTModel(SKTValidationMixin, HDRModel):
     # Diagnostics
     # ------------------------------------------------------------------------------------------------------------
     def diagnostics_due(self, current_iter: int) -> bool:
-        freq = int((self.skt_opt.get('diagnostics') or {}).get('grad_cosine_freq', 0) or 0)
+        freq = self.skt.diagnostics.grad_cosine_freq
         return freq > 0 and current_iter % freq == 0
 
     def gradient_cosines(self, l_rec: torch.Tensor, distill: Dict[str,
@@ -429,17 +396,5 @@ class SKTModel(SKTValidationMixin, HDRModel):
             self.save_network(self.net_t, 'net_t', current_iter)
         if hasattr(self, 'net_skam'):
             self.save_network(self.net_skam, 'net_skam', current_iter)
-        super().save(epoch, current_iter)
-
-    def resume_training(self, resume_state: Dict[str, Any]) -> None:
-        """Optimisers and schedulers (BasicSR), the EMA teacher (``params_ema`` of ``net_t``, which BasicSR's resume
-        does not reload) and the SKAM heads (which the stock pipeline already loaded through
-        ``path.pretrain_network_skam``, set by BasicSR's ``check_resume``; reloaded here for a model resumed without
-        it)."""
-        super().resume_training(resume_state)
-        if hasattr(self, 'net_skam'):
-            path = osp.join(self.opt['path']['models'], f'net_skam_{resume_state["iter"]}.pth')
-            self.load_network(self.net_skam, path, strict=True, param_key='params')
-        if hasattr(self, 'net_t_ema'):
-            path = osp.join(self.opt['path']['models'], f'net_t_{resume_state["iter"]}.pth')
-            self.load_network(self.net_t_ema, path, strict=True, param_key='params_ema')
+        self.save_orm(current_iter)
+        self.save_training_state(epoch, current_iter)

@@ -1,2 +1,2 @@
-"""Application code on top of the library: statistics (``stats``), run comparisons (``compare``) and training-log
-curves (``train_logs``) of experiments; nothing here is registered."""
+"""Application code on top of the library: run comparisons (``compare``) and charts (``charts``) of test results;
+nothing here is registered. The experiment's statistics and log readers live in ``research/`` (not shipped)."""

@@ -1,5 +1,5 @@
 """Charts of experiments drawn with OpenCV only (no matplotlib): grouped bar charts of per-scene metrics
-(``scripts/compare_results.py``) and line charts of validation curves (``scripts/run_evidence.py``).
+(``scripts/compare_results.py``) and line charts of validation curves (``research/run_evidence.py``).
 
 Every chart is a ``uint8`` BGR image (``H x W x 3``) ready for ``cv2.imwrite``; its size is a closed-form function of
 the inputs (:func:`bar_chart_size`, :func:`line_chart_size`). Text and background follow

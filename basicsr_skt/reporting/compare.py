@@ -3,16 +3,27 @@
 A test run (``python -m basicsr_skt.test``) writes ``results/<name>/<dataset>_metrics.csv``: a ``scene`` column, one
 column per metric (and ``time_s``), one row per scene and a final ``mean`` row. :func:`read_metrics_csv` reads such a
 file; :func:`comparison_table` turns several runs into one Markdown table; :func:`comparison_figure_values` gives the
-per-run values that :func:`basicsr_skt.reporting.charts.bar_chart` draws.
+per-run values that :func:`basicsr_skt.reporting.charts.bar_chart` draws (:func:`comparison_chart` stacks one chart
+per metric). :func:`find_metrics_csv`, :func:`default_labels` and :func:`check_outputs` serve
+``scripts/compare_results.py``.
 
 Deltas are ``run - first run`` (the first run is the baseline). The ``mean`` row is recomputed over the scenes the
 table shows (those of the first run present in every run), so that its deltas equal the mean of the per-scene deltas
 even when a CSV holds other scenes.
 """
 import csv
+import fnmatch
+import glob
 import math
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from basicsr_skt.reporting.charts import bar_chart
+from basicsr_skt.utils.errors import UserInputError
+from basicsr_skt.utils.paths import check_name, check_output_path
 
 #: Scene name of the mean row in the metrics CSV files.
 MEAN_ROW = 'mean'
@@ -150,3 +161,62 @@ def comparison_figure_values(runs: RunMetrics, metric: str) -> 'OrderedDict[str,
     _, rows = comparison_rows(runs, [metric])
     return OrderedDict(
         (label, OrderedDict((scene, values[metric][i]) for scene, values in rows)) for i, label in enumerate(runs))
+
+
+def find_metrics_csv(path: str, dataset: Optional[str]) -> str:
+    """The metrics CSV of a results folder (``<dataset>_metrics.csv``; the only one when ``dataset`` is None)."""
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{path}: neither a results folder nor a CSV file')
+    if dataset is not None:
+        csv_path = osp.join(path, f'{check_name(dataset, "--dataset")}_metrics.csv')
+        if not osp.isfile(csv_path):
+            raise FileNotFoundError(f'{csv_path} does not exist')
+        return csv_path
+    found = sorted(glob.glob(osp.join(path, '*_metrics.csv')))
+    if len(found) != 1:
+        raise FileNotFoundError(f'{path}: expected one *_metrics.csv, found {[osp.basename(f) for f in found]}; '
+                                'pass --dataset')
+    return found[0]
+
+
+def default_labels(paths: List[str]) -> List[str]:
+    """Folder names (for CSV paths: the containing folder's name)."""
+    return [osp.basename(osp.normpath(p if osp.isdir(p) else osp.dirname(osp.abspath(p)))) for p in paths]
+
+
+def comparison_chart(runs: Dict[str, Dict[str, Dict[str, float]]], metrics: List[str]) -> np.ndarray:
+    """One bar chart per metric (groups: common scenes and the mean), stacked top to bottom; uint8 BGR."""
+    charts = [bar_chart(comparison_figure_values(runs, m), m) for m in metrics]
+    return np.concatenate(charts, axis=0)
+
+
+def check_outputs(out: str, figure: Optional[str], results: List[str], csv_paths: List[str]) -> None:
+    """Refuse outputs that overwrite a compared CSV, or would be taken for one (``*_metrics.csv`` in a results folder).
+
+    Args:
+        out: The ``--out`` table.
+        figure: The figure path (None: no figure).
+        results: The results folders / CSV files given.
+        csv_paths: The CSV files read.
+
+    Raises:
+        UserInputError: Naming the output and the input it collides with.
+    """
+    folders = [path for path in results if osp.isdir(path)]
+    fix = 'choose an --out / --figure outside the compared files, e.g. --out comparison.md'
+    for what, path in (('--out', out), ('--figure', figure)):
+        if path is None:
+            continue
+        check_output_path(path, inputs=csv_paths, what=what, hint=fix)
+        if fnmatch.fnmatch(osp.basename(path), '*_metrics.csv'):
+            check_output_path(
+                path,
+                input_trees=folders,
+                what=what,
+                hint=f'{fix} (a *_metrics.csv in a results '
+                'folder is read as its metrics)')
+    if figure is not None and osp.realpath(figure) == osp.realpath(out):
+        raise UserInputError(f'--figure {figure} is the --out table: the figure would overwrite it; give another '
+                             '--figure (or --no-figure)')

@@ -16,11 +16,9 @@ Backends (each in its own module, all on :class:`SemanticBackend`):
 * :class:`~basicsr_skt.skb.vgg_backend.Vgg16Backend`: ImageNet VGG16 features (offline weights from
   ``basicsr_skt.utils.vgg_weights``) with Felzenszwalb or SLIC superpixels from scikit-image
   (:mod:`basicsr_skt.skb.superpixels`): a weaker stand-in where no SAM checkpoint is available.
-* :class:`~basicsr_skt.skb.oracle_backend.OracleBackend`: **diagnostics only, never for a claim.** The source image
-  itself (for ``source: gt`` the μ-law GT) area-averaged onto a ``cell`` x ``cell`` pixel grid as a 3-channel
-  "embedding", with the same superpixel labels as the VGG16 backend. It hands the teacher coarse knowledge of the
-  answer, so it bounds from above what any prior on that grid can add: if a teacher with the oracle prior barely beats
-  the same teacher without priors, the data leave no room for semantics.
+
+The diagnostic oracle backend (the source image itself on a coarse grid, never for a claim) lives in
+``research/oracle_backend.py``; it builds on this interface and :mod:`basicsr_skt.skb.superpixels`.
 
 ``min_area`` is an absolute pixel count; ``min_area_fraction`` (when set) replaces it by a share of each image's
 area, so the same setting gives comparable segments at every image size (SMHDR's 1000 px on Kalantari's
@@ -76,7 +74,7 @@ class SemanticBackend(abc.ABC):
     """Interface of an SKB extractor; see the module docstring.
 
     Attributes:
-        name: The ``backend`` value written to ``skb_meta.json`` (one of ``basicsr_skt.skb.format.BACKENDS``).
+        name: The ``backend`` value written to ``skb_meta.json`` (one of ``basicsr_skt.skb.format.known_backends()``).
         min_area: Segments with fewer pixels become background 0.
         min_area_fraction: When set, ``min_area`` is replaced per image by ``round(fraction * H * W)``.
     """

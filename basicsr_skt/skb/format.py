@@ -6,7 +6,8 @@ Files in a scene folder (next to the scene's frames in the Kalantari layout, or 
   long side of 1024 and zero padding to a square).
 * ``skb_labels.npy``: uint16 (H, W) segment labels at the scene's image size: 0 = background (pixels no segment
   claims and segments merged for being small), 1..K = segments sorted by area (1 = largest).
-* ``skb_meta.json``: ``{"format": 1, "backend": "sam_vit_b" | "sam_vit_l" | "sam_vit_h" | "vgg16", "source": "gt" |
+* ``skb_meta.json``: ``{"format": 1, "backend": "sam_vit_b" | "sam_vit_l" | "sam_vit_h" | "vgg16" (or a name given to
+  :func:`register_backend`), "source": "gt" |
   "orm" | "reference", "image_size": [H, W], "embedding_shape": [C, He, We], "cell_size": [cy, cx],
   "num_segments": K, ...backend settings...}``.
 * ``skb_preview.png``: 8-bit BGR image, the segments coloured over the tone-mapped source (for people, not read back).
@@ -35,7 +36,9 @@ EMBEDDING_FILE = 'skb_embedding.npy'
 LABELS_FILE = 'skb_labels.npy'
 META_FILE = 'skb_meta.json'
 PREVIEW_FILE = 'skb_preview.png'
-BACKENDS = ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16', 'oracle')  # oracle: diagnostics only
+#: The backends of the library; :func:`register_backend` adds others (e.g. research's diagnostic ``oracle``).
+BACKENDS = ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16')
+_registered_backends = list(BACKENDS)
 SOURCES = ('gt', 'orm', 'reference')
 REQUIRED_META_KEYS = ('format', 'backend', 'source', 'image_size', 'embedding_shape', 'cell_size', 'num_segments')
 #: Meta key of the CRC-32 of each file's contents (array bytes; the meta's other keys as sorted JSON), written by
@@ -43,6 +46,29 @@ REQUIRED_META_KEYS = ('format', 'backend', 'source', 'image_size', 'embedding_sh
 CRC_KEY = 'crc32'
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
+
+
+# ------------------------------------------------------------------------------------------------------- backends
+def register_backend(name: str) -> None:
+    """Accept SKB files whose meta names ``backend: name`` (a backend defined outside the library, e.g. the
+    diagnostic ``oracle`` of ``research/oracle_backend.py``); registering a known name again changes nothing.
+
+    Args:
+        name: The ``backend`` value its files carry (its :class:`~basicsr_skt.skb.extractors.SemanticBackend`
+            ``name``).
+
+    Raises:
+        ValueError: ``name`` is not a non-empty string.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f'an SKB backend name must be a non-empty string, got {name!r}')
+    if name not in _registered_backends:
+        _registered_backends.append(name)
+
+
+def known_backends() -> tuple:
+    """The ``backend`` values whose files are read: :data:`BACKENDS` plus the registered ones, in that order."""
+    return tuple(_registered_backends)
 
 
 # ---------------------------------------------------------------------------------------------------------- checks
@@ -75,8 +101,10 @@ def validate_meta(meta: Mapping[str, Any], name: str = META_FILE) -> None:
         raise ValueError(f'{name}: meta lacks required key(s) {missing} (required: {list(REQUIRED_META_KEYS)})')
     if meta['format'] != FORMAT_VERSION or isinstance(meta['format'], bool):
         raise ValueError(f'{name}: unsupported SKB format {meta["format"]!r} (this code reads format {FORMAT_VERSION})')
-    if meta['backend'] not in BACKENDS:
-        raise ValueError(f'{name}: unknown backend {meta["backend"]!r}; expected one of {list(BACKENDS)}')
+    if meta['backend'] not in known_backends():
+        raise ValueError(f'{name}: unknown backend {meta["backend"]!r}; expected one of {list(known_backends())} (a '
+                         'backend defined outside the library must be registered first: skb.format.register_backend; '
+                         'the research oracle priors are read by python -m research.train)')
     if meta['source'] not in SOURCES:
         raise ValueError(f'{name}: unknown source {meta["source"]!r}; expected one of {list(SOURCES)}')
     _int_list(meta, 'image_size', 2, name)

@@ -1,4 +1,5 @@
-"""Segment labels from scikit-image superpixels (Felzenszwalb or SLIC), shared by the VGG16 and oracle backends.
+"""Segment labels from scikit-image superpixels (Felzenszwalb or SLIC), shared by the VGG16 backend and research's
+oracle backend.
 
 ``skimage`` (and OpenCV, for the optional shrink) are imported only when an image is segmented.
 """
@@ -12,7 +13,7 @@ SEGMENTERS = ('felzenszwalb', 'slic')
 
 
 class SuperpixelLabels:
-    """Segment labels from scikit-image superpixels, shared by the VGG16 and oracle backends.
+    """Segment labels from scikit-image superpixels, shared by the VGG16 backend and research's oracle backend.
 
     Felzenszwalb-Huttenlocher graph segmentation (default) or SLIC on the uint8 RGB image (optionally on a copy
     shrunk to ``segment_max_side``, labels mapped back by nearest neighbour), then area-sorted with segments under

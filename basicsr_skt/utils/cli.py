@@ -9,17 +9,14 @@ parsed arguments with :func:`dataclass_from_args`::
     config = dataclass_from_args(BracketConfig, parser.parse_args(), OPTIONS)
 
 Supported field types: ``int``, ``float``, ``str``, ``Tuple[X, ...]`` (``nargs='+'``), ``Tuple[X, X]`` (``nargs=2``)
-and ``Optional`` of those (default None). Range-checking ``type`` callables (:func:`ranged`, :data:`positive_int`) and
-the one ``--device`` resolver (:func:`resolve_device`) of the scripts live here too. Imports nothing above
-``basicsr_skt.utils``.
+and ``Optional`` of those (default None); a ``bool`` field that defaults to False is a flag (``store_true``).
+Range-checking ``type`` callables (:func:`ranged`, :data:`positive_int`, :data:`non_negative_int`) live here too (the
+``--device`` resolver is :func:`basicsr_skt.inference.resolve_device`). Imports nothing above ``basicsr_skt.utils``.
 """
 import argparse
 import math
 import typing
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Mapping, Optional, Type, TypeVar, Union
-
-if TYPE_CHECKING:
-    import torch
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Type, TypeVar, Union
 
 T = TypeVar('T')
 #: Help text, or ``argparse.add_argument`` keyword arguments (with ``help``) that override the inferred ones.
@@ -45,6 +42,8 @@ def _field_arguments(hint: Any, default: Any) -> Dict[str, Any]:
         }
     if hint in (int, float, str):
         return {'type': hint, 'default': default}
+    if hint is bool and default is False:
+        return {'action': 'store_true', 'default': False}
     raise TypeError(f'Unsupported option type {hint}')
 
 
@@ -120,38 +119,3 @@ positive_int = ranged(int, 1)
 #: Integers >= 0.
 non_negative_int = ranged(int, 0)
 
-
-def resolve_device(name: str, option: str = '--device') -> 'torch.device':
-    """The ``torch.device`` a ``--device`` argument names, checked before any work starts.
-
-    Args:
-        name: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``, ``'cuda:<index>'``, ``'mps'``.
-        option: The option, for the message.
-
-    Returns:
-        torch.device: The device.
-
-    Raises:
-        UserInputError: Not a device name, CUDA (or that CUDA index, or MPS) not available here.
-    """
-    import torch
-
-    from basicsr_skt.utils.errors import UserInputError
-
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        raise UserInputError(f'{option} {name!r} is not a device; use auto, cpu, cuda or cuda:<index>') from None
-    if device.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise UserInputError(f'{option} {name}: CUDA is not available here; use {option} cpu or auto')
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise UserInputError(f'{option} {name}: this machine has {torch.cuda.device_count()} CUDA device(s) '
-                                 f'(indices 0..{torch.cuda.device_count() - 1})')
-    elif device.type == 'mps' and not (hasattr(torch.backends, 'mps') and torch.backends.mps.is_available()):
-        raise UserInputError(f'{option} {name}: MPS is not available here; use {option} cpu or auto')
-    elif device.type not in ('cpu', 'cuda', 'mps'):
-        raise UserInputError(f'{option} {name}: unsupported device type {device.type!r}; use auto, cpu or cuda')
-    return device

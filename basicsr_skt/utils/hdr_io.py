@@ -5,8 +5,12 @@ Conventions (see the project's HDR notes):
 * Every image is returned as a float32 ``H x W x 3`` array in **BGR** order, as OpenCV reads it.
 * LDR frames are normalised by their bit depth: ``uint8 / 255`` and ``uint16 / 65535``, so values lie in [0, 1].
   They are always read with ``cv2.IMREAD_UNCHANGED`` (OpenCV's default flags silently reduce 16-bit files to 8 bits).
-* HDR images are linear radiance (non-negative, finite). ``.hdr`` / ``.pic`` (Radiance RGBE) go through OpenCV,
-  ``.exr`` through the ``OpenEXR`` package (3.x API), so no ``OPENCV_IO_ENABLE_OPENEXR`` switch is needed.
+* HDR images are linear radiance (non-negative, finite). ``.hdr`` / ``.pic`` (Radiance RGBE, every legal variant: the
+  eight scanline orientations, header lines before ``#?RADIANCE``, ``EXPOSURE=`` / ``COLORCORR=``, run-length encoded
+  or flat) are parsed by :mod:`basicsr_skt.utils.hdr_formats` and decoded by OpenCV; ``.exr`` goes through the
+  ``OpenEXR`` package (3.x API; half, float or uint channels, scanline or tiled, multi-part, any data window), so no
+  ``OPENCV_IO_ENABLE_OPENEXR`` switch is needed; ``.pfm`` (colour or greyscale, either endianness) is read and written
+  by :mod:`basicsr_skt.utils.hdr_formats`.
 * Exposure files hold one EV stop per line; the exposure time is ``t = 2 ** ev``.
 
 Every reader raises ``ValueError`` naming the file when it cannot be read or holds invalid data.
@@ -19,9 +23,15 @@ import cv2
 import numpy as np
 import torch
 
+from basicsr_skt.utils.errors import UserInputError
+from basicsr_skt.utils.hdr_formats import decode_pfm, decode_radiance, encode_pfm
+
 LDR_WHITE_LEVELS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 RGBE_SUFFIXES = ('.hdr', '.pic')
 EXR_SUFFIXES = ('.exr', )
+PFM_SUFFIXES = ('.pfm', )
+#: Every HDR file suffix :func:`read_hdr` and :func:`write_hdr` handle.
+HDR_SUFFIXES = RGBE_SUFFIXES + EXR_SUFFIXES + PFM_SUFFIXES
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
@@ -35,11 +45,17 @@ def _read_bytes(path: str) -> np.ndarray:
         raise ValueError(f'Cannot read image file {path}: {err}') from err
 
 
-def _decode_with_opencv(path: str) -> np.ndarray:
-    """Decode an image file with OpenCV at its native bit depth; ``ValueError`` naming the file on failure."""
+def _nonempty_bytes(path: str) -> np.ndarray:
+    """:func:`_read_bytes`, refusing an empty file."""
     buffer = _read_bytes(path)
     if buffer.size == 0:
         raise ValueError(f'Cannot read image file {path}: the file is empty')
+    return buffer
+
+
+def _decode_with_opencv(path: str) -> np.ndarray:
+    """Decode an image file with OpenCV at its native bit depth; ``ValueError`` naming the file on failure."""
+    buffer = _nonempty_bytes(path)
     try:
         img = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error as err:
@@ -102,27 +118,61 @@ def read_ldr(path: str) -> np.ndarray:
 
 
 def _exr_channel(channels: dict, name: str, path: str) -> np.ndarray:
-    """One full-resolution EXR channel as float32."""
+    """One full-resolution EXR channel (half, float or uint) as float32."""
     channel = channels[name]
     if channel.xSampling != 1 or channel.ySampling != 1:
-        raise ValueError(
+        raise UserInputError(
             f'EXR file {path}: channel {name!r} is subsampled; only full-resolution channels are supported')
     return np.asarray(channel.pixels, dtype=np.float32)
 
 
+def _exr_image_channels(channels: dict, path: str) -> Optional[np.ndarray]:
+    """B, G, R (or Y replicated) of one EXR part as float32 ``h x w x 3``; None when the part has neither."""
+    if all(name in channels for name in 'BGR'):
+        return np.stack([_exr_channel(channels, name, path) for name in 'BGR'], axis=2)
+    if 'Y' in channels and not ({'RY', 'BY'} & set(channels)):
+        return np.repeat(_exr_channel(channels, 'Y', path)[:, :, None], 3, axis=2)
+    return None
+
+
+def _place_in_display_window(pixels: np.ndarray, header: dict) -> np.ndarray:
+    """Put the data window's pixels into the display window: zeros where no data, data outside it dropped."""
+    (data_x0, data_y0), (data_x1, data_y1) = (np.asarray(corner).tolist() for corner in header['dataWindow'])
+    (disp_x0, disp_y0), (disp_x1, disp_y1) = (np.asarray(corner).tolist() for corner in header['displayWindow'])
+    if (data_x0, data_y0, data_x1, data_y1) == (disp_x0, disp_y0, disp_x1, disp_y1):
+        return pixels
+    out = np.zeros((disp_y1 - disp_y0 + 1, disp_x1 - disp_x0 + 1, 3), np.float32)
+    x0, y0, x1, y1 = max(data_x0, disp_x0), max(data_y0, disp_y0), min(data_x1, disp_x1), min(data_y1, disp_y1)
+    if x0 <= x1 and y0 <= y1:
+        out[y0 - disp_y0:y1 - disp_y0 + 1, x0 - disp_x0:x1 - disp_x0 + 1] = \
+            pixels[y0 - data_y0:y1 - data_y0 + 1, x0 - data_x0:x1 - data_x0 + 1]
+    return out
+
+
 def _read_exr(path: str) -> np.ndarray:
-    """Decode the first part of an EXR file into float32 BGR with the ``OpenEXR`` package."""
+    """Decode an EXR file into float32 BGR with the ``OpenEXR`` package.
+
+    The image is the first part (of a multi-part file) with R, G, B channels (or a luminance-only Y channel), in its
+    display window: pixels outside the data window are 0, data outside the display window is dropped. Half, float
+    and uint channels, scanline and tiled parts (level 0 of a mipmap) are read alike.
+    """
     import OpenEXR  # imported here: only EXR users pay for it
 
     if not osp.isfile(path):
         raise ValueError(f'Cannot read image file {path}: no such file')
+    found = []
     try:
         with OpenEXR.File(path, separate_channels=True) as exr:
-            channels = exr.channels()
-            if all(name in channels for name in 'BGR'):
-                return np.stack([_exr_channel(channels, name, path) for name in 'BGR'], axis=2)
-            if 'Y' in channels and not ({'RY', 'BY'} & set(channels)):
-                return np.repeat(_exr_channel(channels, 'Y', path)[:, :, None], 3, axis=2)
+            if not exr.parts:  # what OpenEXR makes of a file cut inside its header or offset table
+                raise ValueError(f'Cannot decode EXR file {path} (truncated or corrupt): no readable part')
+            for part in exr.parts:
+                if part.type() in (OpenEXR.deepscanline, OpenEXR.deeptile):
+                    found.append(f'{part.name() or "part"} (deep data)')
+                    continue
+                pixels = _exr_image_channels(part.channels, path)
+                if pixels is not None:
+                    return _place_in_display_window(pixels, part.header)
+                found.append(f'{part.name() or "part"}: {sorted(part.channels)}')
     except ValueError as err:
         if path in str(err):  # ours (subsampled channel): already names the file
             raise
@@ -130,8 +180,10 @@ def _read_exr(path: str) -> np.ndarray:
         raise ValueError(f'Cannot decode EXR file {path} (truncated or corrupt): {err}') from err
     except Exception as err:  # OpenEXR raises RuntimeError / its own errors for corrupt files
         raise ValueError(f'Cannot decode EXR file {path}: {err}') from err
-    raise ValueError(f'EXR file {path} has channels {sorted(channels)}; expected R, G, B (or luminance-only Y). '
-                     'Luminance/chroma (Y, RY, BY) files must be converted to RGB first.')
+    channels = found[0].split(': ', 1)[-1] if len(found) == 1 else '; '.join(found)
+    raise UserInputError(f'EXR file {path} has channels {channels}; expected R, G, B (or luminance-only Y) in one '
+                         'part. Luminance/chroma (Y, RY, BY) files must be converted to RGB first; deep data is not '
+                         'an image.')
 
 
 def _check_radiance(img: np.ndarray, path: str, allow_negative: bool) -> None:
@@ -151,27 +203,29 @@ def read_hdr(path: str, allow_negative: bool = False) -> np.ndarray:
     """Read a linear HDR radiance map.
 
     Args:
-        path: ``.hdr`` / ``.pic`` (Radiance RGBE, read by OpenCV) or ``.exr`` (read by the ``OpenEXR`` package; the
-            first part's R, G, B channels, or a luminance-only Y channel replicated to 3 channels).
+        path: ``.hdr`` / ``.pic`` (Radiance RGBE, any of the eight scanline orientations, stored values divided by
+            the header's ``EXPOSURE=`` / ``COLORCORR=`` factors), ``.exr`` (the first part with R, G, B channels,
+            or a luminance-only Y channel replicated to 3 channels; half, float or uint; the display window, zeros
+            outside the data window) or ``.pfm`` (colour or greyscale, either endianness).
         allow_negative: Accept negative values (possible in EXR files) instead of raising.
 
     Returns:
         float32 array ``H x W x 3``, BGR, linear radiance (relative scale as stored; not normalised).
 
     Raises:
-        ValueError: Unsupported extension, missing/unreadable/corrupt file, NaN/Inf values, or negative values while
-            ``allow_negative`` is False. The message names the file (and the count of bad values).
+        ValueError: Unsupported extension, missing/unreadable/corrupt file, an unsupported variant (XYZE Radiance,
+            luminance/chroma or deep EXR), NaN/Inf values, or negative values while ``allow_negative`` is False.
+            The message names the file (and the count of bad values or the variant).
     """
     suffix = osp.splitext(path)[1].lower()
     if suffix in RGBE_SUFFIXES:
-        img = _decode_with_opencv(path)
-        if img.dtype != np.float32:
-            raise ValueError(f'HDR image {path} decoded as {img.dtype}; expected float32 radiance')
-        img = _to_three_channels(img, path)
+        img = decode_radiance(_nonempty_bytes(path), path)
     elif suffix in EXR_SUFFIXES:
         img = _read_exr(path)
+    elif suffix in PFM_SUFFIXES:
+        img = decode_pfm(_nonempty_bytes(path), path)
     else:
-        raise ValueError(f'Unsupported HDR file {path}: expected one of {RGBE_SUFFIXES + EXR_SUFFIXES}')
+        raise ValueError(f'Unsupported HDR file {path}: expected one of {HDR_SUFFIXES}')
     img = np.ascontiguousarray(img, dtype=np.float32)
     _check_radiance(img, path, allow_negative)
     return img
@@ -192,10 +246,11 @@ def write_hdr(path: str, img: np.ndarray, half: bool = False) -> None:
     """Write a linear HDR image, creating parent folders.
 
     Args:
-        path: Output file: ``.hdr`` / ``.pic`` (Radiance RGBE via OpenCV, about 1 % relative precision, values must be
-            non-negative) or ``.exr`` (OpenEXR, ZIP compression).
+        path: Output file: ``.hdr`` / ``.pic`` (Radiance RGBE via OpenCV, standard ``-Y H +X W`` run-length encoded
+            scanlines, about 1 % relative precision, values must be non-negative), ``.exr`` (OpenEXR, ZIP
+            compression) or ``.pfm`` (little-endian colour PFM, float32, rows bottom to top as the format says).
         img: ``H x W x 3`` BGR (or ``H x W`` gray) linear radiance, finite.
-        half: For ``.exr``: store 16-bit half floats instead of float32. Ignored for ``.hdr``.
+        half: For ``.exr``: store 16-bit half floats instead of float32. Ignored for ``.hdr`` and ``.pfm``.
 
     Raises:
         ValueError: Unsupported extension or shape, NaN/Inf values, negative values for RGBE, or encoding failure.
@@ -209,13 +264,17 @@ def write_hdr(path: str, img: np.ndarray, half: bool = False) -> None:
     if num_bad:
         raise ValueError(f'write_hdr({path}): image has {num_bad} NaN/Inf values')
     suffix = osp.splitext(path)[1].lower()
-    if suffix not in RGBE_SUFFIXES + EXR_SUFFIXES:
-        raise ValueError(f'Unsupported HDR file {path}: expected one of {RGBE_SUFFIXES + EXR_SUFFIXES}')
+    if suffix not in HDR_SUFFIXES:
+        raise ValueError(f'Unsupported HDR file {path}: expected one of {HDR_SUFFIXES}')
     parent = osp.dirname(path)
     if parent:
         os.makedirs(parent, exist_ok=True)
     if suffix in EXR_SUFFIXES:
         _write_exr(path, img, half)
+        return
+    if suffix in PFM_SUFFIXES:
+        with open(path, 'wb') as f:
+            f.write(encode_pfm(img))
         return
     num_negative = int(np.count_nonzero(img < 0))
     if num_negative:

@@ -9,14 +9,9 @@ import difflib
 from os import path as osp
 from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional
 
-#: Keys ``SKTModel`` reads from the ``skt:`` section of an option file.
-SKT_KEYS = ('mode', 'orm_tap', 'mask', 'warmup_iter', 'ramp_iter', 'content_opt', 'colour_opt', 'skam_opt',
-            'teacher_input', 'teacher_ema_decay', 'val_teacher', 'val_teacher_zeroed_priors', 'diagnostics')
-#: Keys ``SKTModel`` reads from ``skt.mask``.
-SKT_MASK_KEYS = ('type', 'patch_size', 'ratio_max', 'ratio_min', 'schedule', 'ramp_fraction')
-#: Keys ``SKTModel`` reads from ``skt.diagnostics``.
-SKT_DIAGNOSTICS_KEYS = ('grad_cosine_freq',)
-#: The ``skt`` sections of the distillation terms (content, colour, SKAM), each a loss with a ``loss_weight``.
+#: The ``skt`` sections of the distillation terms (content, colour, SKAM), each a loss with a ``loss_weight``; here
+#: because scripts that edit configs use them too (the keys of ``skt``, ``skt.mask``, ``skt.diagnostics`` and ``val``
+#: are the fields of the dataclasses in ``basicsr_skt.models.model_options``, which the models own).
 SKT_DISTILL_SECTIONS = ('content_opt', 'colour_opt', 'skam_opt')
 
 

@@ -50,7 +50,7 @@ def mask_ratio_schedule(iteration: int,
         max_ratio: r_max, in [0, 1].
         mode: ``'linear'`` or ``'constant'``.
         ramp_fraction: Fraction of the distillation period over which the linear ramp runs, in [0, 1].
-        start_iter: First iteration of the distillation period (``skt.warmup_iter``), >= 0.
+        start_iter: First iteration of the distillation period (``skt.distill_warmup_iter``), >= 0.
         min_ratio: r at the start of the ramp, in [0, max_ratio].
 
     Returns:
