@@ -123,6 +123,7 @@ def read_training_state(state_path: str, opt: Dict[str, Any]) -> Dict[str, Any]:
     try:
         # Training states hold optimiser and scheduler objects (e.g. a Counter), so weights_only=False: they are files
         # this run (or the user) wrote, never downloaded ones.
+        file_checks.verify_checkpoint(state_path, 'training state')
         state = torch.load(state_path, map_location=resume_map_location(opt), weights_only=False)
         if not isinstance(state, dict) or 'iter' not in state:
             raise ValueError('not a BasicSR training state (no "iter" entry)')
@@ -130,6 +131,7 @@ def read_training_state(state_path: str, opt: Dict[str, Any]) -> Dict[str, Any]:
         raise RuntimeError(f'Training state {state_path} is unreadable (truncated or corrupt?): {err}') from err
     for path in network_files(opt, state['iter']):
         try:
+            file_checks.verify_checkpoint(path, 'network file')
             torch.load(path, map_location='cpu', weights_only=True)
         except Exception as err:
             raise RuntimeError(f'Network file {path} of training state {state_path} is missing or unreadable '
@@ -349,6 +351,9 @@ def check_parsed_options(opt: Dict[str, Any], source: str) -> None:
             :func:`~basicsr_skt.utils.file_checks.check_checkpoint_file`.
     """
     option_checks.check_run_options(opt, source, torch.cuda.is_available())
+    for key, section in opt.items():
+        if key.startswith('network_') and isinstance(section, dict) and section.get('type') in registry.ARCH_REGISTRY:
+            option_checks.check_network_options(key, section, registry.ARCH_REGISTRY.get(section['type']), source)
     for key, value in (opt.get('path') or {}).items():
         if 'pretrain_network' in key and value:
             file_checks.check_checkpoint_file(value, f'path.{key} in {source}')

@@ -18,6 +18,7 @@ import cv2
 
 from basicsr_skt.reporting.compare import (check_outputs, comparison_chart, comparison_rows, comparison_table,
                                            default_labels, find_metrics_csv, read_metrics_csv)
+from basicsr_skt.utils.cli import ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 
 
@@ -27,7 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--labels', nargs='+', default=None, help='one label per run (default: folder names)')
     parser.add_argument('--dataset', default=None, help='dataset name of <dataset>_metrics.csv (default: the only one)')
     parser.add_argument('--metrics', nargs='+', default=None, help='metrics to compare (default: all shared ones)')
-    parser.add_argument('--digits', type=int, default=4, help='decimals in the table')
+    parser.add_argument('--digits', type=ranged(int, 0, 12), default=4, help='decimals in the table')
     parser.add_argument('--out', default='comparison.md', help='Markdown file for the table')
     parser.add_argument('--figure', default=None, help='PNG of the bar charts (default: --out with .png)')
     parser.add_argument('--no-figure', action='store_true', help='write no figure')

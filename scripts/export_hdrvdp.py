@@ -11,6 +11,7 @@ import sys
 
 from basicsr_skt.reporting import hdrvdp
 from basicsr_skt.reporting.hdrvdp import COLOR_ENCODINGS, export
+from basicsr_skt.utils.cli import ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 
 
@@ -23,17 +24,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--suffix', default=None, help='prediction file suffix (default: the results folder name)')
     parser.add_argument('--gt-name', default='HDRImg.hdr', help='GT file name inside each scene folder')
     parser.add_argument('--color-encoding', default='sRGB-display', choices=COLOR_ENCODINGS, help='HDR-VDP encoding')
-    parser.add_argument('--display-diagonal', type=float, default=24.0, help='display diagonal in inches')
+    parser.add_argument(
+        '--display-diagonal',
+        type=ranged(float, 0, 1000, low_open=True),
+        default=24.0,
+        help='display diagonal in inches')
     parser.add_argument(
         '--display-resolution',
-        type=int,
+        type=ranged(int, 1, 100000),
         nargs=2,
         default=(1920, 1200),
         metavar=('W', 'H'),
         help='display resolution in pixels')
-    parser.add_argument('--viewing-distance', type=float, default=0.5, help='viewing distance in metres')
-    parser.add_argument('--peak-luminance', type=float, default=100.0, help="cd/m^2 of linear value 1 for 'rgb-bt.709'")
-    parser.add_argument('--surround-luminance', type=float, default=None, help="HDR-VDP 'surround_l' in cd/m^2")
+    parser.add_argument(
+        '--viewing-distance', type=ranged(float, 0, 100, low_open=True), default=0.5, help='viewing distance in metres')
+    parser.add_argument(
+        '--peak-luminance',
+        type=ranged(float, 0, 1e5, low_open=True),
+        default=100.0,
+        help="cd/m^2 of linear value 1 for 'rgb-bt.709'")
+    parser.add_argument(
+        '--surround-luminance', type=ranged(float, 0, 1e5), default=None, help="HDR-VDP 'surround_l' in cd/m^2")
     parser.add_argument('--skip-missing', action='store_true', help='skip GT scenes without a prediction')
     return parser.parse_args(argv)
 

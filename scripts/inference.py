@@ -20,7 +20,7 @@ from typing import List, Optional
 import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede basicsr imports)
 from basicsr_skt.inference import brackets
 from basicsr_skt.inference.pipeline import LATEST_G, InferenceConfig, run_inference
-from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 
 NETWORK = {
@@ -53,6 +53,15 @@ RUN = {
     'amp': {'choices': ('bf16', 'fp16'), 'help': 'mixed-precision forward (bf16: CPU or a GPU with bfloat16; fp16: '
             'CUDA only); default float32'},
 }
+#: Valid ranges of the numeric options (argparse refuses others, naming the range).
+RANGES = {
+    'reference': non_negative_int,
+    'pad_multiple': ranged(int, 1, 1024),
+    'tile': ranged(int, 8),
+    'tile_overlap': non_negative_int,
+    'max_side': ranged(int, 8),
+    'strip_height': ranged(int, 16, 4096),
+}
 OUTPUT = {
     'format': {'choices': ('hdr', 'exr'), 'help': 'linear HDR file format'},
     'name': 'scene name for a list of files (default: their folder name)',
@@ -74,7 +83,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     groups = (('network', NETWORK), ('exposure times (default: exposure file, else EXIF ExposureTime)', EXPOSURE),
               ('run', RUN), ('output', OUTPUT))
     for title, options in groups:
-        add_dataclass_arguments(parser.add_argument_group(title), defaults, options)
+        add_dataclass_arguments(parser.add_argument_group(title), defaults, options, RANGES)
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = parser.parse_args(argv)
     split_trailing_inputs(args, argv)

@@ -13,8 +13,9 @@ from typing import List, Optional
 
 from basicsr_skt.synthesis.demo_scenes import (SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, foreign_entries,
                                                make_demo_dataset)
-from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.scene_checks import check_increasing
 
 CONFIG_OPTIONS = {
@@ -22,6 +23,8 @@ CONFIG_OPTIONS = {
     'width': 'image width in pixels',
     'evs': 'EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame)',
 }
+#: Valid ranges of the numeric options (argparse refuses others, naming the range).
+CONFIG_RANGES = {'height': ranged(int, 8, 8192), 'width': ranged(int, 8, 8192), 'evs': ranged(float, -60, 60)}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,16 +35,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'same seed gives byte-identical files.',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--out', default='datasets/demo', help='dataset root folder')
-    parser.add_argument('--num-train', type=int, default=4, help='number of training scenes (Training/)')
+    parser.add_argument('--num-train', type=non_negative_int, default=4, help='number of training scenes (Training/)')
     parser.add_argument(
-        '--num-val', type=int, default=2, help='number of validation scenes (Test/; Validation/ with --num-test)')
+        '--num-val',
+        type=non_negative_int,
+        default=2,
+        help='number of validation scenes (Test/; Validation/ with --num-test)')
     parser.add_argument(
         '--num-test',
-        type=int,
+        type=non_negative_int,
         default=0,
         help='number of held-out test scenes (Test/demo_test_XXX); > 0 moves the validation scenes to Validation/')
-    add_dataclass_arguments(parser, DemoSceneConfig(), CONFIG_OPTIONS)
-    parser.add_argument('--seed', type=int, default=0, help='random seed (each scene gets its own derived stream)')
+    add_dataclass_arguments(parser, DemoSceneConfig(), CONFIG_OPTIONS, CONFIG_RANGES)
+    parser.add_argument(
+        '--seed', type=non_negative_int, default=0, help='random seed (each scene gets its own derived stream)')
     parser.add_argument(
         '--force',
         action='store_true',
@@ -81,6 +88,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         total = check_dataset(args.out, len(args.evs))
         print(f'OK: {total} scenes under {args.out} read and validated')
         return 0
+    try:
+        check_writable_dir(args.out, '--out folder')
+    except OSError as err:  # an existing file, an unwritable parent
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     foreign = foreign_entries(args.out, args.num_test)
     if foreign and not args.force:
         print(f'error: {args.out} already holds {len(foreign)} entries that are not demo scenes '

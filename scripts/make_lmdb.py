@@ -22,6 +22,7 @@ from basicsr_skt.data.bracketire_dataset import RawFolderSceneReader
 from basicsr_skt.data.lmdb_pack import pack_lmdb, verify_lmdb
 from basicsr_skt.data.pseudo_label_dataset import PseudoLabelFolderReader
 from basicsr_skt.data.scene_reader import FolderSceneReader
+from basicsr_skt.utils.cli import ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.paths import check_output_path
 
@@ -43,7 +44,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--ldr-glob', nargs='+', default=['*.tif'], help='LDR frame pattern(s) inside a scene')
     parser.add_argument('--gt-glob', nargs='+', default=['HDRImg.hdr'], help='GT pattern(s) inside a scene')
     parser.add_argument('--exposure-file', default='exposure.txt', help='EV file inside a scene')
-    parser.add_argument('--num-frames', type=int, help='frames per scene (default: 3; 5 with --raw)')
+    parser.add_argument('--num-frames', type=ranged(int, 1, 64), help='frames per scene (default: 3; 5 with --raw)')
     parser.add_argument(
         '--raw',
         action='store_true',

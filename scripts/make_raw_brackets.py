@@ -16,9 +16,10 @@ import sys
 from typing import List, Optional
 
 from basicsr_skt.synthesis.raw_synthesis import RawBracketConfig, make_raw_dataset
-from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, positive_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
+from basicsr_skt.utils.scene_checks import MAX_EV_STEP
 
 #: The RawBracketConfig fields exposed as options (``--num-frames`` ...) and their help.
 CONFIG_OPTIONS = {
@@ -35,6 +36,21 @@ CONFIG_OPTIONS = {
     'object_speed': 'local motion per frame step (px range); 0 0 disables it',
 }
 
+#: Valid ranges of the numeric options (argparse refuses others, naming the range).
+CONFIG_RANGES = {
+    'num_frames': ranged(int, 2, 16),
+    'ratio': ranged(float, 1, 2**MAX_EV_STEP, low_open=True, what=f'at most {MAX_EV_STEP:g} stops between frames'),
+    'black_level': ranged(int, 0, 65534),
+    'white_level': ranged(int, 1, 65535),
+    'percentile': ranged(float, 0, 100, low_open=True),
+    'target': ranged(float, 0, 1, low_open=True),
+    'shot_noise': ranged(float, 0, 1),
+    'read_noise': ranged(float, 0, 1),
+    'max_size': ranged(int, 16, 16384),
+    'max_shift': ranged(float, 0, 1000),
+    'object_speed': ranged(float, 0, 1000),
+}
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -42,13 +58,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--input', help='folder of .hdr / .exr / .pfm radiance maps (one scene per image)')
-    source.add_argument('--procedural', type=int, help='make this many scenes from generated radiance instead')
+    source.add_argument('--procedural', type=positive_int, help='make this many scenes from generated radiance instead')
     parser.add_argument('--out', required=True, help='output split folder (one sub-folder per scene)')
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')
     parser.add_argument(
-        '--procedural-size', type=int, nargs=2, default=[96, 144], help='height width of procedural radiance maps')
-    add_dataclass_arguments(parser, RawBracketConfig(), CONFIG_OPTIONS)
-    parser.add_argument('--seed', type=int, default=0, help='random seed')
+        '--procedural-size',
+        type=ranged(int, 8, 8192),
+        nargs=2,
+        default=[96, 144],
+        help='height width of procedural radiance maps')
+    add_dataclass_arguments(parser, RawBracketConfig(), CONFIG_OPTIONS, CONFIG_RANGES)
+    parser.add_argument('--seed', type=non_negative_int, default=0, help='random seed')
     parser.add_argument('--force', action='store_true', help='replace existing scene folders of the same names')
     return parser.parse_args(argv)
 

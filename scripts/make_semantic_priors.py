@@ -21,7 +21,7 @@ from basicsr_skt.skb import format as skb_format
 from basicsr_skt.skb.extract import BACKENDS, ExtractionConfig, check_scenes, run_extraction
 from basicsr_skt.skb.superpixels import SEGMENTERS
 from basicsr_skt.skb.vgg_backend import VGG16_LAYERS
-from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 
 DATA = {
@@ -62,6 +62,19 @@ ORM = {
     'orm_param_key': 'checkpoint key holding the weights (default: params_ema, params, ...)',
     'orm_pad_multiple': 'reflect-pad ORM inputs to this multiple',
 }
+#: Valid ranges of the numeric options (argparse refuses others, naming the range).
+RANGES = {
+    'num_frames': ranged(int, 1, 64),
+    'frame_indices': non_negative_int,
+    'points_per_side': ranged(int, 1, 256),
+    'pred_iou_thresh': ranged(float, 0, 1),
+    'stability_score_thresh': ranged(float, 0, 1),
+    'min_area': non_negative_int,
+    'min_area_fraction': ranged(float, 0, 1),
+    'vgg_max_side': ranged(int, 16, 16384),
+    'segment_max_side': ranged(int, 16, 16384),
+    'orm_pad_multiple': ranged(int, 1, 1024),
+}
 RUN = {
     'force': 'redo scenes that are already done',
     'no_preview': 'do not write skb_preview.png',
@@ -75,7 +88,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     for title, options in (('data', DATA), ('semantic backend', BACKEND), ('ORM source (--source orm)', ORM),
                            ('run', RUN)):
         group = parser.add_argument_group(title)
-        add_dataclass_arguments(group, defaults, options)
+        add_dataclass_arguments(group, defaults, options, RANGES)
     group.add_argument('--check', action='store_true', help='extract nothing: load and validate every scene\'s files')
     return parser.parse_args(argv)
 

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 from basicsr_skt.synthesis.synthetic_brackets import (OBJECT_MOTIONS, OCCLUDERS, RESIZE_MODES, RESPONSES,
                                                       BracketConfig, make_synthetic_dataset)
-from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args
+from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.scene_checks import check_increasing
@@ -68,6 +68,23 @@ CONFIG_OPTIONS = {
     },
 }
 
+#: Valid ranges of the numeric options (argparse refuses others, naming the range).
+CONFIG_RANGES = {
+    'evs': ranged(float, -60, 60),
+    'gamma': ranged(float, 0.1, 10),
+    's_curve_strength': ranged(float, 0, 10, low_open=True),
+    'percentile': ranged(float, 0, 100, low_open=True),
+    'target': ranged(float, 0, 1, low_open=True),
+    'shot_noise': ranged(float, 0, 1),
+    'read_noise': ranged(float, 0, 1),
+    'max_size': ranged(int, 16, 16384),
+    'max_shift': ranged(float, 0, 1000),
+    'object_size': ranged(float, 0, 0.5),
+    'object_speed': ranged(float, 0, 1000),
+    'ref_clipped_share': ranged(float, 0, 1),
+    'noise_gain': ranged(float, 0, 100, low_open=True),
+}
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -76,8 +93,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--input', required=True, help='folder of .hdr / .exr / .pfm radiance maps')
     parser.add_argument('--out', required=True, help='output split folder (one sub-folder per scene)')
     parser.add_argument('--images', nargs='+', help='file stems to use (default: every image in --input)')
-    add_dataclass_arguments(parser, BracketConfig(), CONFIG_OPTIONS)
-    parser.add_argument('--seed', type=int, default=0, help='random seed')
+    add_dataclass_arguments(parser, BracketConfig(), CONFIG_OPTIONS, CONFIG_RANGES)
+    parser.add_argument('--seed', type=non_negative_int, default=0, help='random seed')
     parser.add_argument('--force', action='store_true', help='replace existing scene folders of the same names')
     return parser.parse_args(argv)
 

@@ -25,6 +25,7 @@ from basicsr_skt.losses.hdr_loss import MuLawL1Loss
 from basicsr_skt.models.hdr_model import HDRModel
 from basicsr_skt.models.skt_model import SKTModel
 from basicsr_skt.models.unlabeled import loss_weight_map, weighted_mean
+from basicsr_skt.skb.format import load_scene_priors, save_scene_priors
 from basicsr_skt.utils import hdr_io
 from basicsr_skt.utils.hdr_io import network_input
 from basicsr_skt.utils.pseudo_label_files import (CONFIDENCE_FILE, MARKER_FILE, PSEUDO_GT_FILE, read_confidence,
@@ -310,9 +311,10 @@ def test_unfinished_scenes_and_a_gt_glob_are_refused(labelled, tmp_path):
 def test_priors_from_the_gt_are_refused(recipe, tmp_path):
     demo = tmp_path / 'demo'
     shutil.copytree(recipe['demo'] / 'Training', demo)
-    for scene in os.listdir(demo):
-        meta = demo / scene / 'skb_meta.json'
-        meta.write_text(meta.read_text().replace('"source": "reference"', '"source": "gt"'))
+    for scene in os.listdir(demo):  # the same priors, re-saved as if made from the GT (with matching checksums)
+        priors = load_scene_priors(str(demo / scene))
+        meta = {k: v for k, v in priors['meta'].items() if k != 'crc32'}
+        save_scene_priors(str(demo / scene), priors['embedding'], priors['labels'], dict(meta, source='gt'))
     script = load_script('make_pseudo_labels')
     args = script.parse_args(recipe['args'] + ['-o', str(tmp_path / 'out'), '--priors-like', str(demo)])
     with pytest.raises(ValueError, match='trained on priors from the ground truth.*--source reference'):

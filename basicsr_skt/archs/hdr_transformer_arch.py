@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils import checkpoint as torch_checkpoint
 
 from basicsr.utils.registry import ARCH_REGISTRY
+from basicsr_skt.utils.option_checks import check_heads_divide
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 
 MASK_FILL = -100.0  # logit added between tokens of different regions in a shifted window (official value)
@@ -560,6 +561,7 @@ class HDRTransformer(nn.Module):
             raise ValueError(f'HDRTransformer works on pixels: patch_size must be 1, got {patch_size}')
         if len(depths) != len(num_heads):
             raise ValueError(f'depths {tuple(depths)} and num_heads {tuple(num_heads)} differ in length')
+        check_heads_divide('HDRTransformer', embed_dim, 'embed_dim', num_heads, 'num_heads')
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.embed_dim = embed_dim
         self.ape = ape

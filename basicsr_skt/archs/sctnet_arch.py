@@ -38,6 +38,7 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.archs.hdr_transformer_arch import (HDRTMlp, HDRTransformer, HDRTResidualGroup, HDRTShiftMaskCache,
                                                     HDRTTokenEmbed, build_transformer_blocks, residual_conv,
                                                     tokens_to_map)
+from basicsr_skt.utils.option_checks import check_heads_divide
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 
 
@@ -190,6 +191,8 @@ class SCTNet(nn.Module):
             raise ValueError(f'depths {tuple(depths)} and num_heads {tuple(num_heads)} differ in length')
         if in_chans % 3 or embed_dim % 3:
             raise ValueError(f'in_chans ({in_chans}) and embed_dim ({embed_dim}) must be divisible by 3 frames')
+        check_heads_divide('SCTNet', embed_dim, 'embed_dim', num_heads, 'num_heads')
+        check_heads_divide('SCTNet', embed_dim // 3, 'embed_dim / 3', [scab_heads], 'scab_heads')
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.embed_dim = embed_dim
         self.ape = ape

@@ -56,7 +56,7 @@ def load_raw_array(path: str, what: str) -> np.ndarray:
     """
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # noqa: B902 -- a damaged header fails in numpy's parser (TokenError, SyntaxError ...)
         raise ValueError(f'{what}: cannot read {path}: {err}') from err
     if array.ndim == 2:
         try:
@@ -72,7 +72,7 @@ def load_metadata(path: str, num_frames: int) -> Dict[str, object]:
     """Read ``metadata.npy`` (a pickled dict) and normalise it (see ``normalise_raw_metadata``)."""
     try:
         value = np.load(path, allow_pickle=True)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # noqa: B902 -- a damaged pickle fails in many ways
         raise ValueError(f'cannot read {path}: {err}') from err
     if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
         value = value.item()

@@ -36,6 +36,8 @@ from typing import Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
+from basicsr_skt.utils.paths import check_name
+
 FORMAT_VERSION = 1
 META_INFO_NAME = 'meta_info.txt'
 GT_KEY = 'gt'
@@ -95,12 +97,13 @@ def split_record_key(key: str) -> Tuple[str, str]:
     return scene, name
 
 
-def check_scene_name(name: str) -> str:
-    """A scene name usable in keys and meta_info.txt: non-empty, no ``/``, no whitespace."""
-    if not name or '/' in name or any(ch.isspace() for ch in name):
-        raise ValueError(f'Scene name {name!r} cannot be stored in an LMDB: it must be non-empty, without "/" or '
+def check_scene_name(name: str, what: str = 'Scene name') -> str:
+    """A scene name usable in keys and meta_info.txt and as a file name of the results: one plain path component
+    (:func:`~basicsr_skt.utils.paths.check_name`: no separator, ``..``, control character), without whitespace."""
+    if isinstance(name, str) and name and any(ch.isspace() for ch in name):
+        raise ValueError(f'{what} {name!r} cannot be stored in an LMDB: it must be non-empty, without "/" or '
                          'whitespace (rename the scene folder)')
-    return name
+    return check_name(name, what)
 
 
 def checksum(data: Union[bytes, memoryview]) -> str:
@@ -148,7 +151,8 @@ class RecordInfo:
         if len(fields) != 4:
             raise ValueError(f'{where}: expected "<key> <shape> <dtype> <checksum>", got {line.strip()!r}')
         key, shape_text, dtype, digest = fields
-        split_record_key(key)
+        scene, _ = split_record_key(key)
+        check_scene_name(scene, f'{where}: scene name (it names the result files)')
         if not re.fullmatch(r'\((\d+(,\d+)*)?,?\)', shape_text):
             raise ValueError(f'{where}: bad shape {shape_text!r} (expected e.g. (1000,1500,3))')
         shape = tuple(int(n) for n in shape_text.strip('()').split(',') if n)
@@ -214,14 +218,20 @@ def read_meta_info(db_path: str) -> Dict[str, RecordInfo]:
             'the database is incomplete (interrupted build?) or not made by scripts/make_lmdb.py')
         raise ValueError(f'LMDB {db_path} has no {META_INFO_NAME} ({what}); build it with scripts/make_lmdb.py')
     records: Dict[str, RecordInfo] = {}
-    with open(path, 'r', encoding='utf-8') as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip() or line.lstrip().startswith('#'):
-                continue
-            info = RecordInfo.from_line(line, f'{path}, line {number}')
-            if info.key in records:
-                raise ValueError(f'{path}, line {number}: duplicate key {info.key}')
-            records[info.key] = info
+    with open(path, 'rb') as f:
+        raw_lines = f.read().split(b'\n')
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            line = raw.decode('utf-8')
+        except UnicodeDecodeError:
+            raise ValueError(f'{path}, line {number}: not UTF-8 text (the file is damaged): rebuild the database with '
+                             'scripts/make_lmdb.py --force, or copy it again') from None
+        if not line.strip() or line.lstrip().startswith('#'):
+            continue
+        info = RecordInfo.from_line(line, f'{path}, line {number}')
+        if info.key in records:
+            raise ValueError(f'{path}, line {number}: duplicate key {info.key}')
+        records[info.key] = info
     if not records:
         raise ValueError(f'{path} lists no records')
     return records

@@ -12,16 +12,76 @@ from basicsr_skt.data.lmdb_format import (EXPOSURES_KEY, GT_KEY, JSON_DTYPE, LQ_
                                           record_key)
 from basicsr_skt.data.scene_reader import SceneReader, SceneRecord, image_window
 
+#: What to do with a damaged database, for the messages.
+REBUILD_HINT = ('rebuild it with scripts/make_lmdb.py --force, or copy it again from an intact source (an '
+                'interrupted copy or a full disk leaves data.mdb cut short)')
+
+
+def check_lmdb_size(env, db_path: str) -> None:
+    """Refuse a database whose ``data.mdb`` is shorter than the pages its header says it holds.
+
+    LMDB maps the file into memory, so the first read of a page past the end of a cut-short file kills the process
+    with SIGBUS (exit 135, no message). The header (the two meta pages, read by ``lmdb.open``) records the last page
+    in use: ``(last_pgno + 1) * psize`` bytes must be on disk.
+
+    Args:
+        env: An open ``lmdb.Environment`` of ``db_path``.
+        db_path (str): The ``.lmdb`` folder, for the message.
+
+    Raises:
+        UserInputError: ``data.mdb`` is shorter than the pages in use; the message names the database, both sizes and
+            the fix.
+    """
+    from basicsr_skt.utils.errors import UserInputError
+
+    needed = (int(env.info()['last_pgno']) + 1) * int(env.stat()['psize'])
+    size = osp.getsize(osp.join(db_path, 'data.mdb'))
+    if size < needed:
+        raise UserInputError(f'LMDB {db_path} is damaged: data.mdb is {size} bytes but its header says the database '
+                             f'holds {needed} bytes (cut short by {needed - size} bytes); {REBUILD_HINT}')
+
 
 def open_lmdb_readonly(db_path: str):
-    """Open an LMDB read-only without locking or read-ahead (safe for many reader processes, random access)."""
+    """Open an LMDB read-only without locking or read-ahead (safe for many reader processes, random access).
+
+    Every read path opens its databases here (the datasets through :class:`LmdbHandle`, ``verify_lmdb``), so a
+    cut-short ``data.mdb`` is refused by :func:`check_lmdb_size` before any record is read.
+
+    Raises:
+        UserInputError: No ``data.mdb``, a file that is not an LMDB (e.g. cut inside its header pages), or one cut
+            short (see :func:`check_lmdb_size`); the message names the database and says to rebuild or re-copy it.
+    """
     import lmdb  # imported here: folder-backend users do not need it
 
+    from basicsr_skt.utils.errors import UserInputError
+
+    data = osp.join(db_path, 'data.mdb')
+    if not osp.isfile(data):
+        raise UserInputError(f'LMDB {db_path} has no data.mdb: not an LMDB folder, or an incomplete copy; '
+                             f'{REBUILD_HINT}')
     try:
-        return lmdb.open(
+        env = lmdb.open(
             db_path, readonly=True, lock=False, readahead=False, meminit=False, subdir=True, max_readers=2048)
     except lmdb.Error as err:
-        raise ValueError(f'Cannot open LMDB {db_path}: {err}') from err
+        raise UserInputError(f'Cannot open LMDB {db_path} (data.mdb: {osp.getsize(data)} bytes): {err}; the file is '
+                             f'damaged or not an LMDB: {REBUILD_HINT}') from err
+    try:
+        check_lmdb_size(env, db_path)
+    except BaseException:
+        env.close()
+        raise
+    return env
+
+
+def check_lmdb_intact(db_path: str) -> None:
+    """Open ``db_path`` once to check its size (:func:`open_lmdb_readonly`) unless this process already holds it.
+
+    Called when a reader is made, so a damaged database is reported when the dataset is built, before training or
+    testing starts, not by a data-loader worker.
+    """
+    handle = _HANDLES.get(osp.realpath(db_path))
+    if handle is None or handle.pid != os.getpid():
+        open_lmdb_readonly(db_path).close()
 
 
 class LmdbHandle:
@@ -102,6 +162,7 @@ class LmdbSceneReader(SceneReader):
         self.records = read_meta_info(self.db_path)
         self._scenes = group_by_scene(self.records.values())
         self._real_path = osp.realpath(self.db_path)
+        check_lmdb_intact(self.db_path)
         self._exposures: Dict[str, np.ndarray] = {}
 
     def _handle(self) -> LmdbHandle:

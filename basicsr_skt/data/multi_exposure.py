@@ -23,9 +23,10 @@ from torch.utils import data
 from basicsr_skt.data.data_util import BASICSR_DATASET_KEYS, positive_int_option
 from basicsr_skt.data.lmdb_format import META_INFO_NAME, SKB_EMBEDDING_KEY, SKB_LABELS_KEY, SKB_META_KEY, is_lmdb_folder
 from basicsr_skt.data.scene_reader import SKB_FILES, SceneReader, SceneRecord
-from basicsr_skt.skb.format import validate_meta
+from basicsr_skt.skb.format import check_crc, validate_meta
 from basicsr_skt.skb.geometry import check_embedding_geometry, resample_embedding
 from basicsr_skt.utils.option_checks import warn_unknown_keys
+from basicsr_skt.utils.paths import check_name
 from basicsr_skt.utils.scan import natural_key
 
 __all__ = ['MultiExposureBase', 'CropWindow', 'BACKENDS', 'SHARED_OPTION_KEYS']
@@ -196,6 +197,8 @@ class MultiExposureBase(data.Dataset, metaclass=ABCMeta):
         if not names:
             raise self._error(f'no scenes found in {self.dataroot} (expected one folder per scene with '
                               f'{self._scene_layout()})')
+        for name in names:  # scene names become result file names: never a path
+            check_name(name, f'Scene name in {self.dataroot}')
         return names
 
     def _read_scene_list(self, scene_list: object) -> List[str]:
@@ -304,6 +307,8 @@ class MultiExposureBase(data.Dataset, metaclass=ABCMeta):
                              'scripts/make_semantic_priors.py --force')
         check_embedding_geometry(embedding.shape, meta['cell_size'], (height, width),
                                  f'Scene {scene!r}: {embedding_name}')
+        for key, value in ((SKB_META_KEY, meta), (SKB_EMBEDDING_KEY, embedding), (SKB_LABELS_KEY, labels)):
+            check_crc(SKB_FILES[key], self._skb_name(scene, key), value, meta)  # damage since writing
         self._skb_checked.add(scene)
 
     def _read_skb_window(self, record: SceneRecord, top: int, left: int, height: int, width: int) -> List[np.ndarray]:

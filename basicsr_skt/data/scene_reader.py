@@ -276,5 +276,5 @@ class FolderSceneReader(SceneReader):
                     raise ValueError('expected a JSON object')
                 return meta
             return read_only(np.load(path, allow_pickle=False))
-        except (OSError, ValueError) as err:
+        except Exception as err:  # noqa: B902 -- damaged files fail in numpy's / json's parsers in many ways
             raise ValueError(f'Scene {scene!r}: cannot read {path}: {err}') from err

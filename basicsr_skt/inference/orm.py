@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from basicsr_skt.utils.amp import autocast, float_outputs
+from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
 from basicsr_skt.utils.tiling import tiled_forward
 
@@ -132,21 +133,34 @@ def expected_frames(net: nn.Module) -> Optional[int]:
     return sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
 
 
-def resolve_device(name: str) -> torch.device:
-    """The device of a ``--device`` option: ``'auto'`` is CUDA when available, else the CPU.
+def resolve_device(name: str, option: str = '--device') -> torch.device:
+    """The ``torch.device`` a ``--device`` option names, checked before any work starts (the one resolver of the
+    scripts).
 
     Args:
-        name: ``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...
+        name: ``'auto'`` (CUDA when available, else the CPU), ``'cpu'``, ``'cuda'``, ``'cuda:<index>'``, ``'mps'``.
+        option: The option, for the message.
 
     Returns:
         The device.
 
     Raises:
-        ValueError: A CUDA device is named but CUDA is not available here.
+        UserInputError: Not a device name, or CUDA (that CUDA index, MPS) not available here.
     """
     if name == 'auto':
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'--device {name}: CUDA is not available here; use --device cpu or auto')
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise UserInputError(f'{option} {name!r} is not a device; use auto, cpu, cuda or cuda:<index>') from None
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise UserInputError(f'{option} {name}: CUDA is not available here; use {option} cpu or auto')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserInputError(f'{option} {name}: this machine has {torch.cuda.device_count()} CUDA device(s) '
+                                 f'(indices 0..{torch.cuda.device_count() - 1})')
+    elif device.type == 'mps' and not (hasattr(torch.backends, 'mps') and torch.backends.mps.is_available()):
+        raise UserInputError(f'{option} {name}: MPS is not available here; use {option} cpu or auto')
+    elif device.type not in ('cpu', 'cuda', 'mps'):
+        raise UserInputError(f'{option} {name}: unsupported device type {device.type!r}; use auto, cpu or cuda')
     return device

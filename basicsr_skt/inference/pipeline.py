@@ -22,6 +22,7 @@ from basicsr_skt.inference.orm import DEFAULT_TILE_OVERLAP, expected_frames, pre
 from basicsr_skt.inference.weights import build_orm, registered_arch
 from basicsr_skt.utils.amp import check_amp_device
 from basicsr_skt.utils.figures import to_uint8
+from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import network_input, write_hdr
 from basicsr_skt.utils.option_checks import parse_key_values
 from basicsr_skt.utils.paths import check_name, check_output_path
@@ -172,6 +173,7 @@ def check_output_folder(config: InferenceConfig, scenes: List[Scene]) -> None:
         hint='give an output folder outside the input folders, e.g. -o results/my_scene')
     for name, _, _ in scenes:
         check_name(name, 'Scene name')
+    check_writable_dir(config.output, '-o/--output folder')
 
 
 # ------------------------------------------------------------------------------------------------------------ work

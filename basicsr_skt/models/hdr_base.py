@@ -14,6 +14,7 @@ from torch import nn
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger
 from basicsr_skt.utils.checkpoint import atomic_save, check_state_dict_fits, unwrap_state_dict
+from basicsr_skt.utils.file_checks import verify_checkpoint
 from basicsr_skt.utils.rng import capture_rng_state, restore_rng_state
 
 #: Optimisers selectable with ``train.optim_<x>.type`` (basicsr 1.4.2 itself only knows Adam).
@@ -53,6 +54,7 @@ class HDRBaseModel(BaseModel):
         """
         if not osp.isfile(load_path):
             raise FileNotFoundError(f'Pretrained network file not found: {load_path}')
+        verify_checkpoint(load_path, 'pretrained network')
         checkpoint = torch.load(load_path, map_location='cpu', weights_only=True)
         key = param_key if param_key in checkpoint else None
         state = unwrap_state_dict(checkpoint, key)

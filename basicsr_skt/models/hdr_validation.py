@@ -19,6 +19,7 @@ from basicsr.utils import get_root_logger
 from basicsr_skt.metrics.metric_errors import MetricUnavailableError
 from basicsr_skt.metrics.region_metric import metric_frame_inputs
 from basicsr_skt.utils.figures import comparison_figure
+from basicsr_skt.utils.paths import check_name
 from basicsr_skt.utils.rng import preserved_rng_state
 from basicsr_skt.utils.tonemap import mu_law
 
@@ -248,6 +249,7 @@ class HDRValidationMixin:
     def visual_path(self, scene: str, current_iter: int, dataset_name: str) -> str:
         """Path stem of a scene's saved outputs (BasicSR's layout: per scene in training, per dataset in test)."""
         root = self.opt['path']['visualization']
+        check_name(scene, f'Scene name of dataset {dataset_name!r}')  # a name from data: never a path
         if self.opt['is_train']:
             return osp.join(root, scene, f'{scene}_{current_iter}')
         suffix = self.opt['val'].get('suffix') or self.opt['name']

@@ -23,7 +23,7 @@ import numpy as np
 
 from basicsr_skt.reporting.charts import bar_chart
 from basicsr_skt.utils.errors import UserInputError
-from basicsr_skt.utils.paths import check_output_path
+from basicsr_skt.utils.paths import check_name, check_output_path
 
 #: Scene name of the mean row in the metrics CSV files.
 MEAN_ROW = 'mean'
@@ -170,7 +170,7 @@ def find_metrics_csv(path: str, dataset: Optional[str]) -> str:
     if not osp.isdir(path):
         raise FileNotFoundError(f'{path}: neither a results folder nor a CSV file')
     if dataset is not None:
-        csv_path = osp.join(path, f'{dataset}_metrics.csv')
+        csv_path = osp.join(path, f'{check_name(dataset, "--dataset")}_metrics.csv')
         if not osp.isfile(csv_path):
             raise FileNotFoundError(f'{csv_path} does not exist')
         return csv_path

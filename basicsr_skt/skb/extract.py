@@ -33,7 +33,7 @@ from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.file_checks import check_writable_dir
 from basicsr_skt.utils.hdr_io import read_hdr, read_ldr_raw
 from basicsr_skt.utils.option_checks import parse_key_values
-from basicsr_skt.utils.paths import is_within
+from basicsr_skt.utils.paths import is_within, safe_join
 
 #: Default ``min_area_fraction``: SMHDR's 1000-pixel minimum on Kalantari's 1500 x 1000 frames.
 MIN_AREA_FRACTION = 1000 / (1500 * 1000)
@@ -131,7 +131,7 @@ def discover_scenes(dataset: SceneDataset, dataroot: str, skb_root: Optional[str
         if not osp.isfile(record.gt_path):
             raise ValueError(f'Scene {record.name!r}: {record.gt_path} is not a file; extract SKB files from the '
                              'folder-layout dataset (then pack it into LMDB with scripts/make_lmdb.py)')
-        folder = osp.join(skb_root, record.name) if skb_root else osp.join(dataroot, record.name)
+        folder = safe_join(skb_root or dataroot, record.name, 'Scene name')
         scenes.append(Scene(index, record.name, folder, tuple(record.lq_paths), record.gt_path))
     return scenes
 

@@ -20,6 +20,7 @@ complete data even if an extraction run was interrupted.
 """
 import json
 import os
+import zlib
 from numbers import Integral, Real
 from os import path as osp
 from typing import Any, Dict, Mapping, Optional, Union
@@ -40,6 +41,9 @@ BACKENDS = ('sam_vit_b', 'sam_vit_l', 'sam_vit_h', 'vgg16')
 _registered_backends = list(BACKENDS)
 SOURCES = ('gt', 'orm', 'reference')
 REQUIRED_META_KEYS = ('format', 'backend', 'source', 'image_size', 'embedding_shape', 'cell_size', 'num_segments')
+#: Meta key of the CRC-32 of each file's contents (array bytes; the meta's other keys as sorted JSON), written by
+#: :func:`save_scene_priors` and checked by :func:`load_scene_priors` when present (files written before it have none).
+CRC_KEY = 'crc32'
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
@@ -214,9 +218,15 @@ def save_scene_priors(folder: str,
     if 'num_segments' not in full_meta and labels.size:
         full_meta['num_segments'] = int(labels.max())
     validate_scene_priors(embedding, labels, full_meta, folder)
+    full_meta.pop(CRC_KEY, None)
     if preview is not None:
         _check_preview(np.asarray(preview), full_meta, osp.join(folder, PREVIEW_FILE))
     try:
+        full_meta[CRC_KEY] = {
+            EMBEDDING_FILE: _crc(embedding),
+            LABELS_FILE: _crc(labels),
+            META_FILE: _meta_crc(full_meta)
+        }
         meta_text = json.dumps(full_meta, indent=2)
     except (TypeError, ValueError) as err:
         raise ValueError(f'{osp.join(folder, META_FILE)}: meta is not JSON-serialisable: {err}') from err
@@ -236,6 +246,40 @@ def save_scene_priors(folder: str,
     return full_meta
 
 
+def _crc(array: np.ndarray) -> int:
+    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast('B'))
+
+
+def _meta_crc(meta: Mapping[str, Any]) -> int:
+    return zlib.crc32(json.dumps({k: v for k, v in meta.items() if k != CRC_KEY}, sort_keys=True).encode('utf-8'))
+
+
+def check_crc(name: str, path: str, value: Any, meta: Mapping[str, Any]) -> None:
+    """Refuse SKB contents that differ from the CRC-32 recorded in the meta when they were written.
+
+    Args:
+        name: The file name (a key of ``meta['crc32']``).
+        path: Its path, for the message.
+        value: The array read (or the meta dict, for ``skb_meta.json``).
+        meta: The scene's meta; without ``crc32`` (files from before it existed) nothing is checked.
+
+    Raises:
+        ValueError: The contents or the recorded CRC were changed after writing (a damaged disk or copy).
+    """
+    recorded = meta.get(CRC_KEY)
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or set(recorded) != {EMBEDDING_FILE, LABELS_FILE, META_FILE}:
+        raise ValueError(f'{path}: meta "{CRC_KEY}" must map {EMBEDDING_FILE}, {LABELS_FILE} and {META_FILE} to '
+                         f'their CRC-32, got {recorded!r}: {META_FILE} was changed or damaged since it was written; '
+                         'copy the priors again or rerun scripts/make_semantic_priors.py for this scene')
+    actual = _meta_crc(value) if name == META_FILE else _crc(value)
+    if recorded[name] != actual:
+        raise ValueError(f'{path}: contents do not match the CRC-32 recorded in {META_FILE} when it was written '
+                         f'({recorded[name]!r} recorded, {actual} now): the file was changed or damaged since (disk, '
+                         'copy); copy the priors again or rerun scripts/make_semantic_priors.py for this scene')
+
+
 # ---------------------------------------------------------------------------------------------------------- reading
 def read_meta(folder: str) -> Dict[str, Any]:
     """Read and validate ``skb_meta.json`` of a scene folder.
@@ -253,6 +297,7 @@ def read_meta(folder: str) -> Dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f'{path}: cannot read SKB meta: {err}') from err
     validate_meta(meta, path)
+    check_crc(META_FILE, path, meta, meta)
     return meta
 
 
@@ -261,7 +306,7 @@ def _load_npy(path: str, mmap_mode: Optional[str]) -> np.ndarray:
         raise FileNotFoundError(f'SKB file not found: {path} (run scripts/make_semantic_priors.py)')
     try:
         return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # noqa: B902 -- a damaged header fails in numpy's parser (TokenError, SyntaxError ...)
         raise ValueError(f'{path}: cannot read .npy array: {err}') from err
 
 
@@ -283,8 +328,10 @@ def load_scene_priors(folder: str, mmap_mode: Optional[str] = None) -> Dict[str,
     meta = read_meta(folder)
     embedding = _load_npy(osp.join(folder, EMBEDDING_FILE), mmap_mode)
     _check_embedding(embedding, meta, osp.join(folder, EMBEDDING_FILE))
+    check_crc(EMBEDDING_FILE, osp.join(folder, EMBEDDING_FILE), embedding, meta)
     labels = _load_npy(osp.join(folder, LABELS_FILE), None)
     _check_labels(labels, meta, osp.join(folder, LABELS_FILE))
+    check_crc(LABELS_FILE, osp.join(folder, LABELS_FILE), labels, meta)
     return {'embedding': embedding, 'labels': labels, 'meta': meta}
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from basicsr_skt.skb.extractors import Device, SemanticBackend, check_fraction, check_rgb_image, to_float16
 from basicsr_skt.skb.labels import masks_to_labels
+from basicsr_skt.utils.file_checks import verify_checkpoint
 
 SAM_CHECKPOINTS = {
     'vit_b': 'sam_vit_b_01ec64.pth',
@@ -61,6 +62,7 @@ def build_sam_model(sam_type: str, checkpoint: Optional[str]) -> nn.Module:
     from segment_anything import sam_model_registry
 
     model = sam_model_registry[sam_type](checkpoint=None)
+    verify_checkpoint(path, 'SAM checkpoint')
     state = torch.load(path, map_location='cpu', weights_only=True)
     if isinstance(state, dict) and isinstance(state.get('model'), dict):
         state = state['model']

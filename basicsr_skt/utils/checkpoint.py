@@ -10,6 +10,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
+from basicsr_skt.utils.file_checks import verify_checkpoint
+
 WRAPPER_KEYS = ('params_ema', 'params', 'state_dict', 'model', 'net')
 
 
@@ -44,12 +46,15 @@ def load_state_dict_file(path: str, param_key: Optional[str] = None) -> 'Ordered
 
     Raises:
         FileNotFoundError: No such file.
+        UserInputError: A record of the archive does not match its CRC-32 (see
+            :func:`~basicsr_skt.utils.file_checks.verify_checkpoint`).
         ValueError: The file is not a torch checkpoint, is truncated, or holds Python objects other than tensors
             (e.g. a BasicSR training state ``*.state``: pass the ``net_g_*.pth`` file instead).
         KeyError: See :func:`unwrap_state_dict`.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Network weights file not found: {path}')
+    verify_checkpoint(path, 'weights file')
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:

@@ -5,7 +5,12 @@ Imports nothing above ``basicsr_skt.utils``.
 """
 import os
 import tempfile
+import zipfile
 from os import path as osp
+
+#: How a damaged checkpoint is fixed, for the messages.
+CHECKPOINT_HINT = ('the file was changed after it was saved (a damaged disk or an incomplete or altered transfer): '
+                   'copy or download it again, or use an earlier checkpoint')
 
 
 def _nearest_existing(path: str) -> str:
@@ -74,8 +79,48 @@ def check_checkpoint_file(path: str, what: str) -> str:
                              '<experiment>/models/net_g_latest.pth)')
     with open(path, 'rb') as f:
         head = f.read(2)
-    if zipfile.is_zipfile(path) or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
+    if zipfile.is_zipfile(path):
+        return verify_checkpoint(path, what)
+    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return path
     size = osp.getsize(path)
     raise UserInputError(f'{what}: {path} ({size} bytes) is not a PyTorch checkpoint (neither a torch.save zip archive '
                          'nor a pickle; truncated, or another kind of file?): give a net_*.pth file saved by torch')
+
+
+def verify_checkpoint(path: str, what: str = 'checkpoint') -> str:
+    """Check every record of a ``torch.save`` zip archive against the CRC-32 stored with it, before it is loaded.
+
+    ``torch.load`` does not check the checksums, so a checkpoint with changed bytes loads silently with wrong weights.
+    Each record (``data.pkl``, every tensor's storage) is read once and its CRC-32 compared with the archive's central
+    directory (Python's ``zipfile``); the cost is one read of the file (docs/bad-inputs.md gives the measured time).
+    Files in the legacy pickle format (torch < 1.6) carry no checksum, and a zip archive whose directory cannot be
+    read (cut short) is left to ``torch.load``, whose error the loaders already report: both are returned unchecked.
+
+    Args:
+        path (str): The checkpoint file (``.pth``, ``.state``).
+        what (str): What it is, for the message (e.g. ``'path.pretrain_network_g in <opt.yml>'``).
+
+    Returns:
+        str: ``path`` unchanged.
+
+    Raises:
+        UserInputError: A record whose bytes do not match its CRC-32 or that is cut short; the message names the
+            file and the record.
+    """
+    from basicsr_skt.utils.errors import UserInputError
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return path  # not a zip archive (legacy pickle), or one whose directory is cut: torch.load reports it
+    with archive:
+        for info in archive.infolist():
+            try:
+                with archive.open(info) as record:
+                    while record.read(1 << 22):
+                        pass
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as err:
+                raise UserInputError(f'{what}: checkpoint {path} is damaged: record {info.filename!r} ({err}); '
+                                     f'{CHECKPOINT_HINT}') from None
+    return path

@@ -4,6 +4,7 @@ suggestion), ``KEY=VALUE`` command-line options, BasicSR option files read/writt
 
 Imports nothing above ``basicsr_skt.utils``; the warnings go through BasicSR's root logger.
 """
+import collections.abc
 import difflib
 from os import path as osp
 from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional
@@ -304,3 +305,121 @@ def check_run_options(opt: Mapping[str, Any], source: str, cuda_available: bool)
             integer=False,
             fix='how many times the dataset is repeated per epoch (default 1); 0 makes '
             'every epoch empty')
+
+
+def check_heads_divide(arch: str, width: int, width_option: str, heads: Iterable[int], heads_option: str) -> None:
+    """Refuse attention heads that do not split a width evenly, when the network is built (not at the first forward,
+    where the reshape of the attention fails without naming the option).
+
+    Args:
+        arch (str): The network, for the message (e.g. ``'HDRTransformer'``).
+        width (int): Channels split across the heads (e.g. ``embed_dim``).
+        width_option (str): The option that sets ``width`` (e.g. ``'embed_dim'``; ``'embed_dim / 3'`` when derived).
+        heads (Iterable[int]): Heads per stage (or one number in a list).
+        heads_option (str): The option that sets them (e.g. ``'num_heads'``).
+
+    Raises:
+        UserInputError: A head count that is not a positive integer dividing ``width``; the message names both
+            options and lists the head counts that fit.
+    """
+    from basicsr_skt.utils.errors import UserInputError
+
+    heads = list(heads)
+    for index, count in enumerate(heads):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or width % count:
+            where = f'{heads_option}[{index}]' if len(heads) > 1 else heads_option
+            fits = [n for n in range(1, min(width, 64) + 1) if width % n == 0]
+            raise UserInputError(f'{arch}: {where} = {count!r} does not divide {width_option} = {width} (each '
+                                 f'attention head gets {width_option} / heads channels): choose {heads_option} '
+                                 f'among {fits}, or change {width_option}')
+
+
+#: Largest integer argument of a network (channels, counts, sizes) the option checks accept.
+MAX_NETWORK_INT = 4096
+
+
+def _option_value_problem(name: str, hint: Any, value: Any) -> Optional[str]:
+    """Why ``value`` cannot be the network argument ``name`` of type ``hint`` (None when it can).
+
+    Rules, from the argument types of the shipped networks: an ``int`` is a count or a size in [1, 4096] (wider
+    layers do not fit in memory), a ``float`` is finite and > 0 (a ``drop*`` rate: in [0, 1); a ``*ratio``: at
+    most 64), a ``bool`` is true/false, a ``str`` a string, a ``Sequence[int]`` a non-empty list of such ints,
+    ``Optional[X]`` also null, ``Union[A, B]`` either.
+    """
+    import math
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        problems = [_option_value_problem(name, arg, value) for arg in args if arg is not type(None)]
+        return None if any(problem is None for problem in problems) else problems[0]
+    if origin in (tuple, list, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)) or not value:
+            return f'must be a non-empty list, got {value!r}'
+        if origin is tuple and args and args[-1] is not Ellipsis and len(value) != len(args):
+            return f'must be a list of {len(args)} values, got {value!r}'
+        for item in value:
+            problem = _option_value_problem(name, args[0] if args else Any, item)
+            if problem:
+                return f'holds {item!r}: each value {problem}'
+        return None
+    if hint is bool:
+        return None if isinstance(value, bool) else f'must be true or false, got {value!r}'
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f'must be an integer, got {value!r}'
+        return None if 1 <= value <= MAX_NETWORK_INT else (
+            f'must lie in [1, {MAX_NETWORK_INT}] (a count or a size), got {value!r}')
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f'must be a finite number, got {value!r}'
+        if 'drop' in name:
+            return None if 0 <= value < 1 else f'must lie in [0, 1) (a drop rate), got {value!r}'
+        if name.endswith('ratio'):
+            return None if 0 < value <= 64 else f'must lie in (0, 64] (a width ratio), got {value!r}'
+        return None if value > 0 else f'must be greater than 0, got {value!r}'
+    if hint is str:
+        return None if isinstance(value, str) else f'must be a string, got {value!r}'
+    return None  # other types (classes such as norm_layer) are not set from option files
+
+
+def check_network_options(section: str, options: Mapping[str, Any], cls: type, source: str) -> None:
+    """Check a ``network_*`` section against the argument types of the network class, before it is built.
+
+    A value of the wrong type or out of range otherwise fails deep inside torch (``nn.Conv2d`` with a string width,
+    a negative channel count) or at the first forward, with a message that does not name the option.
+
+    Args:
+        section (str): The section, e.g. ``'network_g'``.
+        options (Mapping[str, Any]): Its options (``type`` and the network's keyword arguments).
+        cls (type): The network class ``type`` names.
+        source (str): The option file, for the message.
+
+    Raises:
+        UserInputError: An argument the network does not take (with the closest name), or a value of the wrong type
+            or range; the message names ``<section>.<key>``, the file and the valid values.
+    """
+    import inspect
+    import typing
+
+    from basicsr_skt.utils.errors import UserInputError
+
+    parameters = inspect.signature(cls.__init__).parameters
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    known = [name for name in parameters if name != 'self']
+    for key, value in options.items():
+        if key == 'type':
+            continue
+        if key not in parameters and not takes_any:
+            close = close_matches(key, known, 1)
+            hint = f"; did you mean '{close[0]}'?" if close else f' (it takes {", ".join(known)})'
+            raise UserInputError(f'Option {section}.{key} in {source}: {cls.__name__} has no argument {key!r}{hint}')
+        problem = _option_value_problem(key, hints[key], value) if key in hints else None
+        if problem:
+            raise UserInputError(f'Option {section}.{key} in {source} {problem} (an argument of {cls.__name__})')

@@ -10,6 +10,7 @@ Imports nothing above ``basicsr_skt.utils``.
 """
 import os
 import os.path as osp
+import unicodedata
 from typing import Iterable, Optional
 
 from basicsr_skt.utils.errors import UserInputError
@@ -28,8 +29,13 @@ def check_name(name: object, what: str) -> str:
     Returns:
         str: ``name`` unchanged.
 
+    Every name that comes from data or from a user and becomes part of a path goes through here: scene names read from
+    an LMDB's ``meta_info.txt`` or from folders, run and dataset names, ``--name`` / ``--dataset`` arguments.
+
     Raises:
-        UserInputError: Not a string, empty, ``.`` or ``..``, absolute, holding a path separator or a NUL byte.
+        UserInputError: Not a string, empty, ``.`` or ``..``, absolute, holding a path separator, a NUL byte or
+            another control character (a newline, an escape sequence: they corrupt logs and tables, and no tool
+            writes them in a file name).
     """
     if not isinstance(name, str) or not name.strip():
         raise UserInputError(f'{what} must be a non-empty name, got {name!r}')
@@ -40,6 +46,8 @@ def check_name(name: object, what: str) -> str:
         problem = 'holds a path separator'
     elif '\0' in name:
         problem = 'holds a NUL byte'
+    elif any(unicodedata.category(ch) == 'Cc' for ch in name):
+        problem = 'holds a control character'
     if problem:
         raise UserInputError(f'{what} {name!r} {problem}: it is used as a file or folder name, so it must be one plain '
                              "name (no '/', '\\', '..'), e.g. " + repr(_plain(name)))
@@ -48,7 +56,8 @@ def check_name(name: object, what: str) -> str:
 
 def _plain(name: str) -> str:
     """A suggestion: ``name`` with separators and dot-only parts replaced."""
-    parts = [part for part in name.replace('\\', '/').split('/') if part.strip('.')]
+    printable = ''.join(ch if unicodedata.category(ch) != 'Cc' else '_' for ch in name)
+    parts = [part for part in printable.replace('\\', '/').split('/') if part.strip('.')]
     return '_'.join(parts) or 'run'
 
 

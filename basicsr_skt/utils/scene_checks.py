@@ -4,7 +4,34 @@ command-line exposure lists of the data generators, which must increase.
 
 Imports nothing above ``basicsr_skt.utils``; the warning goes through BasicSR's root logger.
 """
+import math
 from typing import Any, List, Sequence
+
+#: Largest spacing, in EV stops, between neighbouring frames of a bracket. Cameras' auto-exposure bracketing steps go
+#: up to 3 stops (Kalantari'17 uses 2 and 3, Tel'23 2, BracketIRE ratio 4 = 2); twice that is allowed, beyond it the
+#: values are a typo (tens of stops) or a unit mix-up (seconds given as EVs), and the merged HDR would be meaningless.
+MAX_EV_STEP = 6.0
+
+
+def check_ev_spacing(evs: Sequence[float], what: str) -> None:
+    """Neighbouring EVs (shortest first) at most :data:`MAX_EV_STEP` stops apart.
+
+    Args:
+        evs (Sequence[float]): EV stops in increasing order (``log2`` of the exposure times).
+        what (str): Where they come from, for the message (``"Scene 'x': exposure file <...>"``, ``'--evs'``).
+
+    Raises:
+        UserInputError: Naming the source, the two neighbours and the valid range.
+    """
+    from basicsr_skt.utils.errors import UserInputError
+
+    for i in range(1, len(evs)):
+        step = evs[i] - evs[i - 1]
+        if step > MAX_EV_STEP:
+            listing = ' '.join(f'{ev:g}' for ev in evs)
+            raise UserInputError(f'{what}: EVs {listing} put frames {i} and {i + 1} {step:g} stops apart; neighbouring '
+                                 f'frames of a bracket must lie within (0, {MAX_EV_STEP:g}] stops (cameras bracket in '
+                                 'steps of up to 3): check for a typo, or exposure times in seconds given as EVs')
 
 
 def check_exposure_order(scene: str, times: Sequence[float], names: Sequence[str], source: str) -> None:
@@ -26,6 +53,8 @@ def check_exposure_order(scene: str, times: Sequence[float], names: Sequence[str
     from basicsr_skt.utils.errors import UserInputError
 
     values = [float(t) for t in times]
+    if all(value > values[i - 1] for i, value in enumerate(values) if i) and all(v > 0 for v in values):
+        check_ev_spacing([math.log2(v) for v in values], f'Scene {scene!r}: {source}')
     for i in range(1, len(values)):
         if values[i] > values[i - 1]:
             continue
@@ -153,4 +182,5 @@ def check_increasing(values: Sequence[float], option: str) -> List[float]:
             raise UserInputError(f'{option} {" ".join(f"{v:g}" for v in values)} {kind} value {i + 1}: exposures must '
                                  'strictly increase from the shortest to the longest (e.g. -2 0 2); equal exposures '
                                  'add no dynamic range')
+    check_ev_spacing(values, option)
     return values

