@@ -10,7 +10,9 @@ table shows (those of the first run present in every run), so that its deltas eq
 even when a CSV holds other scenes.
 """
 import csv
+import glob
 import math
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -150,3 +152,26 @@ def comparison_figure_values(runs: RunMetrics, metric: str) -> 'OrderedDict[str,
     _, rows = comparison_rows(runs, [metric])
     return OrderedDict(
         (label, OrderedDict((scene, values[metric][i]) for scene, values in rows)) for i, label in enumerate(runs))
+
+
+def find_metrics_csv(path: str, dataset: Optional[str]) -> str:
+    """The metrics CSV of a results folder (``<dataset>_metrics.csv``; the only one when ``dataset`` is None)."""
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{path}: neither a results folder nor a CSV file')
+    if dataset is not None:
+        csv_path = osp.join(path, f'{dataset}_metrics.csv')
+        if not osp.isfile(csv_path):
+            raise FileNotFoundError(f'{csv_path} does not exist')
+        return csv_path
+    found = sorted(glob.glob(osp.join(path, '*_metrics.csv')))
+    if len(found) != 1:
+        raise FileNotFoundError(f'{path}: expected one *_metrics.csv, found {[osp.basename(f) for f in found]}; '
+                                'pass --dataset')
+    return found[0]
+
+
+def default_labels(paths: List[str]) -> List[str]:
+    """Folder names (for CSV paths: the containing folder's name)."""
+    return [osp.basename(osp.normpath(p if osp.isdir(p) else osp.dirname(osp.abspath(p)))) for p in paths]

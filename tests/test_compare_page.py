@@ -1,0 +1,172 @@
+"""The HTML comparison page (basicsr_skt/reporting/compare_page.py, scripts/compare_results.py --html): its data, its
+bad inputs, and the page itself in a real headless Chromium (skipped when no chromium binary is installed)."""
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import load_script
+
+from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
+from basicsr_skt.reporting.browser import HeadlessChromium, find_chromium
+from basicsr_skt.reporting.compare_page import decode_rgbe, encode_rgbe, write_compare_page
+from basicsr_skt.utils.errors import UserInputError
+from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
+
+#: The known patch of run A: constant radiance 0.125 (exact in RGBE) in image rows/cols 4..19.
+PATCH, PATCH_VALUE = (slice(4, 20), slice(4, 20)), 0.125
+#: Metrics of the fake runs' CSVs: scene -> (psnr_mu of A, of B); B is the GT itself.
+PSNR = {'demo_val_000': (30.0, 50.0), 'demo_val_001': (20.0, 10.0), 'demo_val_002': (40.0, 45.0)}
+
+
+def make_test_run(root: Path, name: str, predictions: dict, metrics: dict) -> Path:
+    """A results folder as ``basicsr_skt.test`` writes it (dataset ``demo``)."""
+    vis = root / name / 'visualization' / 'demo'
+    vis.mkdir(parents=True)
+    for scene, img in predictions.items():
+        write_hdr(str(vis / f'{scene}_{name}.hdr'), img)
+    with open(root / name / 'demo_metrics.csv', 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['scene', 'psnr_mu', 'lpips'])
+        for scene, value in metrics.items():
+            writer.writerow([scene, value, 0.1])
+        writer.writerow(['mean', 0, 0])
+    return root / name
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    """GT scenes (3 tiny demo scenes), run A (GT with a constant patch) and run B (the GT itself)."""
+    root = tmp_path_factory.mktemp('page')
+    make_demo_dataset(str(root / 'data'), num_train=0, num_val=3, config=DemoSceneConfig(height=40, width=56))
+    gt_root = root / 'data' / 'Test'
+    gts = {s: read_hdr(str(gt_root / s / 'HDRImg.hdr')) for s in PSNR}
+    patched = {}
+    for scene, gt in gts.items():
+        patched[scene] = gt.copy()
+        patched[scene][PATCH] = PATCH_VALUE
+    run_a = make_test_run(root, 'runA', patched, {s: v[0] for s, v in PSNR.items()})
+    run_b = make_test_run(root, 'runB', gts, {s: v[1] for s, v in PSNR.items()})
+    return root, run_a, run_b, gt_root
+
+
+def test_rgbe_round_trip_matches_the_hdr_file(runs):
+    root, run_a, _, gt_root = runs
+    gt = read_hdr(str(gt_root / 'demo_val_000' / 'HDRImg.hdr'))
+    # A .hdr file is RGBE: re-encoding what OpenCV decoded gives the same values back, bit for bit.
+    assert np.array_equal(decode_rgbe(encode_rgbe(gt), *gt.shape[:2]), gt)
+    img = np.array([[[0.125, 0.125, 0.125], [0.0, 0.0, 0.0], [3.0, 1.5, 0.75]]], np.float32)
+    assert np.array_equal(decode_rgbe(encode_rgbe(img), 1, 3), img)
+
+
+def expected_code(value: float, ev: float, tone_map: str) -> int:
+    """The page's 8-bit rendering of a grey pixel of linear radiance ``value`` (the formula the page documents)."""
+    x = value * 2.0**ev
+    if tone_map == 'mulaw':
+        return round(255 * math.log1p(5000 * min(max(x, 0.0), 1.0)) / math.log1p(5000))
+    if tone_map == 'reinhard':
+        x = x / (1 + x)  # grey: luminance = x
+    return round(255 * min(max(x, 0.0), 1.0)**(1 / 2.2))
+
+
+def set_control(browser: HeadlessChromium, element: str, value, event: str) -> None:
+    """Set a page control's value by script and fire the event a user's change fires."""
+    browser.evaluate(f'(() => {{ const e = document.getElementById("{element}"); e.value = "{value}"; '
+                     f'e.dispatchEvent(new Event("{event}")); }})()')
+
+
+@pytest.mark.skipif(find_chromium() is None, reason='no chromium binary (apt-get install chromium; .ci/run does)')
+def test_page_in_headless_chromium(runs, tmp_path):
+    root, run_a, run_b, gt_root = runs
+    out = tmp_path / 'cmp.html'
+    summary = write_compare_page([str(run_a), str(run_b)], str(out), labels=['A', 'B'], gt_root=str(gt_root))
+    assert summary['scenes'] == list(PSNR) and (tmp_path / 'cmp_files' / 'scene_002.js').is_file()
+    shot = tmp_path / 'shot.png'
+    with HeadlessChromium(width=1200, height=900) as browser:
+        browser.open(out.as_uri(), ready='SKT.ready')
+        assert browser.evaluate('SKT.state.scene') == 0
+        probe = 'SKT.pixelAt("run:A", 10, 10)'
+        # the exposure slider, set as a user would: the patch follows 2 ** EV through each tone mapping
+        for tone_map in ('mulaw', 'linear', 'reinhard'):
+            set_control(browser, 'tonemap', tone_map, 'change')
+            for ev in (-3, 0, 2):
+                set_control(browser, 'ev', ev, 'input')
+                want = expected_code(PATCH_VALUE, ev, tone_map)
+                assert browser.evaluate(probe) == [want, want, want, 255], (tone_map, ev)
+        assert expected_code(PATCH_VALUE, -3, 'linear') != expected_code(PATCH_VALUE, 2, 'linear')
+        # error maps: B is the GT (zero everywhere, the colour map's first colour); A differs on the patch only
+        zero = browser.evaluate('SKT.errorStats("err:B")')
+        assert zero == {'max': 0, 'mean': 0}
+        assert browser.evaluate('SKT.pixelAt("err:B", 10, 10)') == browser.evaluate('SKT.meta.colormap[0]') + [255]
+        assert browser.evaluate('SKT.errorStats("err:A").max') > 0.01
+        # flip panel: shows A, then B after a flip
+        assert browser.evaluate('SKT.pixelAt("flip", 10, 10)') == browser.evaluate(probe)
+        browser.evaluate('document.getElementById("flip").click()')
+        assert browser.evaluate('SKT.pixelAt("flip", 10, 10)') == browser.evaluate('SKT.pixelAt("run:B", 10, 10)')
+        # sort by B's psnr_mu (descending first), then ascending; a row click shows its scene
+        browser.evaluate('document.querySelector(\'th[data-col="psnr_mu|B"]\').click()')
+        assert browser.evaluate('SKT.tableOrder()') == ['demo_val_000', 'demo_val_002', 'demo_val_001']
+        browser.evaluate('document.querySelector(\'th[data-col="psnr_mu|B"]\').click()')
+        assert browser.evaluate('SKT.tableOrder()') == ['demo_val_001', 'demo_val_002', 'demo_val_000']
+        browser.evaluate('document.querySelector(\'tr[data-scene="2"]\').click()')
+        browser.evaluate('SKT.idle()')
+        assert browser.evaluate('SKT.state.scene') == 2
+        assert browser.evaluate('document.getElementById("scene").value') == '2'
+        assert browser.evaluate('document.querySelectorAll("#frames figcaption").length') == 3
+        assert browser.evaluate('document.querySelector("#frames figcaption").textContent') == 'input_1.tif · EV -2'
+        browser.screenshot(str(shot))
+    import cv2
+    img = cv2.imread(str(shot))
+    assert img.shape[:2] == (900, 1200)
+    # not blank: many colours and the dark canvas background next to the light page
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200 and img.std() > 20
+
+
+def test_bad_inputs_leave_no_page(runs, tmp_path):
+    root, run_a, run_b, gt_root = runs
+    out = tmp_path / 'cmp.html'
+    # no common scene
+    other = make_test_run(tmp_path, 'other', {'elsewhere': np.ones((40, 56, 3), np.float32)}, {'elsewhere': 1.0})
+    with pytest.raises(UserInputError, match='no scene in common'):
+        write_compare_page([str(run_a), str(other)], str(out))
+    # differing sizes
+    small = make_test_run(tmp_path, 'small', {'demo_val_000': np.ones((20, 56, 3), np.float32)}, {'demo_val_000': 1})
+    with pytest.raises(UserInputError, match=r"'demo_val_000'.*20 x 56 but run 'runA'.*40 x 56"):
+        write_compare_page([str(run_a), str(small)], str(out))
+    # missing HDR prediction, missing GT
+    missing = make_test_run(tmp_path, 'missing', {'demo_val_000': np.ones((40, 56, 3), np.float32)},
+                            {s: 1.0 for s in PSNR})
+    with pytest.raises(UserInputError, match="no HDR prediction for scene 'demo_val_001'.*val.save_img"):
+        write_compare_page([str(run_a), str(missing)], str(out))
+    with pytest.raises(UserInputError, match='does not exist: --gt-root'):
+        write_compare_page([str(run_a), str(run_b)], str(out), gt_root=str(gt_root.parent))
+    # outputs inside an input tree
+    with pytest.raises(UserInputError, match='lies inside the input folder'):
+        write_compare_page([str(run_a), str(run_b)], str(run_a / 'page.html'))
+    assert sorted(os.listdir(tmp_path)) == ['missing', 'other', 'small']  # nothing half-written, no temp files
+
+
+def test_script_writes_the_page_and_keeps_the_csv_table(runs, tmp_path, capsys):
+    root, run_a, run_b, gt_root = runs
+    script = load_script('compare_results')
+    out = tmp_path / 'page.html'
+    table = script.main([str(run_a), str(run_b), '--labels', 'A', 'B', '--out', str(tmp_path / 'cmp.md'), '--html',
+                         str(out), '--gt-root', str(gt_root)])
+    assert '| demo_val_001 | 20.0000 | 10.0000 | -10.0000 |' in table
+    assert (tmp_path / 'cmp.md').is_file() and out.is_file() and (tmp_path / 'page_files').is_dir()
+    assert capsys.readouterr().out.rstrip().endswith(f'Page written to {out} (3 scenes, data in '
+                                                     f'{tmp_path / "page_files"})')
+
+
+def test_script_bad_input_is_one_line(runs, tmp_path, capsys, monkeypatch):
+    root, run_a, run_b, gt_root = runs
+    script = load_script('compare_results')
+    other = make_test_run(tmp_path, 'other', {'elsewhere': np.ones((40, 56, 3), np.float32)}, {'elsewhere': 1.0})
+    monkeypatch.setattr('sys.argv', ['compare_results.py', str(run_a), str(other), '--html', str(tmp_path / 'x.html'),
+                                     '--no-figure', '--out', str(tmp_path / 'x.md')])
+    assert script.cli() == 2
+    err = capsys.readouterr().err
+    assert 'no scene in common' in err and 'Traceback' not in err
+    assert not (tmp_path / 'x.html').exists()
