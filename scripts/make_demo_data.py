@@ -12,7 +12,8 @@ import sys
 from os import path as osp
 from typing import List, Optional
 
-from basicsr_skt.data.demo_scenes import SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits, make_demo_dataset
+from basicsr_skt.data.demo_scenes import (KALANTARI_EVS, SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, demo_splits,
+                                          make_demo_dataset)
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.scene_checks import check_increasing
 
@@ -39,8 +40,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--evs',
         type=float,
         nargs='+',
-        default=[-2.0, 0.0, 2.0],
-        help='EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame)')
+        default=list(KALANTARI_EVS),
+        help='EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame); the default is '
+        'Kalantari\'s convention (relative to the shortest frame: GT <= 1 where the shortest frame is unclipped)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (each scene gets its own derived stream)')
     parser.add_argument(
         '--force',

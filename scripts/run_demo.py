@@ -19,7 +19,9 @@ to a log file (``results/demo_logs/<step>.log``, named on the line and printed i
    HDR-Transformer state dict, loaded by the same test config);
 5. the per-scene table of both runs and the SKT - baseline differences (``--metrics``; every metric is in
    ``results/test_<run>/demo_test_metrics.md``), and one side-by-side PNG: per test scene the baseline and SKT
-   predictions, the GT (μ-law) and both μ-law error maps on one colour scale.
+   predictions, the GT (μ-law) and both μ-law error maps on one colour scale;
+6. ``scripts/compare_results.py --html``'s page ``results/demo_compare.html`` (baseline vs SKT vs GT at any exposure
+   and tone mapping, error maps, flip, input frames, sortable metrics; open it in a browser), named on the last line.
 
 The demo data are small generated scenes, so the numbers say the pipeline works, not how much SKT helps on real data
 (README "Results").
@@ -38,6 +40,7 @@ import numpy as np
 from tqdm import tqdm
 
 from basicsr_skt.reporting.compare import comparison_table, read_metrics_csv
+from basicsr_skt.reporting.compare_page import write_compare_page
 from basicsr_skt.utils.figures import (DEFAULT_ERROR_SCALE, GAP, colour_bar, error_heatmap, error_map, hstack_with_gaps,
                                        label_band, to_uint8)
 from basicsr_skt.utils.hdr_io import read_hdr
@@ -207,6 +210,16 @@ def write_side_by_side(data_root: str, out_path: str, error_scale: float) -> str
     return out_path
 
 
+def write_demo_page(data_root: str, out_html: str, error_scale: float) -> str:
+    """The comparison page of both test runs and the GT (:func:`basicsr_skt.reporting.compare_page.write_compare_page`);
+    returns its path."""
+    runs = [osp.join('results', test_name(label)) for label in RUNS]
+    page = write_compare_page(runs, out_html, labels=list(RUNS), gt_root=osp.join(data_root, 'Test'),
+                              title='SKT demo: baseline vs SKT vs GT (held-out test scenes)', error_scale=error_scale)
+    print(f'{"page":<16} {len(page["scenes"])} scenes, {page["bytes"] / 1e6:.1f} MB with its folder {page["files"]}')
+    return out_html
+
+
 def side_by_side_table(baseline: Dict[str, Dict[str, float]],
                        skt: Dict[str, Dict[str, float]],
                        metrics: Optional[Sequence[str]] = None) -> str:
@@ -242,6 +255,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--logs', default=osp.join('results', 'demo_logs'), help='folder of the per-step logs')
     parser.add_argument(
         '--figure', default=osp.join('results', 'demo_side_by_side.png'), help='side-by-side PNG (both runs only)')
+    parser.add_argument(
+        '--html', default=osp.join('results', 'demo_compare.html'), help='comparison page (both runs only)')
     parser.add_argument(
         '--error-scale', type=float, default=DEFAULT_ERROR_SCALE, help='μ-law error at the top of the colour scale')
     return parser.parse_args(argv)
@@ -310,6 +325,8 @@ def main(argv=None) -> int:
     steps = ', '.join(f'{k} {v:.0f} s' for k, v in timings.items())
     print(f'Timings: {steps}; total {sum(timings.values()):.0f} s')
     print(f'Training curves: tensorboard --logdir {osp.join(os.getcwd(), "tb_logger")}')
+    if set(args.runs) == set(RUNS):
+        print(f'Comparison page (open it in a browser): {write_demo_page(args.data, args.html, args.error_scale)}')
     return 0
 
 
