@@ -85,6 +85,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--html', default=None, help='also write the interactive comparison page (OUT.html + OUT_files/)')
     parser.add_argument('--gt-root', default=None, help='folder of the test scene folders (GT, frames, EVs) for --html')
     parser.add_argument('--title', default=None, help='title of the --html page (default: the labels)')
+    parser.add_argument(
+        '--html-max-side', type=int, default=None, help='shrink the page\'s images to this longer side (default: full)')
     args = parser.parse_args(argv)
     if len(args.results) < 2:
         parser.error('give at least two results folders')
@@ -110,7 +112,8 @@ def main(argv=None) -> str:
         check_outputs(args.out, figure_path, args.results, csv_paths)
         runs = {label: read_metrics_csv(csv_path) for label, csv_path in zip(labels, csv_paths)}
     if args.html is not None:  # checks every run, the GT and its outputs, then writes the page atomically
-        page = write_compare_page(args.results, args.html, labels, args.gt_root, args.dataset, args.title)
+        page = write_compare_page(args.results, args.html, labels, args.gt_root, args.dataset, args.title,
+                                  max_side=args.html_max_side)
         page_line = f'Page written to {page["html"]} ({len(page["scenes"])} scenes, data in {page["files"]})'
         if not with_table:
             print(page_line + '; no table: not every run has a metrics CSV (scripts/inference.py outputs)')

@@ -1,8 +1,10 @@
 """The HTML comparison page (basicsr_skt/reporting/compare_page.py, scripts/compare_results.py --html): its data, its
 bad inputs, and the page itself in a real headless Chromium (skipped when no chromium binary is installed)."""
 import csv
+import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ from helpers import load_script
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.reporting.browser import HeadlessChromium, find_chromium
-from basicsr_skt.reporting.compare_page import decode_rgbe, encode_rgbe, write_compare_page
+from basicsr_skt.reporting.compare_page import decode_rgbe, encode_rgbe, pack_image, unpack_image, write_compare_page
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 
@@ -59,6 +61,7 @@ def test_rgbe_round_trip_matches_the_hdr_file(runs):
     assert np.array_equal(decode_rgbe(encode_rgbe(gt), *gt.shape[:2]), gt)
     img = np.array([[[0.125, 0.125, 0.125], [0.0, 0.0, 0.0], [3.0, 1.5, 0.75]]], np.float32)
     assert np.array_equal(decode_rgbe(encode_rgbe(img), 1, 3), img)
+    assert np.array_equal(unpack_image(pack_image(gt), *gt.shape[:2]), gt)
 
 
 def expected_code(value: float, ev: float, tone_map: str) -> int:
@@ -170,3 +173,19 @@ def test_script_bad_input_is_one_line(runs, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert 'no scene in common' in err and 'Traceback' not in err
     assert not (tmp_path / 'x.html').exists()
+
+
+def test_max_side_shrinks_the_images_not_the_metrics(runs, tmp_path):
+    root, run_a, run_b, gt_root = runs
+    out = tmp_path / 'small.html'
+    write_compare_page([str(run_a), str(run_b)], str(out), labels=['A', 'B'], gt_root=str(gt_root), max_side=28)
+    meta = json.loads(re.search(r'<script id="skt-meta" type="application/json">(.*?)</script>',
+                                out.read_text()).group(1))
+    assert [(s['height'], s['width']) for s in meta['scenes']] == [(20, 28)] * 3
+    assert meta['table']['demo_val_001'] == {'A': {'psnr_mu': 20.0, 'lpips': 0.1}, 'B': {'psnr_mu': 10.0, 'lpips': 0.1}}
+    data = (tmp_path / 'small_files' / 'scene_000.js').read_text()
+    packed = json.loads(data.splitlines()[1].split(' = ', 1)[1].rstrip(';'))['images']['run:B']
+    gt = read_hdr(str(gt_root / 'demo_val_000' / 'HDRImg.hdr'))
+    # the area average of the GT (2 x 2 blocks), to RGBE precision (1/128 of the pixel's brightest channel)
+    want = gt.reshape(20, 2, 28, 2, 3).mean(axis=(1, 3))
+    assert np.all(np.abs(unpack_image(packed, 20, 28) - want) <= want.max(axis=2, keepdims=True) / 128)

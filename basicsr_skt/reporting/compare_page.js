@@ -33,37 +33,47 @@
     });
   }
 
-  async function inflate(b64) {
+  async function base64Bytes(b64) {
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(b64);
     const bin = atob(b64);
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    return bytes;
   }
 
-  // Planar RGBE (R plane, G plane, B plane, E plane; Radiance/OpenCV convention) -> interleaved linear RGB.
-  function decodeRGBE(bytes, n) {
-    const out = new Float32Array(3 * n);
-    for (let i = 0; i < n; i++) {
-      const f = EXP2[bytes[3 * n + i]];
-      out[3 * i] = bytes[i] * f;
-      out[3 * i + 1] = bytes[n + i] * f;
-      out[3 * i + 2] = bytes[2 * n + i] * f;
+  // base64 -> zlib -> planar RGBE bytes (R, G, B, E planes; each row stored as differences to its left neighbour).
+  async function decodeImage(b64, width, height) {
+    const stream = new Blob([await base64Bytes(b64)]).stream().pipeThrough(new DecompressionStream('deflate'));
+    const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    if (bytes.length !== 4 * width * height) throw new Error('corrupt image data');
+    for (let row = 0; row < 4 * height; row++) {
+      const o = row * width;
+      let acc = 0;
+      for (let x = 0; x < width; x++) { acc = (acc + bytes[o + x]) & 255; bytes[o + x] = acc; }
     }
-    return out;
+    return bytes;
   }
 
   function muLaw(v) {
     return Math.log1p(MU * (v < 0 ? 0 : (v > 1 ? 1 : v))) / LOG1P_MU;
   }
 
+  // Per RGBE code (E << 8 | mantissa): a function of the channel's linear value (every value of the data has one).
+  function codeTable(fn, TypedArray) {
+    const table = new TypedArray(65536);
+    for (let e = 1; e < 256; e++) for (let m = 0; m < 256; m++) table[(e << 8) | m] = fn(m * EXP2[e]);
+    for (let m = 0; m < 256; m++) table[m] = fn(0);
+    return table;
+  }
+
   // |mu(clip(a)) - mu(clip(b))| averaged over the channels (basicsr_skt.utils.figures.error_map).
   function errorMap(a, b, n) {
+    const mu = codeTable(muLaw, Float64Array);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let c = 0; c < 3; c++) s += Math.abs(muLaw(a[3 * i + c]) - muLaw(b[3 * i + c]));
-      out[i] = s / 3;
+      const ea = a[3 * n + i] << 8, eb = b[3 * n + i] << 8;
+      out[i] = (Math.abs(mu[ea | a[i]] - mu[eb | b[i]]) + Math.abs(mu[ea | a[n + i]] - mu[eb | b[n + i]]) +
+        Math.abs(mu[ea | a[2 * n + i]] - mu[eb | b[2 * n + i]])) / 3;
     }
     return out;
   }
@@ -75,7 +85,7 @@
     const data = window.SKT_SCENE_DATA[scene.id];
     const n = scene.width * scene.height;
     const images = {};
-    for (const key of Object.keys(data.images)) images[key] = decodeRGBE(await inflate(data.images[key]), n);
+    for (const key of Object.keys(data.images)) images[key] = await decodeImage(data.images[key], scene.width, scene.height);
     const errors = {};
     if (images.gt) for (const run of meta.runs) errors['err:' + run] = errorMap(images['run:' + run], images.gt, n);
     decoded[index] = {images, errors, frames: data.frames};
@@ -84,26 +94,28 @@
   }
 
   // ---------------------------------------------------------------------------------------------- rendering
-  function toneMap(rgb, n, out) {
+  // Planar RGBE -> RGBA bytes at the current exposure and tone mapping.
+  function toneMap(rgbe, n, out) {
     const gain = Math.pow(2, state.ev);
-    const tm = state.tm;
-    for (let i = 0; i < n; i++) {
-      let r = rgb[3 * i] * gain, g = rgb[3 * i + 1] * gain, b = rgb[3 * i + 2] * gain;
-      if (tm === 'mulaw') {
-        r = muLaw(r); g = muLaw(g); b = muLaw(b);
-      } else {
-        if (tm === 'reinhard') {
-          const lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-          const s = 1 / (1 + (lum > 0 ? lum : 0));
-          r *= s; g *= s; b *= s;
-        }
-        r = Math.pow(r < 0 ? 0 : (r > 1 ? 1 : r), GAMMA);
-        g = Math.pow(g < 0 ? 0 : (g > 1 ? 1 : g), GAMMA);
-        b = Math.pow(b < 0 ? 0 : (b > 1 ? 1 : b), GAMMA);
+    if (state.tm === 'reinhard') {
+      for (let i = 0; i < n; i++) {
+        const f = EXP2[rgbe[3 * n + i]] * gain;
+        let r = rgbe[i] * f, g = rgbe[n + i] * f, b = rgbe[2 * n + i] * f;
+        const s = 1 / (1 + 0.2126 * r + 0.7152 * g + 0.0722 * b);
+        r = Math.pow(Math.min(r * s, 1), GAMMA); g = Math.pow(Math.min(g * s, 1), GAMMA);
+        b = Math.pow(Math.min(b * s, 1), GAMMA);
+        out[4 * i] = Math.round(r * 255); out[4 * i + 1] = Math.round(g * 255); out[4 * i + 2] = Math.round(b * 255);
+        out[4 * i + 3] = 255;
       }
-      out[4 * i] = Math.round(r * 255);
-      out[4 * i + 1] = Math.round(g * 255);
-      out[4 * i + 2] = Math.round(b * 255);
+      return;
+    }
+    const curve = state.tm === 'mulaw' ? muLaw : (v) => Math.pow(v < 0 ? 0 : (v > 1 ? 1 : v), GAMMA);
+    const lut = codeTable((v) => Math.round(curve(v * gain) * 255), Uint8Array);
+    for (let i = 0; i < n; i++) {
+      const e = rgbe[3 * n + i] << 8;
+      out[4 * i] = lut[e | rgbe[i]];
+      out[4 * i + 1] = lut[e | rgbe[n + i]];
+      out[4 * i + 2] = lut[e | rgbe[2 * n + i]];
       out[4 * i + 3] = 255;
     }
   }

@@ -11,7 +11,8 @@ and ``<scene>.json``); ``gt_root`` is the folder of scene folders they were made
 ``exposure.txt``, ``HDRImg.hdr``), giving the GT, the error maps and the input frames.
 
 The page is ``OUT.html`` plus a folder ``OUT_files/`` beside it holding one script per scene (the linear radiance of
-every run and of the GT as planar RGBE bytes, zlib-compressed and base64-encoded, plus JPEG thumbnails of the input
+every run and of the GT as planar RGBE bytes (:func:`pack_image`), zlib-compressed and base64-encoded, plus JPEG
+thumbnails of the input
 frames). The page loads a scene's script when the scene is shown, so a page of many large scenes opens as fast as one
 scene; nothing is fetched from the network and no server is needed (open the file). Everything is written to temporary
 names in the output folder and renamed at the end: an error leaves no partial page.
@@ -210,8 +211,21 @@ def decode_rgbe(data: bytes, height: int, width: int) -> np.ndarray:
     return rgb[:, :, ::-1].astype(np.float32)
 
 
-def _b64_zlib(data: bytes) -> str:
-    return base64.b64encode(zlib.compress(data, 6)).decode('ascii')
+def pack_image(img: np.ndarray) -> str:
+    """What the page decodes: :func:`encode_rgbe` planes, each row as differences to its left neighbour (mod 256,
+    like PNG's Sub filter: smooth images compress better), zlib-compressed, base64-encoded."""
+    height, width = img.shape[:2]
+    planes = np.frombuffer(encode_rgbe(img), np.uint8).reshape(4 * height, width)
+    delta = planes.copy()
+    delta[:, 1:] = planes[:, 1:] - planes[:, :-1]  # uint8 arithmetic wraps around
+    return base64.b64encode(zlib.compress(delta.tobytes(), 6)).decode('ascii')
+
+
+def unpack_image(text: str, height: int, width: int) -> np.ndarray:
+    """Inverse of :func:`pack_image` (what the page's script does): float32 ``H x W x 3`` BGR."""
+    delta = np.frombuffer(zlib.decompress(base64.b64decode(text)), np.uint8).reshape(4 * height, width)
+    planes = np.cumsum(delta, axis=1, dtype=np.uint64).astype(np.uint8)  # cumulative sums mod 256
+    return decode_rgbe(planes.tobytes(), height, width)
 
 
 def _frame_thumbnail(path: str) -> str:
@@ -297,7 +311,8 @@ def write_compare_page(runs: Sequence[str],
                        gt_root: Optional[str] = None,
                        dataset: Optional[str] = None,
                        title: Optional[str] = None,
-                       error_scale: float = DEFAULT_ERROR_SCALE) -> Dict[str, Any]:
+                       error_scale: float = DEFAULT_ERROR_SCALE,
+                       max_side: Optional[int] = None) -> Dict[str, Any]:
     """Write the comparison page of ``runs`` for every scene they share.
 
     Args:
@@ -310,6 +325,9 @@ def write_compare_page(runs: Sequence[str],
         dataset: ``<dataset>_metrics.csv`` to read when a results folder holds several.
         title: Page title (default: the labels).
         error_scale: μ-law error at the top of the error maps' colour scale (changeable on the page).
+        max_side: Shrink every image (area average of the linear radiance) so that its longer side is at most this
+            many pixels: about ``(max_side / long side) ** 2`` of the data; None: full resolution. The metrics
+            table keeps the runs' full-resolution values.
 
     Returns:
         ``{'html': out_html, 'files': data folder, 'scenes': [names], 'bytes': page + data size}``.
@@ -331,7 +349,9 @@ def write_compare_page(runs: Sequence[str],
     os.makedirs(out_dir, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix=f'.{osp.basename(files_dir)}.', dir=out_dir)
     try:
-        meta = _write_scene_data(loaded, scenes, gt_root, tmp_dir, osp.basename(files_dir), error_scale)
+        if max_side is not None and max_side < 16:
+            raise UserInputError(f'max_side (--html-max-side) must be at least 16 pixels, got {max_side}')
+        meta = _write_scene_data(loaded, scenes, gt_root, tmp_dir, osp.basename(files_dir), error_scale, max_side)
         meta['title'] = title or ' vs '.join(labels)
         with open(osp.join(tmp_dir, MARKER), 'w') as f:
             f.write('Data of the comparison page ' + osp.basename(out_html) + '\n')
@@ -356,8 +376,17 @@ def write_compare_page(runs: Sequence[str],
     return {'html': out_html, 'files': files_dir, 'scenes': scenes, 'bytes': size}
 
 
+def shrink(img: np.ndarray, max_side: Optional[int]) -> np.ndarray:
+    """``img`` area-averaged so that its longer side is at most ``max_side`` (unchanged when None or smaller)."""
+    if max_side is None or max(img.shape[:2]) <= max_side:
+        return img
+    scale = max_side / max(img.shape[:2])
+    size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
 def _write_scene_data(runs: Sequence[Run], scenes: Sequence[str], gt_root: Optional[str], folder: str,
-                      folder_name: str, error_scale: float) -> Dict[str, Any]:
+                      folder_name: str, error_scale: float, max_side: Optional[int]) -> Dict[str, Any]:
     """Read, check and write every scene's script into ``folder``; returns the page data (``meta``)."""
     metric_names: List[str] = []
     for run in runs:
@@ -391,11 +420,12 @@ def _write_scene_data(runs: Sequence[Run], scenes: Sequence[str], gt_root: Optio
         evs = next((run.evs[scene] for run in runs if scene in run.evs), None)
         frames, thumbnails = _scene_frames(scene_dir, evs)
         scene_id = f'scene_{index:03d}'
-        data = {'images': {key: _b64_zlib(encode_rgbe(img)) for key, img in images.items()}, 'frames': thumbnails}
+        images = OrderedDict((key, shrink(img, max_side)) for key, img in images.items())
+        data = {'images': {key: pack_image(img) for key, img in images.items()}, 'frames': thumbnails}
         with open(osp.join(folder, f'{scene_id}.js'), 'w', encoding='ascii') as f:
             f.write(f'window.SKT_SCENE_DATA = window.SKT_SCENE_DATA || {{}};\n'
                     f'window.SKT_SCENE_DATA[{json.dumps(scene_id)}] = {_script_json(data)};\n')
-        height, width = first[2].shape[:2]
+        height, width = next(iter(images.values())).shape[:2]
         scene_meta.append({'id': scene_id, 'name': scene, 'file': f'{folder_name}/{scene_id}.js', 'height': height,
                            'width': width, 'frames': frames})
     return {
