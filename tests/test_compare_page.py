@@ -14,6 +14,7 @@ from helpers import load_script
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
 from basicsr_skt.reporting.browser import HeadlessChromium, find_chromium
 from basicsr_skt.reporting.compare_page import decode_rgbe, encode_rgbe, pack_image, unpack_image, write_compare_page
+from basicsr_skt.metrics.hdr_metrics import calculate_psnr_l, calculate_psnr_mu
 from basicsr_skt.utils.errors import UserInputError
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 
@@ -23,12 +24,12 @@ PATCH, PATCH_VALUE = (slice(4, 20), slice(4, 20)), 0.125
 PSNR = {'demo_val_000': (30.0, 50.0), 'demo_val_001': (20.0, 10.0), 'demo_val_002': (40.0, 45.0)}
 
 
-def make_test_run(root: Path, name: str, predictions: dict, metrics: dict) -> Path:
-    """A results folder as ``basicsr_skt.test`` writes it (dataset ``demo``)."""
+def make_test_run(root: Path, name: str, predictions: dict, metrics: dict, suffix: str = '') -> Path:
+    """A results folder as ``basicsr_skt.test`` writes it (dataset ``demo``; ``val.suffix`` when given)."""
     vis = root / name / 'visualization' / 'demo'
     vis.mkdir(parents=True)
     for scene, img in predictions.items():
-        write_hdr(str(vis / f'{scene}_{name}.hdr'), img)
+        write_hdr(str(vis / f'{scene}_{suffix or name}.hdr'), img)
     with open(root / name / 'demo_metrics.csv', 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['scene', 'psnr_mu', 'lpips'])
@@ -189,3 +190,38 @@ def test_max_side_shrinks_the_images_not_the_metrics(runs, tmp_path):
     # the area average of the GT (2 x 2 blocks), to RGBE precision (1/128 of the pixel's brightest channel)
     want = gt.reshape(20, 2, 28, 2, 3).mean(axis=(1, 3))
     assert np.all(np.abs(unpack_image(packed, 20, 28) - want) <= want.max(axis=2, keepdims=True) / 128)
+
+
+def test_inference_outputs_and_val_suffix_runs(runs, tmp_path, capsys):
+    """A scripts/inference.py output folder (no metrics: PSNR-μ/-l computed from the GT, EVs from its JSON) against a
+    test run saved with val.suffix (``<scene>_pred.hdr``, as the evidence runner's), through the script."""
+    root, run_a, run_b, gt_root = runs
+    gts = {s: read_hdr(str(gt_root / s / 'HDRImg.hdr')) for s in PSNR}
+    suffixed = make_test_run(tmp_path, 'suffixed', gts, {s: v[1] for s, v in PSNR.items()}, suffix='pred')
+    infer = tmp_path / 'infer'
+    infer.mkdir()
+    for scene, gt in gts.items():
+        write_hdr(str(infer / f'{scene}.hdr'), gt * 2)
+        (infer / f'{scene}.json').write_text(json.dumps({'scene': scene, 'evs': [0.0, 2.0, 4.0], 'outputs': [
+            f'{scene}.hdr', f'{scene}_mulaw.png']}))
+    script = load_script('compare_results')
+    out = tmp_path / 'pages' / 'infer.html'
+    script.main([str(infer), str(suffixed), '--labels', 'infer', 'test', '--html', str(out), '--out',
+                 str(tmp_path / 'pages' / 'cmp.md')])
+    assert capsys.readouterr().out.rstrip().endswith('no table: not every run has a metrics CSV '
+                                                     '(scripts/inference.py outputs)')
+    assert not (tmp_path / 'pages' / 'cmp.md').exists()
+    meta = json.loads(re.search(r'<script id="skt-meta" type="application/json">(.*?)</script>',
+                                out.read_text()).group(1))
+    assert not meta['hasGt'] and meta['metrics'] == ['psnr_mu', 'lpips']  # no GT: only the test run's metrics
+    assert meta['scenes'][0]['frames'] == [{'name': f'frame {i}', 'ev': ev} for i, ev in ((1, 0.0), (2, 2.0), (3, 4.0))]
+    page = write_compare_page([str(infer), str(suffixed)], str(out), labels=['infer', 'test'], gt_root=str(gt_root))
+    meta = json.loads(re.search(r'<script id="skt-meta" type="application/json">(.*?)</script>',
+                                out.read_text()).group(1))
+    assert page['scenes'] == list(PSNR) and meta['hasGt']
+    # the inference run's PSNRs come from its predictions (2 x GT) and the GT
+    gt = gts['demo_val_000']
+    assert meta['table']['demo_val_000']['infer'] == {
+        'psnr_mu': pytest.approx(calculate_psnr_mu(gt * 2, gt)), 'psnr_l': pytest.approx(calculate_psnr_l(gt * 2, gt))}
+    assert meta['table']['demo_val_000']['test'] == {'psnr_mu': 50.0, 'lpips': 0.1}
+    assert sorted(os.listdir(tmp_path / 'pages')) == ['infer.html', 'infer_files']  # the page was replaced in place

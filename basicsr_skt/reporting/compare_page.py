@@ -71,16 +71,18 @@ class Run:
     evs: Dict[str, List[float]] = field(default_factory=dict)
 
 
-def _prediction_of(folder: str, scene: str, name: str) -> Optional[str]:
+def _prediction_of(folder: str, scene: str, name: str, scenes: Sequence[str]) -> Optional[str]:
     """The prediction of ``scene`` in a test run's visualization folder: ``<scene>_<name>.hdr`` (``.exr``), else the
-    only ``<scene>_*.hdr`` (a run with ``val.suffix``)."""
+    only ``<scene>_<suffix>.hdr`` (a run with ``val.suffix``) that is not another scene's (``scenes``: all of them)."""
     for suffix in HDR_SUFFIXES:
         path = osp.join(folder, f'{scene}_{name}{suffix}')
         if osp.isfile(path):
             return path
+    longer = [other + '_' for other in scenes if other != scene and other.startswith(scene + '_')]
     found = [
         p for suffix in HDR_SUFFIXES
         for p in sorted(glob.glob(osp.join(glob.escape(folder), f'{glob.escape(scene)}_*{suffix}')))
+        if not osp.basename(p).startswith(tuple(longer))
     ]
     return found[0] if len(found) == 1 else None
 
@@ -98,7 +100,7 @@ def load_test_run(path: str, label: str, dataset: Optional[str] = None) -> Run:
     metrics = read_metrics_csv(csv_path)
     predictions = OrderedDict()
     for scene in metrics:
-        found = _prediction_of(vis, scene, osp.basename(folder))
+        found = _prediction_of(vis, scene, osp.basename(folder), list(metrics))
         if found is None:
             raise UserInputError(f'Run {label!r}: no HDR prediction for scene {scene!r} of {csv_path} (expected '
                                  f'{osp.join(vis, f"{scene}_{osp.basename(folder)}.hdr")}): test with val.save_img: '
