@@ -225,3 +225,14 @@ def test_inference_outputs_and_val_suffix_runs(runs, tmp_path, capsys):
         'psnr_mu': pytest.approx(calculate_psnr_mu(gt * 2, gt)), 'psnr_l': pytest.approx(calculate_psnr_l(gt * 2, gt))}
     assert meta['table']['demo_val_000']['test'] == {'psnr_mu': 50.0, 'lpips': 0.1}
     assert sorted(os.listdir(tmp_path / 'pages')) == ['infer.html', 'infer_files']  # the page was replaced in place
+
+
+def test_foreign_files_folder_is_not_replaced(runs, tmp_path):
+    root, run_a, run_b, gt_root = runs
+    (tmp_path / 'cmp_files').mkdir()
+    (tmp_path / 'cmp_files' / 'mine.txt').write_text('keep me')
+    with pytest.raises(UserInputError, match='was not written by a comparison page'):
+        write_compare_page([str(run_a), str(run_b)], str(tmp_path / 'cmp.html'))
+    assert sorted(os.listdir(tmp_path)) == ['cmp_files'] and os.listdir(tmp_path / 'cmp_files') == ['mine.txt']
+    with pytest.raises(UserInputError, match='needs a .html name'):
+        write_compare_page([str(run_a), str(run_b)], str(tmp_path / 'cmp.md'))

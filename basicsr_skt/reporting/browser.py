@@ -248,3 +248,21 @@ class HeadlessChromium:
         if self.profile:
             shutil.rmtree(self.profile, ignore_errors=True)
             self.profile = ''
+
+
+def screenshot_page(html: str, out_png: str, width: int = 1400, height: int = 900, ready: str = 'SKT.ready') -> str:
+    """Open a local page (e.g. a comparison page) in headless Chromium, wait for ``ready`` and save a screenshot.
+
+    Args:
+        html: Path of the page.
+        out_png: The PNG to write.
+        width: Viewport width in CSS pixels.
+        height: Viewport height in CSS pixels.
+        ready: Promise expression awaited before the screenshot (None: only the load event).
+
+    Returns:
+        ``out_png``.
+    """
+    with HeadlessChromium(width=width, height=height) as browser:
+        browser.open('file://' + os.path.abspath(html), ready=ready)
+        return browser.screenshot(out_png)
