@@ -3,11 +3,11 @@
 
 One generated demo scene of ``--size`` (default 1000 x 1500, Kalantari's test size) is the GT (with its sensor-free,
 partly flat content); ``--runs`` fake runs are the GT blurred (σ 0.7, 1.4, ... px) with 1 % multiplicative noise (a
-network's prediction is smooth but not exact; the noise makes the sizes an upper estimate). The page is written ``--repeats`` times into a temporary folder and opened in headless
-Chromium each time; reported: seconds to write the page, the bytes of the page and of the scene's data file (what
-every further scene adds: a page of 24 such scenes is about the page + 24 x that), and the opening time: from the
-navigation until the first scene is decoded and every panel drawn (wall clock on the Python side, and the page's own
-``SKT.timings.firstSceneMs`` from its script's start).
+network's prediction is smooth but not exact; the noise makes the sizes an upper estimate). The page is written
+``--repeats`` times into a temporary folder and opened in headless Chromium each time; reported: seconds to write the
+page, the bytes of the page and of the scene's data file (what every further scene adds: a page of 24 such scenes is
+about the page + 24 x that), and the opening time: from the navigation until the first scene is decoded and every panel
+drawn (wall clock on the Python side, and the page's own ``SKT.timings.firstSceneMs`` from its script's start).
 
     python benchmarks/bench_compare_page.py                     # ~1 min on 2 busy CPU cores
     python benchmarks/bench_compare_page.py --size 256 384 --runs 2

@@ -82,7 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', default='comparison.md', help='Markdown file for the table')
     parser.add_argument('--figure', default=None, help='PNG of the bar charts (default: --out with .png)')
     parser.add_argument('--no-figure', action='store_true', help='write no figure')
-    parser.add_argument('--html', default=None, help='also write the interactive comparison page (OUT.html + OUT_files/)')
+    parser.add_argument(
+        '--html', default=None, help='also write the interactive comparison page (OUT.html + OUT_files/)')
     parser.add_argument('--gt-root', default=None, help='folder of the test scene folders (GT, frames, EVs) for --html')
     parser.add_argument('--title', default=None, help='title of the --html page (default: the labels)')
     parser.add_argument(

@@ -215,8 +215,8 @@ class HeadlessChromium:
         Raises:
             BrowserError: The expression threw (the message holds the JavaScript exception).
         """
-        result = self.command(
-            'Runtime.evaluate', expression=expression, awaitPromise=True, returnByValue=True, timeout=self.timeout * 1e3)
+        result = self.command('Runtime.evaluate', expression=expression, awaitPromise=True, returnByValue=True,
+                              timeout=self.timeout * 1e3)
         if 'exceptionDetails' in result:
             details = result['exceptionDetails']
             text = details.get('exception', {}).get('description') or details.get('text')
