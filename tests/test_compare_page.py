@@ -100,6 +100,22 @@ def test_page_in_headless_chromium(runs, tmp_path):
                 want = expected_code(PATCH_VALUE, ev, tone_map)
                 assert browser.evaluate(probe) == [want, want, want, 255], (tone_map, ev)
         assert expected_code(PATCH_VALUE, -3, 'linear') != expected_code(PATCH_VALUE, 2, 'linear')
+        # one shared view: a real wheel event and a drag on panel A zoom and pan every panel; the patch is tracked
+        box = browser.evaluate('(() => { const r = document.querySelector(\'canvas[data-key="run:A"]\')'
+                               '.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()')
+        scale = browser.evaluate('SKT.state.view.s')
+        browser.command('Input.dispatchMouseEvent', type='mouseWheel', x=box[0], y=box[1], deltaX=0, deltaY=-100)
+        assert browser.evaluate('SKT.state.view.s') == pytest.approx(scale * 1.25)
+        x0 = browser.evaluate('SKT.state.view.x')
+        for kind, dx in (('mousePressed', 0), ('mouseMoved', 15), ('mouseMoved', 30), ('mouseReleased', 30)):
+            browser.command('Input.dispatchMouseEvent', type=kind, x=box[0] + dx, y=box[1], button='left',
+                            buttons=0 if kind == 'mouseReleased' else 1, clickCount=1)
+        assert browser.evaluate('SKT.state.view.x') == pytest.approx(x0 + 30)
+        want = expected_code(PATCH_VALUE, 2, 'reinhard')
+        assert browser.evaluate(probe) == [want, want, want, 255]
+        same = browser.evaluate('["run:B", "gt"].map(k => Array.from(document.querySelector(`canvas[data-key="${k}"]`)'
+                                '.getContext("2d").getImageData(0, 0, 200, 100).data).join())')
+        assert same[0] == same[1]  # B is the GT: the same pixels at the same canvas place
         # error maps: B is the GT (zero everywhere, the colour map's first colour); A differs on the patch only
         zero = browser.evaluate('SKT.errorStats("err:B")')
         assert zero == {'max': 0, 'mean': 0}

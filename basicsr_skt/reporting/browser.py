@@ -129,6 +129,7 @@ class HeadlessChromium:
         self.proc: Optional[subprocess.Popen] = None
         self.ws: Optional[_WebSocket] = None
         self.profile = ''
+        self.log_path = ''
         self._next_id = 0
 
     def __enter__(self) -> 'HeadlessChromium':
@@ -148,21 +149,24 @@ class HeadlessChromium:
             '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', f'--user-data-dir={self.profile}',
             f'--window-size={self.width},{self.height}', 'about:blank'
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline, lines = time.time() + self.timeout, []
-        browser_url = None
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line and self.proc.poll() is not None:
-                break
-            lines.append(line)
-            found = _DEVTOOLS_LINE.search(line)
+        # stderr goes to a file (a pipe nobody reads could fill up and stall the browser); it names the DevTools URL
+        self.log_path = os.path.join(self.profile, 'chromium.log')
+        with open(self.log_path, 'w') as log:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        deadline, browser_url, text = time.time() + self.timeout, None, ''
+        while time.time() < deadline and browser_url is None:
+            with open(self.log_path, errors='replace') as log:
+                text = log.read()
+            found = _DEVTOOLS_LINE.search(text)
             if found:
                 browser_url = found.group(1)
+            elif self.proc.poll() is not None:
                 break
+            else:
+                time.sleep(0.05)
         if browser_url is None:
             self.close()
-            raise BrowserError(f'{self.binary} did not start its DevTools server: {"".join(lines)[-2000:]}')
+            raise BrowserError(f'{self.binary} did not start its DevTools server: {text[-2000:]}')
         port = urlparse(browser_url).port
         page_url = None
         while time.time() < deadline and page_url is None:
@@ -243,7 +247,6 @@ class HeadlessChromium:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
-            self.proc.stderr.close()
             self.proc = None
         if self.profile:
             shutil.rmtree(self.profile, ignore_errors=True)

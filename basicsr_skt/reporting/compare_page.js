@@ -231,30 +231,40 @@
     });
   }
 
+  let drag = null;  // last mouse position of a pan in progress
+
   function attachPanZoom(canvas) {
-    let drag = null;
     canvas.addEventListener('mousedown', (e) => { drag = {x: e.clientX, y: e.clientY}; e.preventDefault(); });
-    window.addEventListener('mouseup', () => { drag = null; });
-    window.addEventListener('mousemove', (e) => {
-      if (!drag) return;
-      state.view.x += e.clientX - drag.x;
-      state.view.y += e.clientY - drag.y;
-      drag = {x: e.clientX, y: e.clientY};
-      drawPanels();
-    });
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault();
       const rect = canvas.getBoundingClientRect();
-      const px = e.clientX - rect.left, py = e.clientY - rect.top;
-      const factor = e.deltaY < 0 ? 1.25 : 0.8;
-      const v = state.view;
-      v.x = px - (px - v.x) * factor;
-      v.y = py - (py - v.y) * factor;
-      v.s *= factor;
-      drawPanels();
+      zoomAt(e.clientX - rect.left, e.clientY - rect.top, e.deltaY < 0 ? 1.25 : 0.8);
     }, {passive: false});
     canvas.addEventListener('dblclick', () => { fitView(); drawPanels(); });
   }
+
+  // Zoom every panel by `factor` about the panel point (px, py).
+  function zoomAt(px, py, factor) {
+    const v = state.view;
+    v.x = px - (px - v.x) * factor;
+    v.y = py - (py - v.y) * factor;
+    v.s *= factor;
+    drawPanels();
+  }
+
+  function panBy(dx, dy) {
+    state.view.x += dx;
+    state.view.y += dy;
+    drawPanels();
+  }
+
+  window.addEventListener('mouseup', () => { drag = null; });
+  window.addEventListener('mousemove', (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    drag = {x: e.clientX, y: e.clientY};
+    panBy(dx, dy);
+  });
 
   function showFrames(index) {
     const box = $('frames');
