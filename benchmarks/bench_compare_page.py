@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         sys.exit('No chromium binary: apt-get install chromium')
     with tempfile.TemporaryDirectory() as root:
         runs = make_runs(root, *args.size, args.runs)
-        write_s, open_s, page_ms = [], [], []
+        write_s, open_s, page_ms, parts = [], [], [], []
         with HeadlessChromium(width=1400, height=1000, timeout=60) as browser:
             for repeat in range(args.repeats):
                 out = osp.join(root, 'pages', f'page{repeat}.html')
@@ -70,6 +70,7 @@ def main(argv=None) -> int:
                 browser.open('file://' + out, ready='SKT.ready')
                 open_s.append(time.perf_counter() - start)
                 page_ms.append(browser.evaluate('SKT.timings.firstSceneMs'))
+                parts.append(browser.evaluate('SKT.timings.big_scene'))
         html_bytes = osp.getsize(out)
         scene_bytes = osp.getsize(osp.join(page['files'], 'scene_000.js'))
     height, width = args.size
@@ -79,6 +80,10 @@ def main(argv=None) -> int:
           f'(24 such scenes: {(html_bytes + 24 * scene_bytes) / 1e6:.0f} MB on disk, one scene loaded at a time)')
     print(f'  open in headless Chromium until every panel is drawn: {statistics.median(open_s):.2f} s wall '
           f'(page script: {statistics.median(page_ms) / 1e3:.2f} s); all: {[round(s, 2) for s in open_s]}')
+    for key in ('loadMs', 'decodeMs', 'drawMs'):
+        print(f'    {key[:-2]:<7} {statistics.median(p[key] for p in parts) / 1e3:.2f} s (load: the data script; decode: '
+              'base64, zlib, row filter, error maps; draw: tone mapping and panels)' if key == 'loadMs' else
+              f'    {key[:-2]:<7} {statistics.median(p[key] for p in parts) / 1e3:.2f} s')
     return 0
 
 
