@@ -116,6 +116,8 @@ def main(argv=None) -> str:
         page = write_compare_page(args.results, args.html, labels, args.gt_root, args.dataset, args.title,
                                   max_side=args.html_max_side)
         page_line = f'Page written to {page["html"]} ({len(page["scenes"])} scenes, data in {page["files"]})'
+        if page['skipped']:
+            print(f'Not on the page ({len(page["skipped"])} scenes some run lacks): {", ".join(page["skipped"])}')
         if not with_table:
             print(page_line + '; no table: not every run has a metrics CSV (scripts/inference.py outputs)')
             return ''

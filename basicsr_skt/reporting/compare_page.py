@@ -332,7 +332,8 @@ def write_compare_page(runs: Sequence[str],
             table keeps the runs' full-resolution values.
 
     Returns:
-        ``{'html': out_html, 'files': data folder, 'scenes': [names], 'bytes': page + data size}``.
+        ``{'html': out_html, 'files': data folder, 'scenes': [names], 'skipped': [scenes some run lacks],
+        'bytes': page + data size}``.
 
     Raises:
         UserInputError: Bad runs (no common scene, a missing HDR file, images of different sizes, labels not
@@ -375,7 +376,8 @@ def write_compare_page(runs: Sequence[str],
         if osp.exists(out_html + '.tmp'):
             os.remove(out_html + '.tmp')
         raise
-    return {'html': out_html, 'files': files_dir, 'scenes': scenes, 'bytes': size}
+    skipped = sorted({s for run in loaded for s in run.predictions} - set(scenes))
+    return {'html': out_html, 'files': files_dir, 'scenes': scenes, 'skipped': skipped, 'bytes': size}
 
 
 def shrink(img: np.ndarray, max_side: Optional[int]) -> np.ndarray:
