@@ -39,11 +39,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from basicsr_skt.data.demo_scenes import KALANTARI_EVS
 from basicsr_skt.reporting.compare import comparison_table, read_metrics_csv
 from basicsr_skt.reporting.compare_page import write_compare_page
 from basicsr_skt.utils.figures import (DEFAULT_ERROR_SCALE, GAP, colour_bar, error_heatmap, error_map, hstack_with_gaps,
                                        label_band, to_uint8)
-from basicsr_skt.utils.hdr_io import read_hdr
+from basicsr_skt.utils.hdr_io import read_exposure_values, read_hdr
 from basicsr_skt.utils.tonemap import mu_law
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -147,10 +148,15 @@ def run_step(cmd: Sequence[str],
 
 
 def demo_data_ready(root: str, num_val: int, num_test: int) -> bool:
-    """Whether ``root`` holds the demo layout with separate validation and test scenes (older demo data does not)."""
-    return (osp.isdir(osp.join(root, 'Training'))
-            and all(osp.isdir(osp.join(root, 'Validation', f'demo_val_{i:03d}')) for i in range(num_val))
-            and all(osp.isdir(osp.join(root, 'Test', f'demo_test_{i:03d}')) for i in range(num_test)))
+    """Whether ``root`` holds the demo layout with separate validation and test scenes made with Kalantari's EVs
+    (older demo data lack the test split, or use EVs -2/0/+2: regenerated)."""
+    layout = (osp.isdir(osp.join(root, 'Training'))
+              and all(osp.isdir(osp.join(root, 'Validation', f'demo_val_{i:03d}')) for i in range(num_val))
+              and all(osp.isdir(osp.join(root, 'Test', f'demo_test_{i:03d}')) for i in range(num_test)))
+    if not layout or num_test == 0:
+        return layout
+    exposure = osp.join(root, 'Test', 'demo_test_000', 'exposure.txt')
+    return osp.isfile(exposure) and read_exposure_values(exposure) == list(KALANTARI_EVS)
 
 
 def held_out_scenes(root: str) -> List[str]:
@@ -268,7 +274,7 @@ def run_demo(args: argparse.Namespace) -> Dict[str, float]:
     log = lambda step: osp.join(args.logs, f'{step.replace(" ", "_")}.log')  # noqa: E731
     if demo_data_ready(args.data, args.num_val, args.num_test):
         print(f'{"data":<16} reusing {args.data} (delete it to regenerate)')
-    else:  # --force replaces only demo_* scene folders (e.g. the older layout without Validation/)
+    else:  # --force replaces only demo_* scene folders (the older layout without Validation/, or EVs -2/0/+2)
         timings['data'] = run_step([
             sys.executable,
             osp.join(REPO, 'scripts', 'make_demo_data.py'), '--out', args.data, '--num-train',

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import REPO_ROOT, load_script, load_yaml
 
-from basicsr_skt.data.demo_scenes import SPLITS_WITH_TEST, DemoSceneConfig, make_demo_dataset
+from basicsr_skt.data.demo_scenes import KALANTARI_EVS, SPLITS_WITH_TEST, DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.figures import GAP, LABEL_HEIGHT, error_heatmap
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 
@@ -74,10 +74,13 @@ def test_make_demo_data_num_test_and_force_replaces_the_older_layout(tmp_path, c
     assert 'OK: 4 scenes' in capsys.readouterr().out
 
 
-def test_demo_data_ready_needs_the_three_split_layout(tmp_path, run_demo):
-    make_demo_dataset(str(tmp_path / 'old'), num_train=1, num_val=1, config=TINY)
-    make_demo_dataset(str(tmp_path / 'new'), num_train=1, num_val=1, num_test=2, config=TINY)
+def test_demo_data_ready_needs_the_three_split_layout_and_kalantari_evs(tmp_path, run_demo):
+    kalantari = DemoSceneConfig(height=32, width=48, evs=KALANTARI_EVS)
+    make_demo_dataset(str(tmp_path / 'old'), num_train=1, num_val=1, config=kalantari)
+    make_demo_dataset(str(tmp_path / 'old_evs'), num_train=1, num_val=1, num_test=2, config=TINY)  # EVs -2/0/+2
+    make_demo_dataset(str(tmp_path / 'new'), num_train=1, num_val=1, num_test=2, config=kalantari)
     assert not run_demo.demo_data_ready(str(tmp_path / 'old'), 1, 2)
+    assert not run_demo.demo_data_ready(str(tmp_path / 'old_evs'), 1, 2)
     assert run_demo.demo_data_ready(str(tmp_path / 'new'), 1, 2)
     assert not run_demo.demo_data_ready(str(tmp_path / 'new'), 1, 3)
     assert run_demo.held_out_scenes(str(tmp_path / 'new')) == ['demo_test_000', 'demo_test_001']
