@@ -12,7 +12,7 @@ import pytest
 from helpers import load_script
 
 from basicsr_skt.data.demo_scenes import DemoSceneConfig, make_demo_dataset
-from basicsr_skt.reporting.browser import HeadlessChromium, find_chromium
+from basicsr_skt.reporting.browser import BrowserError, HeadlessChromium, find_chromium
 from basicsr_skt.reporting.compare_page import decode_rgbe, encode_rgbe, pack_image, unpack_image, write_compare_page
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_l, calculate_psnr_mu
 from basicsr_skt.utils.errors import UserInputError
@@ -137,6 +137,13 @@ def test_page_in_headless_chromium(runs, tmp_path):
         assert browser.evaluate('document.querySelectorAll("#frames figcaption").length') == 3
         assert browser.evaluate('document.querySelector("#frames figcaption").textContent') == 'input_1.tif · EV -2'
         browser.screenshot(str(shot))
+        # a data file gone missing: one clear status line, and the next scene still loads
+        (tmp_path / 'cmp_files' / 'scene_001.js').unlink()
+        with pytest.raises(BrowserError, match='cannot load cmp_files/scene_001.js'):
+            browser.evaluate('SKT.selectScene(1)')
+        assert 'must stay beside it' in browser.evaluate('document.getElementById("status").textContent')
+        browser.evaluate('SKT.selectScene(0)')
+        assert browser.evaluate('SKT.state.scene') == 0 and browser.evaluate(probe) == [want, want, want, 255]
     import cv2
     img = cv2.imread(str(shot))
     assert img.shape[:2] == (900, 1200)

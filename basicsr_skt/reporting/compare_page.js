@@ -9,10 +9,12 @@
   const MU = meta.mu;
   const LOG1P_MU = Math.log1p(MU);
   const GAMMA = 1 / 2.2;
+  const CACHED_SCENES = 3;
   const EXP2 = new Float64Array(256);
   for (let e = 1; e < 256; e++) EXP2[e] = Math.pow(2, e - 136);
   const state = {scene: -1, ev: 0, tm: 'mulaw', errScale: meta.errorScale, flip: 0, view: null, sort: null};
   const decoded = {};  // scene index -> {images: {key: Float32Array RGB}, errors: {key: Float32Array}, frames}
+  const recent = [];  // decoded scene indices, oldest first
   const offscreen = {};  // key -> canvas holding the rendered full-resolution image
   const timings = {};
   let panels = [];
@@ -93,6 +95,13 @@
     const errors = {};
     if (images.gt) for (const run of meta.runs) errors['err:' + run] = errorMap(images['run:' + run], images.gt, n);
     decoded[index] = {images, errors, frames: data.frames};
+    // keep the decoded data of the last few scenes only (a 1000 x 1500 scene of 3 runs holds ~40 MB)
+    recent.push(index);
+    while (recent.length > CACHED_SCENES) {
+      const old = recent.findIndex((i) => i !== index && i !== state.scene);
+      delete decoded[recent[old]];
+      recent.splice(old, 1);
+    }
     timings[scene.name] = {loadMs: loaded - start, decodeMs: performance.now() - loaded};
     delete window.SKT_SCENE_DATA[scene.id];  // keep only the decoded copy
     return decoded[index];
@@ -357,10 +366,15 @@
 
   // ---------------------------------------------------------------------------------------------- actions
   function selectScene(index) {
-    pending = pending.then(async () => {
+    pending = pending.catch(() => {}).then(async () => {  // a failed load must not block the next selection
       const start = performance.now();
       status('loading ' + meta.scenes[index].name + ' …');
-      await ensureScene(index);
+      try {
+        await ensureScene(index);
+      } catch (err) {
+        status('error: ' + err.message);
+        throw err;
+      }
       const drawStart = performance.now();
       const previous = state.scene >= 0 ? meta.scenes[state.scene] : null;
       const scene = meta.scenes[index];
