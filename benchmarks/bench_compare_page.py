@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
                 page = write_compare_page(runs, out, gt_root=osp.join(root, 'data'))
                 write_s.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                browser.open('file://' + out, ready='SKT.ready')
+                browser.open(Path(out).as_uri(), ready='SKT.ready')
                 open_s.append(time.perf_counter() - start)
                 page_ms.append(browser.evaluate('SKT.timings.firstSceneMs'))
                 parts.append(browser.evaluate('SKT.timings.big_scene'))

@@ -13,6 +13,7 @@ The browser is Debian's ``chromium`` (or ``chromium-browser``, ``google-chrome``
 import base64
 import json
 import os
+import pathlib
 import re
 import shutil
 import socket
@@ -201,11 +202,13 @@ class HeadlessChromium:
 
     def open(self, url: str, ready: Optional[str] = None) -> None:
         """Navigate to ``url`` and wait for its load event, then for the promise expression ``ready`` if given."""
-        self.command('Page.navigate', url=url)
+        self.evaluate('window.__sktPreviousPage = true')  # the new document will not have it
+        result = self.command('Page.navigate', url=url)
+        if result.get('errorText'):
+            raise BrowserError(f'Cannot open {url}: {result["errorText"]}')
         deadline = time.time() + self.timeout
         while time.time() < deadline:
-            state = self.evaluate('document.readyState + " " + window.location.href')
-            if state == f'complete {url}':
+            if self.evaluate('!window.__sktPreviousPage && document.readyState === "complete"'):
                 break
             time.sleep(0.05)
         else:
@@ -267,5 +270,5 @@ def screenshot_page(html: str, out_png: str, width: int = 1400, height: int = 90
         ``out_png``.
     """
     with HeadlessChromium(width=width, height=height) as browser:
-        browser.open('file://' + os.path.abspath(html), ready=ready)
+        browser.open(pathlib.Path(html).resolve().as_uri(), ready=ready)
         return browser.screenshot(out_png)
