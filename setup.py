@@ -18,6 +18,7 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['basicsr_skt', 'basicsr_skt.*']),
+    package_data={'basicsr_skt.reporting': ['compare_page.js']},  # the comparison page's viewer script
     python_requires='>=3.9',
     # basicsr, torch, torchvision, opencv and tensorboard are deliberately NOT declared: basicsr names opencv-python
     # and tb-nightly, and a declared `basicsr` may make pip install a second distribution of the `basicsr` package

@@ -11,8 +11,8 @@ import sys
 from os import path as osp
 from typing import List, Optional
 
-from basicsr_skt.synthesis.demo_scenes import (SPLITS, SPLITS_WITH_TEST, DemoSceneConfig, foreign_entries,
-                                               make_demo_dataset)
+from basicsr_skt.synthesis.demo_scenes import (KALANTARI_EVS, SPLITS, SPLITS_WITH_TEST, DemoSceneConfig,
+                                               foreign_entries, make_demo_dataset)
 from basicsr_skt.utils.cli import add_dataclass_arguments, dataclass_from_args, non_negative_int, ranged
 from basicsr_skt.utils.errors import run_cli, strip_debug_flag
 from basicsr_skt.utils.file_checks import check_writable_dir
@@ -21,7 +21,8 @@ from basicsr_skt.utils.scene_checks import check_increasing
 CONFIG_OPTIONS = {
     'height': 'image height in pixels',
     'width': 'image width in pixels',
-    'evs': 'EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame)',
+    'evs': 'EV stop per frame, shortest first (exposure time 2**ev; reference = middle frame); the default is '
+           'Kalantari\'s convention (relative to the shortest frame: GT <= 1 where the shortest frame is unclipped)',
 }
 #: Valid ranges of the numeric options (argparse refuses others, naming the range).
 CONFIG_RANGES = {'height': ranged(int, 8, 8192), 'width': ranged(int, 8, 8192), 'evs': ranged(float, -60, 60)}
@@ -46,7 +47,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=non_negative_int,
         default=0,
         help='number of held-out test scenes (Test/demo_test_XXX); > 0 moves the validation scenes to Validation/')
-    add_dataclass_arguments(parser, DemoSceneConfig(), CONFIG_OPTIONS, CONFIG_RANGES)
+    add_dataclass_arguments(parser, DemoSceneConfig(evs=KALANTARI_EVS), CONFIG_OPTIONS, CONFIG_RANGES)
     parser.add_argument(
         '--seed', type=non_negative_int, default=0, help='random seed (each scene gets its own derived stream)')
     parser.add_argument(

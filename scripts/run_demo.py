@@ -19,7 +19,9 @@ to a log file (``results/demo_logs/<step>.log``, named on the line and printed i
    HDR-Transformer state dict, loaded by the same test config);
 5. the per-scene table of both runs and the SKT - baseline differences (``--metrics``; every metric is in
    ``results/test_<run>/demo_test_metrics.md``), and one side-by-side PNG: per test scene the baseline and SKT
-   predictions, the GT (μ-law) and both μ-law error maps on one colour scale.
+   predictions, the GT (μ-law) and both μ-law error maps on one colour scale;
+6. ``scripts/compare_results.py --html``'s page ``results/demo_compare.html`` (baseline vs SKT vs GT at any exposure
+   and tone mapping, error maps, flip, input frames, sortable metrics; open it in a browser), named on the last line.
 
 The demo data are small generated scenes, so the numbers say the pipeline works, not how much SKT helps on real data
 (README "Results").
@@ -38,9 +40,11 @@ import numpy as np
 from tqdm import tqdm
 
 from basicsr_skt.reporting.compare import comparison_table, read_metrics_csv
+from basicsr_skt.reporting.compare_page import write_compare_page
+from basicsr_skt.synthesis.demo_scenes import KALANTARI_EVS
 from basicsr_skt.utils.figures import (DEFAULT_ERROR_SCALE, GAP, colour_bar, error_heatmap, error_map, hstack_with_gaps,
                                        label_band, to_uint8)
-from basicsr_skt.utils.hdr_io import read_hdr
+from basicsr_skt.utils.hdr_io import read_exposure_values, read_hdr
 from basicsr_skt.utils.tonemap import mu_law
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -144,10 +148,15 @@ def run_step(cmd: Sequence[str],
 
 
 def demo_data_ready(root: str, num_val: int, num_test: int) -> bool:
-    """Whether ``root`` holds the demo layout with separate validation and test scenes (older demo data does not)."""
-    return (osp.isdir(osp.join(root, 'Training'))
-            and all(osp.isdir(osp.join(root, 'Validation', f'demo_val_{i:03d}')) for i in range(num_val))
-            and all(osp.isdir(osp.join(root, 'Test', f'demo_test_{i:03d}')) for i in range(num_test)))
+    """Whether ``root`` holds the demo layout with separate validation and test scenes made with Kalantari's EVs
+    (older demo data lack the test split, or use EVs -2/0/+2: regenerated)."""
+    layout = (osp.isdir(osp.join(root, 'Training'))
+              and all(osp.isdir(osp.join(root, 'Validation', f'demo_val_{i:03d}')) for i in range(num_val))
+              and all(osp.isdir(osp.join(root, 'Test', f'demo_test_{i:03d}')) for i in range(num_test)))
+    if not layout or num_test == 0:
+        return layout
+    exposure = osp.join(root, 'Test', 'demo_test_000', 'exposure.txt')
+    return osp.isfile(exposure) and read_exposure_values(exposure) == list(KALANTARI_EVS)
 
 
 def held_out_scenes(root: str) -> List[str]:
@@ -207,6 +216,16 @@ def write_side_by_side(data_root: str, out_path: str, error_scale: float) -> str
     return out_path
 
 
+def write_demo_page(data_root: str, out_html: str, error_scale: float) -> str:
+    """The comparison page of both test runs and the GT (:func:`basicsr_skt.reporting.compare_page.write_compare_page`);
+    returns its path."""
+    runs = [osp.join('results', test_name(label)) for label in RUNS]
+    page = write_compare_page(runs, out_html, labels=list(RUNS), gt_root=osp.join(data_root, 'Test'),
+                              title='SKT demo: baseline vs SKT vs GT (held-out test scenes)', error_scale=error_scale)
+    print(f'{"page":<16} {len(page["scenes"])} scenes, {page["bytes"] / 1e6:.1f} MB with its folder {page["files"]}')
+    return out_html
+
+
 def side_by_side_table(baseline: Dict[str, Dict[str, float]],
                        skt: Dict[str, Dict[str, float]],
                        metrics: Optional[Sequence[str]] = None) -> str:
@@ -243,6 +262,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--figure', default=osp.join('results', 'demo_side_by_side.png'), help='side-by-side PNG (both runs only)')
     parser.add_argument(
+        '--html', default=osp.join('results', 'demo_compare.html'), help='comparison page (both runs only)')
+    parser.add_argument(
         '--error-scale', type=float, default=DEFAULT_ERROR_SCALE, help='μ-law error at the top of the colour scale')
     return parser.parse_args(argv)
 
@@ -253,7 +274,7 @@ def run_demo(args: argparse.Namespace) -> Dict[str, float]:
     log = lambda step: osp.join(args.logs, f'{step.replace(" ", "_")}.log')  # noqa: E731
     if demo_data_ready(args.data, args.num_val, args.num_test):
         print(f'{"data":<16} reusing {args.data} (delete it to regenerate)')
-    else:  # --force replaces only demo_* scene folders (e.g. the older layout without Validation/)
+    else:  # --force replaces only demo_* scene folders (the older layout without Validation/, or EVs -2/0/+2)
         timings['data'] = run_step([
             sys.executable,
             osp.join(REPO, 'scripts', 'make_demo_data.py'), '--out', args.data, '--num-train',
@@ -310,6 +331,8 @@ def main(argv=None) -> int:
     steps = ', '.join(f'{k} {v:.0f} s' for k, v in timings.items())
     print(f'Timings: {steps}; total {sum(timings.values()):.0f} s')
     print(f'Training curves: tensorboard --logdir {osp.join(os.getcwd(), "tb_logger")}')
+    if set(args.runs) == set(RUNS):
+        print(f'Comparison page (open it in a browser): {write_demo_page(args.data, args.html, args.error_scale)}')
     return 0
 
 

@@ -134,3 +134,24 @@ def test_command_line_script(tmp_path, capsys):
     assert read_exposure_values(str(tmp_path / 'Test' / 'demo_val_000' / 'exposure.txt')) == [-3.0, 0.0, 3.0]
     assert script.main(['--out', str(tmp_path), '--check']) == 0
     assert 'OK: 2 scenes' in capsys.readouterr().out
+
+
+def test_demo_script_uses_kalantari_evs(tmp_path):
+    """The demo's scenes (make_demo_data.py defaults) have EVs 0/2/4 relative to the shortest frame: the GT is the
+    radiance the shortest frame sees, > 1 only where it clips (the light sources), so PSNR-l is meaningful."""
+    script = load_script('make_demo_data')
+    assert script.main(['--out', str(tmp_path), '--num-train', '0', '--num-val', '2', '--height', '96', '--width',
+                        '128']) == 0
+    for scene in ('demo_val_000', 'demo_val_001'):
+        folder = tmp_path / 'Test' / scene
+        assert read_exposure_values(str(folder / 'exposure.txt')) == [0.0, 2.0, 4.0]
+        gt = read_hdr(str(folder / 'HDRImg.hdr'))
+        shortest = read_ldr(str(folder / 'input_1.tif'))
+        above_one, short_clipped = np.mean(gt.max(axis=2) > 1.0), np.mean(shortest.max(axis=2) >= 1.0)
+        assert 0 < above_one < 0.01 and above_one <= short_clipped + 0.002
+        assert 0.02 < np.median(gt) < 0.1  # the reference (t = 4) is well exposed: median about 0.2 / 4
+        # the reference frame (t = 4) linearised back to the GT's scale where it is unclipped (camera shift: 0)
+        ref = read_ldr(str(folder / 'input_2.tif'))
+        unclipped = ref.max(axis=2) < 0.9
+        relative = np.abs(ref**2.2 / 4.0 - gt)[unclipped] / np.maximum(gt[unclipped], 0.01)
+        assert np.median(relative) < 0.05

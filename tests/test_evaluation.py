@@ -3,8 +3,10 @@ scripts/compare_results.py (and run_demo's table), scripts/export_hdrvdp.py."""
 import csv
 import dataclasses
 import importlib.util
+import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -24,6 +26,7 @@ from basicsr_skt.models.hdr_validation import TIME_COLUMN, HDRValidationMixin
 from basicsr_skt.reporting import hdrvdp
 from basicsr_skt.reporting.charts import bar_chart, bar_chart_size
 from basicsr_skt.reporting.compare import comparison_rows, comparison_table, read_metrics_csv
+from basicsr_skt.reporting.compare_page import unpack_image
 from basicsr_skt.utils.figures import comparison_figure, comparison_figure_size
 from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 from basicsr_skt.utils.vgg_weights import default_alexnet_weights_path
@@ -391,3 +394,26 @@ def test_the_repeated_validation_after_the_last_iteration_is_skipped(current_ite
     opt = {'is_train': is_train, 'train': {'total_iter': total_iter}, 'val': {'val_freq': val_freq}}
     model = SimpleNamespace(opt=opt)
     assert HDRValidationMixin.repeats_last_validation(model, current_iter) is skipped
+
+
+def test_comparison_page_of_a_real_test_run(test_run, demo_root, tmp_path):
+    """compare_results --html on a real results folder (.hdr and .exr predictions): the page's data are the saved
+    predictions bit for bit and its table is the run's CSV."""
+    _, _, results, _ = test_run
+    compare = load_script('compare_results')
+    page = tmp_path / 'page.html'
+    compare.main([results, results, '--labels', 'a', 'b', '--out', str(tmp_path / 'cmp.md'), '--no-figure', '--html',
+                  str(page), '--gt-root', osp.join(demo_root, 'Test')])
+    meta = json.loads(re.search(r'<script id="skt-meta" type="application/json">(.*?)</script>',
+                                page.read_text()).group(1))
+    csv_rows = read_metrics_csv(osp.join(results, 'demo_test_metrics.csv'))
+    assert [s['name'] for s in meta['scenes']] == list(csv_rows)
+    assert meta['metrics'] == list(next(iter(csv_rows.values())))
+    for index, (scene, row) in enumerate(csv_rows.items()):
+        assert meta['table'][scene]['a'] == pytest.approx(row)
+        data = (tmp_path / 'page_files' / f'scene_{index:03d}.js').read_text().splitlines()[1]
+        images = json.loads(data.split(' = ', 1)[1].rstrip(';'))['images']
+        pred = read_hdr(osp.join(results, 'visualization', 'demo_test', f'{scene}_tiny_eval.hdr'))
+        assert np.array_equal(unpack_image(images['run:a'], *pred.shape[:2]), pred)
+        gt = read_hdr(osp.join(demo_root, 'Test', scene, 'HDRImg.hdr'))
+        assert np.array_equal(unpack_image(images['gt'], *gt.shape[:2]), gt)

@@ -1,13 +1,17 @@
 """scripts/run_demo.py and the demo data layout: separate validation and test scenes, quiet steps, side-by-side PNG."""
+import csv
+import json
 import os
+import re
 import sys
 
 import numpy as np
 import pytest
 from helpers import REPO_ROOT, load_script, load_yaml
 
-from basicsr_skt.synthesis.demo_scenes import SPLITS_WITH_TEST, DemoSceneConfig, make_demo_dataset
+from basicsr_skt.synthesis.demo_scenes import KALANTARI_EVS, SPLITS_WITH_TEST, DemoSceneConfig, make_demo_dataset
 from basicsr_skt.utils.figures import GAP, LABEL_HEIGHT, error_heatmap
+from basicsr_skt.utils.hdr_io import read_hdr, write_hdr
 
 TINY = DemoSceneConfig(height=32, width=48)
 #: Two lines as BasicSR's message logger writes them (print_freq 50).
@@ -70,10 +74,13 @@ def test_make_demo_data_num_test_and_force_replaces_the_older_layout(tmp_path, c
     assert 'OK: 4 scenes' in capsys.readouterr().out
 
 
-def test_demo_data_ready_needs_the_three_split_layout(tmp_path, run_demo):
-    make_demo_dataset(str(tmp_path / 'old'), num_train=1, num_val=1, config=TINY)
-    make_demo_dataset(str(tmp_path / 'new'), num_train=1, num_val=1, num_test=2, config=TINY)
+def test_demo_data_ready_needs_the_three_split_layout_and_kalantari_evs(tmp_path, run_demo):
+    kalantari = DemoSceneConfig(height=32, width=48, evs=KALANTARI_EVS)
+    make_demo_dataset(str(tmp_path / 'old'), num_train=1, num_val=1, config=kalantari)
+    make_demo_dataset(str(tmp_path / 'old_evs'), num_train=1, num_val=1, num_test=2, config=TINY)  # EVs -2/0/+2
+    make_demo_dataset(str(tmp_path / 'new'), num_train=1, num_val=1, num_test=2, config=kalantari)
     assert not run_demo.demo_data_ready(str(tmp_path / 'old'), 1, 2)
+    assert not run_demo.demo_data_ready(str(tmp_path / 'old_evs'), 1, 2)
     assert run_demo.demo_data_ready(str(tmp_path / 'new'), 1, 2)
     assert not run_demo.demo_data_ready(str(tmp_path / 'new'), 1, 3)
     assert run_demo.held_out_scenes(str(tmp_path / 'new')) == ['demo_test_000', 'demo_test_001']
@@ -135,3 +142,31 @@ def test_table_leaves_out_a_metric_one_run_lacks(run_demo):
     header = [c.strip() for c in table.splitlines()[0].strip('|').split('|')]
     assert header == ['scene', 'psnr_mu base', 'psnr_mu SKT', 'psnr_mu Δ']
     assert table.splitlines()[-1].split('|')[2:5] == [' 21.0000 ', ' 21.7500 ', ' +0.7500 ']
+
+
+def test_demo_writes_the_comparison_page(tmp_path, monkeypatch, run_demo):
+    """write_demo_page finds both test runs' predictions and the held-out GT where the demo's steps put them."""
+    monkeypatch.chdir(tmp_path)
+    make_demo_dataset('datasets/demo', num_train=0, num_val=1, num_test=2, config=TINY)
+    scenes = run_demo.held_out_scenes('datasets/demo')
+    for offset, label in enumerate(run_demo.RUNS):
+        folder = os.path.join('results', run_demo.test_name(label))
+        os.makedirs(os.path.dirname(run_demo.prediction_path(label, scenes[0])))
+        with open(os.path.join(folder, f'{run_demo.TEST_DATASET}_metrics.csv'), 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['scene', 'psnr_mu'])
+            for index, scene in enumerate(scenes):
+                gt = read_hdr(os.path.join('datasets/demo/Test', scene, 'HDRImg.hdr'))
+                write_hdr(run_demo.prediction_path(label, scene), gt * (1 + 0.1 * offset))
+                writer.writerow([scene, 30 + index + offset])
+    html = run_demo.write_demo_page('datasets/demo', os.path.join('results', 'demo_compare.html'), 0.1)
+    assert html == os.path.join('results', 'demo_compare.html')
+    meta = json.loads(re.search(r'<script id="skt-meta" type="application/json">(.*?)</script>',
+                                (tmp_path / html).read_text()).group(1))
+    assert meta['runs'] == ['baseline', 'SKT'] and meta['hasGt']
+    assert [s['name'] for s in meta['scenes']] == scenes
+    assert meta['table'][scenes[1]] == {'baseline': {'psnr_mu': 31.0}, 'SKT': {'psnr_mu': 32.0}}
+    assert [f['ev'] for f in meta['scenes'][0]['frames']] == [-2.0, 0.0, 2.0]  # TINY keeps the config's EVs
+    assert sorted(os.listdir(tmp_path / 'results' / 'demo_compare_files')) == [
+        '.basicsr_skt_compare_page', 'scene_000.js', 'scene_001.js'
+    ]

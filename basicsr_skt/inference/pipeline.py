@@ -42,8 +42,8 @@ class InferenceConfig:
     Network: ``checkpoint`` (file or experiment folder), ``arch`` and ``arch_opt`` (``KEY=VALUE``), ``config`` (a
     BasicSR YAML whose ``network_g`` gives the arch), ``param_key``. Exposures: ``exposures`` (seconds) or ``ev``
     (stops) per frame, ``exposure_file``, ``ev_origin``, ``reference``, ``response``. Run: ``device``,
-    ``pad_multiple``, ``tile`` / ``tile_overlap``, ``max_side``, ``amp`` (``bf16`` / ``fp16`` autocast, None: float32). Output: ``format`` (``hdr`` / ``exr``), ``name``,
-    ``compare``, ``strip_height``.
+    ``pad_multiple``, ``tile`` / ``tile_overlap``, ``max_side``, ``amp`` (``bf16`` / ``fp16`` autocast, None:
+    float32). Output: ``format`` (``hdr`` / ``exr``), ``name``, ``compare``, ``strip_height``.
     """
     inputs: Tuple[str, ...]
     output: str

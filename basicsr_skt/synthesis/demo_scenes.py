@@ -32,6 +32,9 @@ import numpy as np
 from basicsr_skt.utils.hdr_io import write_hdr
 from basicsr_skt.utils.tonemap import luminance
 
+#: Kalantari's exposure convention (EVs relative to the shortest frame): the demo's scenes (scripts/make_demo_data.py),
+#: so that the GT is <= 1 wherever the shortest frame is unclipped and PSNR-l is meaningful for a sigmoid-ended ORM.
+KALANTARI_EVS = (0.0, 2.0, 4.0)
 SPLITS = (('Training', 'demo_train', 0), ('Test', 'demo_val', 1))  # (folder, scene prefix, seed stream)
 #: The layout with separate validation and test scenes (``num_test > 0``): validation scenes keep their seed stream,
 #: so ``Validation/demo_val_000`` equals the ``Test/demo_val_000`` of :data:`SPLITS`.
