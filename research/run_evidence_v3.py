@@ -312,10 +312,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     lock = threading.Lock()
 
     def run(arm: str, seed: int) -> None:
-        local = copy.deepcopy(timings)
-        one_arm(arm, seed, paths, args, local, extra)
         with lock:
-            timings.update({k: v for k, v in local.items() if k not in timings or timings[k] != v})
+            before = copy.deepcopy(timings)
+        local = copy.deepcopy(before)
+        one_arm(arm, seed, paths, args, local, extra)
+        with lock:  # only what this arm's steps recorded (another arm may have recorded more meanwhile)
+            timings.update({k: v for k, v in local.items() if before.get(k) != v})
             with open(timings_path, 'w') as f:
                 json.dump(timings, f, indent=1)
 

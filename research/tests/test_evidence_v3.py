@@ -8,6 +8,7 @@ import yaml
 
 from basicsr_skt.utils.hdr_io import write_hdr
 from research import run_evidence_v3 as v3
+from research.evidence_tables import MEAN_ONLY_SCENE, scores_from_json, scores_to_json
 from research.evidence_v3_data import LabelSplit, keep_share, split_photographs
 from research.tests.test_evidence import smooth_radiance
 
@@ -105,3 +106,29 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     assert summary['command'].startswith('python -m research.run_evidence_v3 ')
     with pytest.raises(SystemExit, match='another --work'):  # another split in the same folder is refused
         v3.main(argv + ['--label-seed', '1'])
+    # the test split: every run is reused (same configs), only the tests run; own photographs and an earlier seed join
+    extra_dir, docs = tmp_path / 'own', tmp_path / 'docs'
+    extra_dir.mkdir()
+    write_hdr(str(extra_dir / 'mine.hdr'), smooth_radiance(9))
+    earlier = tmp_path / 'earlier_scores.json'
+    earlier.write_text(json.dumps(scores_to_json({arm: {1: {MEAN_ONLY_SCENE: {'psnr_mu': 20.0 + i, 'ssim_mu': 0.5}}}
+                                                  for i, arm in enumerate(v3.DEFAULT_ARMS)})))
+    test_argv = [a for a in argv if a != '--validation-only']
+    test_argv[test_argv.index('--report') + 1] = str(docs / 'evidence_v3.md')
+    v3.main(test_argv + ['--extra-test', str(extra_dir), '--earlier-scores', str(earlier)])
+    assert sorted(os.listdir(work / 'experiments')) == sorted(
+        [f'evidence_{arm}_s0' for arm in v3.DEFAULT_ARMS] + ['evidence_pretrain_s0', 'evidence_skt_u_teacher_s0',
+                                                            'evidence_selftrain_u_teacher_s0'])
+    text = (docs / 'evidence_v3.md').read_text()
+    for part in ('## Results (test split)', '- `skt_u - baseline_l` (primary): ', '## Test on your own photographs',
+                 'Seeds with every arm finished: 0, 1', '| test skt_u s0 |', '| test baseline_l s0 |',
+                 '| test selftrain_u s0 |', '| test supervised_lu s0 |'):
+        assert part in text, part
+    scores = scores_from_json(json.loads((docs / 'evidence_v3_scores.json').read_text()))
+    assert set(scores) == set(v3.DEFAULT_ARMS) and set(scores['skt_u']) == {0, 1}
+    summary = json.loads((docs / 'evidence_v3.json').read_text())
+    share = summary['ceiling_share']
+    means = {arm: summary['arm_means'][arm]['psnr_mu'] for arm in ('skt_u', 'baseline_l', 'supervised_lu')}
+    assert share['seeds'] == [0, 1] and share['share'] == pytest.approx(
+        (means['skt_u'] - means['baseline_l']) / (means['supervised_lu'] - means['baseline_l']))
+    assert {c['contrast'] for c in summary['extra_test_contrasts']} == {'skt_u - baseline_l', 'skt_u - selftrain_u'}
