@@ -91,8 +91,9 @@ def finished_seeds(scores: Scores, arms: Sequence[str]) -> List[int]:
 
 def contrast_summaries(scores: Scores, delta: float = EQUIVALENCE_MARGIN, per_scene: bool = True,
                        contrasts: Sequence[Tuple[str, str]] = CONTRASTS) -> List[ContrastSummary]:
-    """Every contrast of ``contrasts`` (arm, control; default :data:`CONTRASTS`, v2's) with both arms present, on every metric of :data:`CONTRAST_METRICS`
-    present, over the seeds both arms finished; Holm over the primary metric's (PSNR-μ) contrasts.
+    """Every contrast of ``contrasts`` (arm, control; default :data:`CONTRASTS`, v2's) with both arms present, on
+    every metric of :data:`CONTRAST_METRICS` present, over the seeds both arms finished; Holm over the primary
+    metric's (PSNR-μ) contrasts.
 
     Args:
         scores: Per-scene metrics of every run.

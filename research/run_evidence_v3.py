@@ -6,7 +6,8 @@ inputs, paired over seeds against the ORM on the labelled part alone and against
     python -m research.run_evidence_v3 --hdr-dir ../shared/data/hdr --work evidence_v3_screen --validation-only \\
         --runs baseline_l skt_u selftrain_u supervised_lu --seeds 0 --jobs 2 --threads 1
     # the pilot, then the seeds the plan's rule asks for: docs/evidence_v3.md, .json and _scores.json
-    python -m research.run_evidence_v3 --hdr-dir ../shared/data/hdr --work evidence_v3 --seeds 0 1 2 --jobs 2 --threads 1
+    python -m research.run_evidence_v3 --hdr-dir ../shared/data/hdr --work evidence_v3 --seeds 0 1 2 --jobs 2 \\
+        --threads 1
 
 Per seed (every step resumable, reused when finished, refused when its configuration changed):
 

@@ -1,7 +1,6 @@
 """Evidence v3 (``research/run_evidence_v3.py``): the L / U split and a tiny end-to-end screen of the four arms."""
 import json
 import os
-import os.path as osp
 
 import pytest
 import yaml
