@@ -89,19 +89,21 @@ def finished_seeds(scores: Scores, arms: Sequence[str]) -> List[int]:
     return sorted(set.intersection(*sets)) if sets else []
 
 
-def contrast_summaries(scores: Scores, delta: float = EQUIVALENCE_MARGIN,
-                       per_scene: bool = True) -> List[ContrastSummary]:
-    """Every contrast of :data:`CONTRASTS` with both arms present, on every metric of :data:`CONTRAST_METRICS`
-    present, over the seeds both arms finished; Holm over the primary metric's (PSNR-μ) contrasts.
+def contrast_summaries(scores: Scores, delta: float = EQUIVALENCE_MARGIN, per_scene: bool = True,
+                       contrasts: Sequence[Tuple[str, str]] = CONTRASTS) -> List[ContrastSummary]:
+    """Every contrast of ``contrasts`` (arm, control; default :data:`CONTRASTS`, v2's) with both arms present, on
+    every metric of :data:`CONTRAST_METRICS` present, over the seeds both arms finished; Holm over the primary
+    metric's (PSNR-μ) contrasts.
 
     Args:
         scores: Per-scene metrics of every run.
         delta: Equivalence margin and effect of interest (dB PSNR-μ): TOST and the seeds for 80 % power.
         per_scene: Also bootstrap over scenes within seeds (False for validation means: one pseudo-scene). The
             bootstrap is left out (NaN) when a seed has only its test mean (:data:`MEAN_ONLY_SCENE`).
+        contrasts: (arm, control) pairs, the family Holm adjusts over (their PSNR-μ contrasts).
     """
     summaries, primary = [], []
-    for arm, control in CONTRASTS:
+    for arm, control in contrasts:
         if arm not in scores or control not in scores:
             continue
         seeds = sorted(set(scores[arm]) & set(scores[control]))

@@ -822,16 +822,13 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
 
 
 # ----------------------------------------------------------------------------------------------------------------
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_shared_arguments(parser: argparse.ArgumentParser, work: str) -> Dict[str, Any]:
+    """The arguments every evidence runner takes (v2 and ``research.run_evidence_v3``): folders, seeds, split, the
+    recipe, the data recipe and how runs are run; ``work`` is the default ``--work``. Returns the argument groups
+    (``recipe``, ``data``, ``running``) so that a runner adds its own options to them."""
     parser.add_argument('--hdr-dir', help='folder of real HDR photographs (.hdr/.exr) to simulate brackets from')
-    parser.add_argument('--work', default='evidence', help='working folder (data, experiments, results)')
-    parser.add_argument('--report', help='Markdown report (plots and the .json summary beside it); default '
-                        'docs/evidence.md, or <work>/screen.md with --validation-only')
-    parser.add_argument('--runs', nargs='+', choices=list(RUNS), default=list(DEFAULT_ARMS), help='arms to run')
+    parser.add_argument('--work', default=work, help='working folder (data, experiments, results)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], help='training seeds of every arm')
-    parser.add_argument('--grid', action='store_true', help='every arm of RUNS with the first seed')
-    parser.add_argument('--extra', nargs='+', metavar='LABEL:SEED', help='further runs, e.g. no_skam:0')
     parser.add_argument('--validation-only', action='store_true',
                         help='screening: train and report final validation metrics; never touches the test split')
     parser.add_argument('--earlier-scores', metavar='JSON',
@@ -850,10 +847,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='multiplies the loss_weight of the distillation terms (content, colour, SKAM) of every '
                         'SKT arm: a screening knob (use a separate --work)')
     recipe.add_argument('--warmup-fraction', type=float, default=0.5, help='SKT warm-up as a share of --iters (joint)')
-    recipe.add_argument('--skt-mode', choices=['joint', 'staged'], default='joint',
-                        help='joint: ORM and teacher learn together for --iters; staged: the ORM alone for half of '
-                        '--iters, the teacher on it (frozen), then the ORM under the frozen teacher for the other half '
-                        '(arm finetune_control: the same without a teacher)')
     recipe.add_argument('--num-val-points', type=int, default=8, help='validations per run')
     data = parser.add_argument_group('data')
     data.add_argument('--data-recipe', choices=['hard', 'v1'], default='hard',
@@ -875,6 +868,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      help='intra-op threads per run (default: cores / 2, for --jobs 2)')
     run.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help='device of the runs (cuda: one GPU each)')
     run.add_argument('--notes', help='Markdown file appended as "Investigation notes" (what was tried)')
+    return {'recipe': recipe, 'data': data, 'running': run}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--report', help='Markdown report (plots and the .json summary beside it); default '
+                        'docs/evidence.md, or <work>/screen.md with --validation-only')
+    parser.add_argument('--runs', nargs='+', choices=list(RUNS), default=list(DEFAULT_ARMS), help='arms to run')
+    parser.add_argument('--grid', action='store_true', help='every arm of RUNS with the first seed')
+    parser.add_argument('--extra', nargs='+', metavar='LABEL:SEED', help='further runs, e.g. no_skam:0')
+    groups = add_shared_arguments(parser, 'evidence')
+    groups['recipe'].add_argument(
+        '--skt-mode', choices=['joint', 'staged'], default='joint',
+        help='joint: ORM and teacher learn together for --iters; staged: the ORM alone for half of --iters, the '
+        'teacher on it (frozen), then the ORM under the frozen teacher for the other half (arm finetune_control: the '
+        'same without a teacher)')
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
