@@ -170,6 +170,8 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
              f'cores; {time.strftime("%Y-%m-%d %H:%M")}.', '']
     lines += setup_lines(args, manifest, v3, extra, runs) + results_lines(args, scores, timings)
     lines += v2.region_lines(args, work, scores, report_dir, stem) + v2.extra_test_lines(extra, scores)
+    if scores.split == 'test' and scores.test_scores:
+        lines += v2.compare_page_lines(work, scores.test_scores, stem)
     plots = v2.write_curve_plots(work, runs, report_dir, stem)
     lines += ['## Training curves', ''] + [line for title, name in plots for line in (f'![{title}]({name})', '')]
     if args.notes:

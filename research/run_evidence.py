@@ -59,6 +59,7 @@ import numpy as np
 from basicsr_skt.metrics.region_metric import REGIONS
 from basicsr_skt.reporting.charts import line_chart
 from basicsr_skt.reporting.compare import read_metrics_csv
+from basicsr_skt.reporting.compare_page import write_compare_page
 from basicsr_skt.synthesis.splits import SPLITS
 from basicsr_skt.synthesis.synthetic_brackets import DARK_LEVEL
 from basicsr_skt.utils.option_checks import SKT_DISTILL_SECTIONS, dump_options_yaml, load_options_yaml
@@ -694,6 +695,26 @@ def scene_lines(work: str, test_scores: Scores, report_dir: str, stem: str) -> L
     return lines
 
 
+def compare_page_lines(work: str, test_scores: Scores, stem: str) -> List[str]:
+    """The interactive comparison page of the test split (``<work>/pages/<stem>_compare.html``: every arm and the GT at
+    any exposure, error maps, flip, sortable metrics; :func:`~basicsr_skt.reporting.compare_page.write_compare_page`)
+    for the smallest seed whose arms all kept their test predictions; [] when none did (e.g. mean-only earlier seeds).
+    The page and its data stay in the work folder (tens of MB for 24 scenes): the report names where."""
+    arms = list(test_scores)
+    seeds = sorted({s for arm in arms for s in test_scores[arm] if not mean_only(test_scores[arm][s])})
+    for seed in seeds:
+        folders = [osp.join(work, 'results', f'test_{run_name(arm, seed)}') for arm in arms]
+        if not all(glob.glob(osp.join(folder, 'visualization', 'evidence_test', '*.hdr')) for folder in folders):
+            continue
+        page = write_compare_page(folders, osp.join(work, 'pages', f'{stem}_compare.html'), labels=arms,
+                                  gt_root=osp.join(work, 'data', 'Test'), dataset='evidence_test',
+                                  title=f'{stem}: test split, seed {seed}')
+        return [f'Every arm and the GT on the {len(page["scenes"])} test scenes of seed {seed}, at any exposure and tone '
+                f'mapping, with error maps: `{repo_relative(page["html"])}` (in the work folder, not committed: open '
+                'it from disk in a browser; its data folder lies beside it).', '']
+    return []
+
+
 def region_lines(args: argparse.Namespace, work: str, scores: ReportScores, report_dir: str, stem: str) -> List[str]:
     """Region metrics (test split, with the scene pictures; or validation) and the teacher per region."""
     lines = []
@@ -802,6 +823,8 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
     lines = header_lines(args) + ['## Setup', ''] + data_lines(args, manifest, extra)
     lines += recipe_lines(args, runs, scores.split) + results_lines(args, scores, timings)
     lines += region_lines(args, work, scores, report_dir, stem)
+    if scores.split == 'test' and scores.test_scores:
+        lines += compare_page_lines(work, scores.test_scores, stem)
     if any(label == 'oracle_teacher' for label, _ in runs):
         lines += oracle_check(scores.final_val)
     lines += extra_test_lines(extra, scores) + ['## Training curves', '']

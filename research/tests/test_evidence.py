@@ -68,8 +68,10 @@ def test_tiny_experiment_writes_every_section_of_the_report_and_the_json(tmp_pat
                     '- `skt - baseline` (primary): ',
                     '### Region metrics (test split)', 'largest |Δ PSNR-μ|', '## Test on your own photographs',
                     '## Training curves', '## Wall time', 'missing by occlusion',
-                    'Seeds with every arm finished: 0, 1'):
+                    'Seeds with every arm finished: 0, 1', 'pages/evidence_compare.html'):
         assert section in text, section
+    page = (tmp_path / 'work' / 'pages' / 'evidence_compare.html').read_text()  # the test split's comparison page
+    assert 'baseline' in page and 'skt' in page and (tmp_path / 'work' / 'pages' / 'evidence_compare_files').is_dir()
     summary_text = (tmp_path / 'docs' / 'evidence.json').read_text()
     absolute = re.compile(r'(?<!\.)' + re.escape(str(tmp_path)))  # the folder as an absolute path, not after '..'
     assert not absolute.search(text + summary_text)  # paths recorded relative to the repository
