@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     print(f'  open in headless Chromium until every panel is drawn: {statistics.median(open_s):.2f} s wall '
           f'(page script: {statistics.median(page_ms) / 1e3:.2f} s); all: {[round(s, 2) for s in open_s]}')
     for key in ('loadMs', 'decodeMs', 'drawMs'):
-        print(f'    {key[:-2]:<7} {statistics.median(p[key] for p in parts) / 1e3:.2f} s (load: the data script; decode: '
+        print(f'    {key[:-2]:<7} {statistics.median(p[key] for p in parts) / 1e3:.2f} s '
+              '(load: the data script; decode: '
               'base64, zlib, row filter, error maps; draw: tone mapping and panels)' if key == 'loadMs' else
               f'    {key[:-2]:<7} {statistics.median(p[key] for p in parts) / 1e3:.2f} s')
     return 0

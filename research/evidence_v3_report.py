@@ -131,8 +131,8 @@ def stage_rows(runs: Sequence[Tuple[str, int]], timings: Dict[str, Any]) -> List
         names = [(pretrain_name(seed), 'train_s', f'stage 0 s{seed}')]
         names += [(teacher_name(t, seed), 'train_s', f'teacher {t} s{seed}')
                   for t in dict.fromkeys(TEACHERS[a] for a in arms if a in TEACHERS)]
-        names += [(f'labels_{a}_s{seed}', 'label_s', f'labels {a} s{seed}') for a in arms if a in ('skt_u',
-                                                                                                    'selftrain_u')]
+        names += [(f'labels_{a}_s{seed}', 'label_s', f'labels {a} s{seed}') for a in arms
+                  if a in ('skt_u', 'selftrain_u')]
         names += [(v2.run_name(a, seed), key, f'{what} {a} s{seed}') for a in arms
                   for key, what in (('train_s', 'stage 2'), ('test_s', 'test'))]
         rows += [(label, timings[name][key]) for name, key, label in names if key in timings.get(name, {})]

@@ -622,8 +622,8 @@ def recipe_lines(args: argparse.Namespace, runs: List[Tuple[str, int]], split: s
         f', EMA decay {args.ema_decay} (validation and test use the EMA weights, `params_ema`); the same seed gives '
         'every arm the same initial ORM, data order and crops.',
         (f'- **SKT**: SPGRM teacher ({train_opt["network_t"]["num_feat"]} features), mode '
-         f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["distill_warmup_iter"]} iterations; the loss settings '
-         'are those of `options/demo/train_demo_skt_hdrtransformer.yml`.' if args.skt_mode == 'joint' else
+         f'`{train_opt["skt"].get("mode")}`, warm-up {train_opt["skt"]["distill_warmup_iter"]} iterations; the loss '
+         'settings are those of `options/demo/train_demo_skt_hdrtransformer.yml`.' if args.skt_mode == 'joint' else
          f'- **SKT, staged** (`--skt-mode staged`): stage 0, the ORM alone for {args.iters // 2} iterations (shared by '
          f'the arms of a seed); stage 1, the SPGRM teacher ({train_opt["network_t"]["num_feat"]} features) trained '
          f'{args.iters // 2} iterations on that frozen EMA ORM; stage 2, the stage-0 ORM trained {args.iters // 2} '
@@ -709,9 +709,9 @@ def compare_page_lines(work: str, test_scores: Scores, stem: str) -> List[str]:
         page = write_compare_page(folders, osp.join(work, 'pages', f'{stem}_compare.html'), labels=arms,
                                   gt_root=osp.join(work, 'data', 'Test'), dataset='evidence_test',
                                   title=f'{stem}: test split, seed {seed}')
-        return [f'Every arm and the GT on the {len(page["scenes"])} test scenes of seed {seed}, at any exposure and tone '
-                f'mapping, with error maps: `{repo_relative(page["html"])}` (in the work folder, not committed: open '
-                'it from disk in a browser; its data folder lies beside it).', '']
+        return [f'Every arm and the GT on the {len(page["scenes"])} test scenes of seed {seed}, at any exposure and '
+                f'tone mapping, with error maps: `{repo_relative(page["html"])}` (in the work folder, not committed: '
+                'open it from disk in a browser; its data folder lies beside it).', '']
     return []
 
 

@@ -224,8 +224,8 @@ def test_skt_staged_teacher_then_student_on_cuda(demo_root, tmp_path, amp):
     content = losses(log, 'l_content')
     report(f'train SKT staged {amp or "fp32"} cuda', l_content=content[ITERS], l_rec=losses(log)[ITERS])
     assert math.isfinite(content[ITERS]) and not losses(log, 'l_t_rec')
-    teacher_before, teacher_after = params(tmp_path, 'stage1', ITERS, 'net_t'), params(tmp_path, 'stage2', ITERS,
-                                                                                        'net_t')
+    teacher_before = params(tmp_path, 'stage1', ITERS, 'net_t')
+    teacher_after = params(tmp_path, 'stage2', ITERS, 'net_t')
     assert all(torch.equal(teacher_before[k], teacher_after[k]) for k in teacher_before)  # frozen on the GPU too
     orm_before, orm_after = params(tmp_path, 'stage1', ITERS), params(tmp_path, 'stage2', ITERS)
     assert any(not torch.equal(orm_before[k], orm_after[k]) for k in orm_before)
@@ -277,9 +277,9 @@ def test_killed_and_auto_resumed_cuda_run_follows_the_uninterrupted_run(demo_roo
     report(f'kill-and-resume {amp or "fp32"} cuda', update_cosine=cosine, max_abs_weight_diff=worst)
     assert cosine > 0.99
     if amp == 'fp16':
+        runs = ((straight_root, 'straight'), (killed_root, 'killed'))
         states = [torch.load(osp.join(root, 'experiments', name, 'training_states', f'{RESUME_ITERS}.state'),
-                             map_location='cpu', weights_only=False) for root, name in ((straight_root, 'straight'),
-                                                                                       (killed_root, 'killed'))]
+                             map_location='cpu', weights_only=False) for root, name in runs]
         assert states[0]['amp_scalers'] == states[1]['amp_scalers']  # the scale continued where it was
 
 

@@ -200,8 +200,8 @@ def test_an_unsupported_variant_is_one_message_at_the_command_line(tmp_path, cap
     """House style: a script stops with one line naming the file and the variant; run_cli gives exit 2."""
     photos = tmp_path / 'photos'
     photos.mkdir()
-    xyze = _write(photos / 'xyz.hdr', _rgbe_file(_rgbe_pixels(), '-Y 9 +X 12',
-                                                   header=b'#?RADIANCE\nFORMAT=32-bit_rle_xyze\n'))
+    xyze = _write(photos / 'xyz.hdr',
+                  _rgbe_file(_rgbe_pixels(), '-Y 9 +X 12', header=b'#?RADIANCE\nFORMAT=32-bit_rle_xyze\n'))
     assert run_cli(lambda: read_hdr(xyze), argv=[]) == 2
     err = capsys.readouterr().err
     assert 'error: Radiance file' in err and 'xyz.hdr has FORMAT=32-bit_rle_xyze' in err and 'Traceback' not in err

@@ -30,9 +30,10 @@ class HDRMultiExposureDataset(MultiExposureBase):
     adds the sRGB frames, their exposure file and globs, and the network input.
 
     Layout (``io_backend: {type: disk}``): ``dataroot/<scene>/`` holds ``num_frames`` LDR frames (``ldr_glob``), an
-    exposure file with one EV per frame and an HDR ground truth (``gt_glob``, ``.hdr``, ``.exr`` or ``.pfm``). Frames are
-    ordered by file name (natural order), which in Kalantari's data is shortest to longest exposure; the exposure file
-    follows the same order. The reference frame, to which the GT is aligned, is the middle one: index ``num_frames // 2``
+    exposure file with one EV per frame and an HDR ground truth (``gt_glob``, ``.hdr``, ``.exr`` or ``.pfm``). Frames
+    are ordered by file name (natural order), which in Kalantari's data is shortest to longest exposure; the exposure
+    file follows the same order. The reference frame, to which the GT is aligned, is the middle one: index
+    ``num_frames // 2``
     (:attr:`ref_index`). With ``io_backend: {type: lmdb}``, ``dataroot`` is an ``.lmdb`` folder made by
     ``scripts/make_lmdb.py`` from such a folder; scenes, frame counts and sizes come from its ``meta_info.txt``.
 

@@ -7,30 +7,19 @@ own inference never sees the priors. The teacher runs through the one inference 
 :func:`~basicsr_skt.inference.orm.run_orm`, with the ORM's ``val.pad_multiple``, ``val.tile`` and
 ``val.tile_overlap``.
 """
-import contextlib
 from collections import OrderedDict
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
 from basicsr_skt.inference.orm import run_orm
+from basicsr_skt.inference.teacher import priors_off
 
 #: Prefixes of the teacher's validation metrics: with its priors, and with its priors zeroed.
 TEACHER_PREFIX, ZEROED_PREFIX = 'teacher_', 'teacher0_'
 #: metrics of the live (non-EMA) ORM, the one the teacher is trained with and refines at validation (EMA runs only)
 LIVE_PREFIX = 'live_'
-
-
-@contextlib.contextmanager
-def zeroed_priors(teacher: nn.Module) -> Iterator[nn.Module]:
-    """Run SPGRM with its semantic input set to zeros (``use_semantics`` off) inside the block."""
-    previous = teacher.use_semantics
-    teacher.use_semantics = False
-    try:
-        yield teacher
-    finally:
-        teacher.use_semantics = previous
 
 
 class TeacherValidation:
@@ -85,7 +74,7 @@ class TeacherValidation:
             with torch.no_grad():
                 outputs[TEACHER_PREFIX] = self.infer_teacher(teacher, orm_output)
                 if semantic and model.skt.val_teacher_zeroed_priors:
-                    with zeroed_priors(teacher):
+                    with priors_off(teacher):
                         outputs[ZEROED_PREFIX] = self.infer_teacher(teacher, orm_output)
         finally:
             teacher.train(was_training)

@@ -118,4 +118,3 @@ def ranged(kind: Callable[[str], Any],
 positive_int = ranged(int, 1)
 #: Integers >= 0.
 non_negative_int = ranged(int, 0)
-

@@ -49,7 +49,11 @@ def warn_unknown_keys(section: str, options: Optional[Mapping], known: Collectio
         known: Every key the reader understands.
         logger: A ``logging.Logger``; default BasicSR's root logger.
     """
-    messages = unknown_key_messages(section, options or {}, known)
+    return log_warnings(unknown_key_messages(section, options or {}, known), logger)
+
+
+def log_warnings(messages: List[str], logger=None) -> List[str]:
+    """Log each message as a warning (on BasicSR's root logger by default); returns ``messages``."""
     if messages:
         if logger is None:
             from basicsr.utils import get_root_logger  # imported here: utils must not import basicsr at import time

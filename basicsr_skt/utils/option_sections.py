@@ -27,7 +27,7 @@ import typing
 from typing import Any, ClassVar, Collection, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from basicsr_skt.utils.errors import UserInputError
-from basicsr_skt.utils.option_checks import unknown_key_messages
+from basicsr_skt.utils.option_checks import log_warnings, unknown_key_messages
 
 S = TypeVar('S', bound='OptionSection')
 Number = Union[int, float]
@@ -107,14 +107,7 @@ class OptionSection:
     @classmethod
     def warn_unknown_keys(cls, options: Optional[Mapping[str, Any]], logger=None) -> List[str]:
         """Log :meth:`unknown_key_messages` as warnings (BasicSR's root logger by default); returns them."""
-        messages = cls.unknown_key_messages(options)
-        if messages:
-            if logger is None:
-                from basicsr.utils import get_root_logger  # utils must not import basicsr at import time
-                logger = get_root_logger()
-            for message in messages:
-                logger.warning(message)
-        return messages
+        return log_warnings(cls.unknown_key_messages(options), logger)
 
     def key_name(self, key: str) -> str:
         """``<section>.<key>`` for messages."""

@@ -115,9 +115,9 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     test_argv = [a for a in argv if a != '--validation-only']
     test_argv[test_argv.index('--report') + 1] = str(docs / 'evidence_v3.md')
     v3.main(test_argv + ['--extra-test', str(extra_dir), '--earlier-scores', str(earlier)])
-    assert sorted(os.listdir(work / 'experiments')) == sorted(
-        [f'evidence_{arm}_s0' for arm in v3.DEFAULT_ARMS] + ['evidence_pretrain_s0', 'evidence_skt_u_teacher_s0',
-                                                            'evidence_selftrain_u_teacher_s0'])
+    stages = ['evidence_pretrain_s0', 'evidence_skt_u_teacher_s0', 'evidence_selftrain_u_teacher_s0']
+    arms = [f'evidence_{arm}_s0' for arm in v3.DEFAULT_ARMS]
+    assert sorted(os.listdir(work / 'experiments')) == sorted(arms + stages)
     text = (docs / 'evidence_v3.md').read_text()
     for part in ('## Results (test split)', '- `skt_u - baseline_l` (primary): ', '## Test on your own photographs',
                  'Seeds with every arm finished: 0, 1', '| test skt_u s0 |', '| test baseline_l s0 |',
