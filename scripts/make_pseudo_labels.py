@@ -31,9 +31,10 @@ import basicsr_skt  # noqa: F401  isort:skip  (registers the archs; must precede
 from basicsr.utils.registry import ARCH_REGISTRY
 from basicsr_skt.data.lmdb_format import EXPOSURES_KEY, is_lmdb_folder, lq_index
 from basicsr_skt.data.lmdb_reader import LmdbSceneReader
-from basicsr_skt.inference import brackets, pseudo_labels
+from basicsr_skt.inference import brackets, pseudo_labels, resolve_device
 from basicsr_skt.inference.weights import load_weights
 from basicsr_skt.skb.backend_settings import backend_from_meta, find_prior_meta
+from basicsr_skt.utils.cli import non_negative_int, positive_int, ranged
 from basicsr_skt.utils.errors import UserInputError, run_cli, strip_debug_flag
 from basicsr_skt.utils.option_checks import load_options_yaml
 from basicsr_skt.utils.paths import check_output_path
@@ -66,26 +67,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default='orm_agreement',
         help='orm_agreement: exp(-|mu(teacher) - mu(ORM)| / tau); prior_agreement: the teacher with '
         'vs without its priors; none: ones')
-    label.add_argument('--tau', type=float, default=0.05, help='confidence scale in mu-law units')
+    label.add_argument(
+        '--tau', type=ranged(float, 0, low_open=True), default=0.05, help='confidence scale in mu-law units')
     label.add_argument('--exposure-file', default='exposure.txt', help='EV file in a scene folder (else EXIF)')
     label.add_argument('--response', default='gamma2.2', help='assumed camera response (as scripts/inference.py)')
     run = parser.add_argument_group('run')
     run.add_argument('--device', default='auto', help="auto (cuda if available), cpu, cuda, cuda:1, ...")
-    run.add_argument('--pad-multiple', type=int, default=8, help='reflect-pad the ORM input to this multiple')
-    run.add_argument('--tile', type=int, help='run ORM and teacher on overlapping tiles of this size')
-    run.add_argument('--tile-overlap', type=int, default=32, help='minimum overlap of neighbouring tiles')
-    run.add_argument('--max-side', type=int, help='downscale frames so that their long side is at most this')
+    run.add_argument('--pad-multiple', type=positive_int, default=8, help='reflect-pad the ORM input to this multiple')
+    run.add_argument('--tile', type=ranged(int, 16), help='run ORM and teacher on overlapping tiles of this size')
+    run.add_argument('--tile-overlap', type=non_negative_int, default=32, help='minimum overlap of neighbouring tiles')
+    run.add_argument(
+        '--max-side', type=ranged(int, 16), help='downscale frames so that their long side is at most this')
     run.add_argument('--force', action='store_true', help='relabel finished scenes')
     return parser.parse_args(argv)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise UserInputError(f'--device {name}: CUDA is not available here; use --device cpu or auto')
-    return device
 
 
 def build_net(spec: Any, section: str, config: str, checkpoint: str, param_key: str,
