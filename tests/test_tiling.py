@@ -6,6 +6,7 @@ from helpers import TINY_HDRT
 from torch import nn
 
 from basicsr.archs import build_network
+from basicsr_skt.inference.orm import run_orm
 from basicsr_skt.metrics.hdr_metrics import calculate_psnr_mu
 from basicsr_skt.synthesis.demo_scenes import DemoSceneConfig, render_scene
 from basicsr_skt.utils.padding import crop_to, pad_to_multiple
@@ -116,6 +117,29 @@ def test_identity_run_returns_input_exactly(height, width):
     frames = torch.rand(2, 3, 6, height, width, generator=torch.Generator().manual_seed(height * width))
     output = tiled_forward(lambda tile: tile[:, 1, 3:], frames, tile=16, overlap=6, pad_multiple=1)
     assert torch.equal(output, frames[:, 1, 3:])
+
+
+def test_any_channel_count_when_out_channels_is_none():
+    """A RAW ORM's 4 packed channels: ``out_channels=None`` takes the first tile's count (run_orm passes it on)."""
+    frames = torch.rand(1, 3, 6, 37, 53, generator=torch.Generator().manual_seed(4))
+    output = tiled_forward(lambda tile: tile[:, 1, 2:], frames, tile=16, overlap=6, out_channels=None)
+    assert torch.equal(output, frames[:, 1, 2:])
+    calls = []
+
+    def changing(tile: torch.Tensor) -> torch.Tensor:  # 4 channels on the first tile, 6 afterwards
+        calls.append(1)
+        return tile[:, 1, 2:] if len(calls) == 1 else tile[:, 1]
+
+    with pytest.raises(ValueError, match='to \\(B, out_channels, h, w\\)'):
+        tiled_forward(changing, frames, tile=16, overlap=6, out_channels=None)
+
+    class FourChannels(torch.nn.Module):
+
+        def forward(self, *frames: torch.Tensor) -> torch.Tensor:
+            return frames[1][:, 2:]
+
+    torch.testing.assert_close(run_orm(FourChannels(), frames, 1, 16, 6, out_channels=None), frames[:, 1, 2:],
+                               rtol=0, atol=0)
 
 
 def test_identity_run_with_padding_returns_input_exactly():

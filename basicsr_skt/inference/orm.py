@@ -75,7 +75,8 @@ def run_orm(net: Callable[..., torch.Tensor],
         with autocast(amp, lq.device):
             return float_outputs(run_orm(net, lq, pad_multiple, tile, overlap, out_channels))
     if tile is not None:
-        return tiled_forward(lambda frames: forward_frames(net, frames), lq, tile, overlap, pad_multiple=pad_multiple)
+        return tiled_forward(lambda frames: forward_frames(net, frames), lq, tile, overlap, pad_multiple=pad_multiple,
+                             out_channels=out_channels)
     if pad_multiple <= 1:
         return _checked(forward_frames(net, lq), lq, out_channels)
     b, n, c, h, w = lq.shape

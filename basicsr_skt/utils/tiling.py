@@ -14,7 +14,7 @@ the image) only approximate the whole-image result; larger overlaps reduce the d
 Tiles are processed one at a time; the output accumulator lives on the frames' device.
 """
 import math
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 
@@ -136,22 +136,26 @@ def blend_weights(starts: Sequence[int], size: int, length: int) -> torch.Tensor
     return weights
 
 
-def _check_frames(frames: torch.Tensor, out_channels: int, pad_multiple: int) -> None:
+def _check_frames(frames: torch.Tensor, out_channels: Optional[int], pad_multiple: int) -> None:
     if not isinstance(frames, torch.Tensor) or frames.dim() != 5:
         shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
         raise ValueError(f'frames must be a (B, N, C, H, W) tensor, got {shape}')
     if min(frames.shape) < 1:
         raise ValueError(f'frames must not be empty, got shape {tuple(frames.shape)}')
-    _check_int('out_channels', out_channels, 1)
+    if out_channels is not None:
+        _check_int('out_channels', out_channels, 1)
     _check_int('pad_multiple', pad_multiple, 1)
 
 
 def _run_tile(run: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor, pad_multiple: int,
-              out_channels: int) -> torch.Tensor:
-    """Reflect-pad one (B, N, C, h, w) tile to ``pad_multiple``, run it and crop the (B, out_channels, h, w) result."""
+              out_channels: Optional[int]) -> torch.Tensor:
+    """Reflect-pad one (B, N, C, h, w) tile to ``pad_multiple``, run it and crop the (B, out_channels, h, w) result
+    (``out_channels`` None: any channel count)."""
     height, width = frames.shape[-2:]
     padded = pad_to_multiple(frames, pad_multiple)[0] if pad_multiple > 1 else frames
     output = run(padded)
+    if out_channels is None and isinstance(output, torch.Tensor) and output.dim() == 4:
+        out_channels = output.shape[1]
     expected = (frames.shape[0], out_channels) + tuple(padded.shape[-2:])
     if not isinstance(output, torch.Tensor) or tuple(output.shape) != expected:
         got = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
@@ -164,7 +168,7 @@ def tiled_forward(run: Callable[[torch.Tensor], torch.Tensor],
                   tile: int,
                   overlap: int,
                   pad_multiple: int = 1,
-                  out_channels: int = 3) -> torch.Tensor:
+                  out_channels: Optional[int] = 3) -> torch.Tensor:
     """Run ``run`` on overlapping tiles of ``frames`` one at a time and blend the outputs into a full image.
 
     Call it under ``torch.no_grad()`` for inference. Tiles are ``tile x tile`` (an axis shorter than ``tile`` is
@@ -182,7 +186,8 @@ def tiled_forward(run: Callable[[torch.Tensor], torch.Tensor],
         overlap: Minimum overlap of neighbouring tiles in pixels (0 <= overlap < tile); about four times the
             network's receptive radius makes a local network exact.
         pad_multiple: Size multiple ``run`` needs (e.g. the window size 8 of HDR-Transformer; >= 1).
-        out_channels: Channels of ``run``'s output.
+        out_channels: Channels of ``run``'s output; None: those of the first tile (e.g. a RAW ORM's 4 packed
+            channels), every later tile must match.
 
     Returns:
         (B, out_channels, H, W) tensor on ``frames.device``, dtype of ``run``'s output promoted to at least float32.
@@ -202,6 +207,7 @@ def tiled_forward(run: Callable[[torch.Tensor], torch.Tensor],
         for j, left in enumerate(cols):
             pred = _run_tile(run, frames[..., top:top + tile_h, left:left + tile_w], pad_multiple, out_channels)
             if output is None:
+                out_channels = pred.shape[1]
                 dtype = torch.promote_types(pred.dtype, torch.float32)
                 output = torch.zeros(frames.shape[0], out_channels, height, width, dtype=dtype, device=frames.device)
                 weight_sum = torch.zeros(height, width, dtype=dtype, device=frames.device)
