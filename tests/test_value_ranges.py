@@ -15,10 +15,10 @@ from tests.helpers import load_script, make_tiny_demo
 
 # ------------------------------------------------------------------------------------------------------ range types
 @pytest.mark.parametrize('parse, text, message', [
-    (positive_int, '0', r"0 is outside the valid range \[1, inf\]"),
+    (positive_int, '0', r"0 is outside the valid range \[1, inf\)"),
     (positive_int, '-3', r'-3 is outside'),
     (positive_int, '2.5', r"'2.5' is not a valid int"),
-    (non_negative_int, '-1', r'-1 is outside the valid range \[0, inf\]'),
+    (non_negative_int, '-1', r'-1 is outside the valid range \[0, inf\)'),
     (ranged(float, 0, 1, low_open=True), '0', r'0.0 is outside the valid range \(0, 1\]'),
     (ranged(float, 0, 1), 'nan', r"'nan' is not a finite number"),
     (ranged(float, 0, 1), 'inf', r"'inf' is not a finite number"),

@@ -94,8 +94,9 @@ def ranged(kind: Callable[[str], Any],
     Returns:
         Callable[[str], Any]: The parser; its ``__name__`` is ``kind``'s, so argparse names the type in its messages.
     """
-    bounds = ('(' if low_open else '[') + ('-inf' if low is None else f'{low:g}') + ', ' + ('inf' if high is None else
-                                                                                            f'{high:g}') + ']'
+    lower = '(-inf' if low is None else ('(' if low_open else '[') + f'{low:g}'
+    upper = 'inf)' if high is None else f'{high:g}]'
+    bounds = f'{lower}, {upper}'
 
     def parse(text: str) -> Any:
         try:
