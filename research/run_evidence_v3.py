@@ -16,6 +16,8 @@ Per seed (every step resumable, reused when finished, refused when its configura
    without ``HDRImg.hdr`` that the labeller reads. Priors from the inputs (``make_semantic_priors.py --source
    reference``, VGG16) of L and the validation scenes.
 2. stage 0 ``evidence_pretrain_s<seed>``: the ORM on L alone, half of ``--iters``; shared by every arm of the seed.
+   With ``--prior-source orm`` the teachers' priors are computed from that ORM's output instead, per seed, in a copy
+   of L and the validation scenes (``<work>/priors_orm_s<seed>``, frames linked, not copied).
 3. stage 1 teachers on the frozen stage-0 EMA ORM, trained on L: ``evidence_skt_u_teacher_s<seed>`` (SPGRM with the
    priors) and ``evidence_selftrain_u_teacher_s<seed>`` (the same network without priors).
 4. labels: ``scripts/make_pseudo_labels.py`` over U with each teacher (``<work>/pseudo/<arm>_s<seed>``).
@@ -30,6 +32,7 @@ import copy
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import threading
@@ -38,6 +41,8 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import yaml
 
 from research import run_evidence as v2
 from research.evidence_data import EXTRA_FOLDER, SPLIT_FOLDERS, build_data, build_extra_test
@@ -96,12 +101,29 @@ def pretrain_name(seed: int) -> str:
     return f'evidence_pretrain_s{seed}'
 
 
+def prior_roots(seed: int, paths: Paths, args: argparse.Namespace) -> Tuple[str, str]:
+    """(L, validation) folders whose priors the teacher arms read: the data's own (``--prior-source reference``) or
+    the seed's copies with priors from the stage-0 ORM's output (``orm``)."""
+    if args.prior_source == 'reference':
+        return osp.join(paths.v3, LABELLED), osp.join(paths.data, SPLIT_FOLDERS['val'])
+    base = osp.join(paths.work, f'priors_orm_s{seed}')
+    return osp.join(base, LABELLED), osp.join(base, SPLIT_FOLDERS['val'])
+
+
 # ------------------------------------------------------------------------------------------------------------ configs
 def base_options(v2_arm: str, name: str, seed: int, paths: Paths, args: argparse.Namespace) -> Dict[str, Any]:
     """v2's config of ``v2_arm`` (recipe, validation, region metrics) for half of ``--iters``, trained on L."""
     opt = v2.train_options(v2_arm, seed, paths.data, v2.half_args(args))
     opt['name'] = name
     opt['datasets']['train']['dataroot'] = osp.join(paths.v3, LABELLED)
+    return opt
+
+
+def with_prior_roots(opt: Dict[str, Any], seed: int, paths: Paths, args: argparse.Namespace) -> Dict[str, Any]:
+    """``opt`` reading L and the validation scenes from :func:`prior_roots` (a teacher arm's priors)."""
+    labelled, val = prior_roots(seed, paths, args)
+    opt['datasets']['train']['dataroot'] = labelled
+    opt['datasets']['val']['dataroot'] = val
     return opt
 
 
@@ -120,8 +142,8 @@ def stage0_options(seed: int, paths: Paths, args: argparse.Namespace) -> Dict[st
 def teacher_options(teacher: str, seed: int, paths: Paths, args: argparse.Namespace) -> Dict[str, Any]:
     """Stage 1: the teacher on L on the frozen stage-0 EMA ORM (v2's staged teacher; priors from the inputs)."""
     unscaled = argparse.Namespace(**dict(vars(args), distill_scale=1.0))
-    opt = from_stage0(base_options(TEACHER_CONFIG[teacher], teacher_name(teacher, seed), seed, paths, unscaled), seed,
-                      paths, args)
+    opt = with_prior_roots(from_stage0(base_options(TEACHER_CONFIG[teacher], teacher_name(teacher, seed), seed, paths,
+                                                    unscaled), seed, paths, args), seed, paths, args)
     opt['skt']['mode'] = 'staged_teacher'
     opt['train'].update(ema_decay=0, ema_warmup=False)  # the ORM is frozen
     return opt
@@ -140,6 +162,7 @@ def student_options(arm: str, seed: int, paths: Paths, args: argparse.Namespace)
     opt = from_stage0(base_options(TEACHER_CONFIG[teacher] if teacher else 'baseline', v2.run_name(arm, seed), seed,
                                    paths, args), seed, paths, args)
     if teacher:
+        opt = with_prior_roots(opt, seed, paths, args)
         opt['skt'].update(mode='staged_student', distill_warmup_iter=0)
         opt['path'].update(pretrain_network_t=paths.model(teacher_name(teacher, seed), 'net_t', half_iters(args)),
                            param_key_t='params', strict_load_t=True)
@@ -159,6 +182,43 @@ def student_options(arm: str, seed: int, paths: Paths, args: argparse.Namespace)
 
 
 # ------------------------------------------------------------------------------------------------------------ running
+def reuse_finished(name: str, config_text: str, finished: str, done: str, paths: Paths, args: argparse.Namespace,
+                   timings: Dict[str, Any]) -> bool:
+    """Hard-link the finished step ``name`` of ``--reuse-from`` into this ``--work`` when its recorded configuration
+    (the training config, or the labels' command) equals ``config_text`` once the other folder's path reads as this
+    one's: a screen cell shares stage 0 and the teachers it has in common with another cell instead of retraining them.
+
+    Args:
+        name: The step (run name, or ``labels_<arm>_s<seed>``).
+        config_text: This step's configuration as this folder records it.
+        finished: The step's output relative to ``--work`` (an experiment folder, or a labels folder).
+        done: The file (relative to ``--work``) that exists once the step has finished.
+        timings: This run's wall times; the other folder's entry of the step is copied into it.
+    Returns:
+        Whether this folder's step is the other's (taken over now or earlier); the caller reuses a step only when every
+        step before it in the arm's chain is reused, so a step is never taken over on top of one trained here.
+    """
+    other = osp.abspath(args.reuse_from)
+    if not osp.isfile(osp.join(other, done)):
+        return False
+    if osp.exists(osp.join(paths.work, finished)):
+        return osp.isfile(osp.join(paths.work, done)) and osp.samefile(osp.join(paths.work, done),
+                                                                      osp.join(other, done))
+    record = osp.join(other, 'configs', f'{name}.yml') if name.startswith('evidence_') else osp.join(other, done)
+    with open(record) as f:
+        if f.read().replace(other, paths.work) != config_text:
+            return False
+    shutil.copytree(osp.join(other, finished), osp.join(paths.work, finished), copy_function=os.link)
+    if not osp.exists(osp.join(paths.work, done)):  # the labels' marker sits beside their folder
+        os.link(osp.join(other, done), osp.join(paths.work, done))
+    other_timings = osp.join(other, 'timings.json')
+    if osp.isfile(other_timings):
+        with open(other_timings) as f:
+            timings.update({key: value for key, value in json.load(f).items() if key == name})
+    print(f'=== {name}: reused from {other}', flush=True)
+    return True
+
+
 _LOCKS: Dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -179,42 +239,82 @@ def build_priors(paths: Paths, args: argparse.Namespace) -> float:
     return time.time() - start
 
 
-def make_labels(arm: str, seed: int, paths: Paths, args: argparse.Namespace, timings: Dict[str, Any]) -> None:
+def build_orm_priors(seed: int, paths: Paths, args: argparse.Namespace, timings: Dict[str, Any]) -> None:
+    """``--prior-source orm``: VGG16 priors of L and the validation scenes from the stage-0 EMA ORM's output, in the
+    seed's copies of those folders (frames linked); resumable (finished scenes are skipped)."""
+    orm = stage0_options(seed, paths, args)['network_g']
+    orm_opt = [f'{key}={yaml.safe_dump(value, default_flow_style=True).strip()}' for key, value in orm.items()
+               if key != 'type']
+    start = time.time()
+    for source, target in zip((osp.join(paths.v3, LABELLED), osp.join(paths.data, SPLIT_FOLDERS['val'])),
+                              prior_roots(seed, paths, args)):
+        if not osp.isdir(target):
+            shutil.copytree(source, target + '.partial', ignore=shutil.ignore_patterns('skb_*'), dirs_exist_ok=True,
+                            copy_function=lambda src, dst: os.symlink(osp.abspath(src), dst))
+            os.replace(target + '.partial', target)
+        v2.run_priors(target, 'vgg16', ['--source', 'orm', '--orm-checkpoint',
+                                        paths.model(pretrain_name(seed), 'net_g', half_iters(args)),
+                                        '--orm-param-key', 'params_ema', '--orm-arch', orm['type'],
+                                        '--orm-pad-multiple', '8', '--orm-opt', *orm_opt])
+    timings.setdefault(f'priors_orm_s{seed}', time.time() - start)
+
+
+def make_labels(arm: str, seed: int, paths: Paths, args: argparse.Namespace, timings: Dict[str, Any],
+                chain: Dict[str, bool]) -> None:
     """U labelled by the arm's stage-1 teacher and the stage-0 EMA ORM (``scripts/make_pseudo_labels.py``; U's
-    folder has no GT file); skipped when done."""
+    folder has no GT file); skipped when done; taken over from ``--reuse-from`` while ``chain['linked']``."""
     out, done = paths.pseudo(arm, seed), paths.pseudo(arm, seed) + '.done.json'
-    if osp.isfile(done):
-        return
     name = teacher_name(TEACHERS[arm], seed)
     command = [sys.executable, osp.join(REPO, 'scripts', 'make_pseudo_labels.py'), osp.join(paths.v3, UNLABELLED),
                '-o', out, '--config', osp.join(paths.work, 'configs', f'{name}.yml'),
                '--orm-checkpoint', paths.model(pretrain_name(seed), 'net_g', half_iters(args)),
                '--teacher-checkpoint', paths.model(name, 'net_t', half_iters(args)),
-               '--priors-like', osp.join(paths.v3, LABELLED), '--confidence', args.confidence, '--tau', str(args.tau),
+               '--priors-like', prior_roots(seed, paths, args)[0], '--confidence', args.confidence, '--tau', str(args.tau),
                '--device', args.device]
+    record = json.dumps({'command': command}, indent=1)
+    if chain['linked']:
+        chain['linked'] = reuse_finished(f'labels_{arm}_s{seed}', record, osp.relpath(out, paths.work),
+                                         osp.relpath(done, paths.work), paths, args, timings)
+    if osp.isfile(done):
+        return
     start = time.time()
     print(f'\n=== labels {arm} s{seed}', flush=True)
     subprocess.run(command, cwd=paths.work, check=True, env=v2.thread_env(args),
                    stdout=v2.log_file(paths.work, f'labels_{arm}_s{seed}', 'label'), stderr=subprocess.STDOUT)
     timings[f'labels_{arm}_s{seed}'] = {'label_s': time.time() - start, 'commit': v2.git_commit()}
     with open(done, 'w') as f:
-        json.dump({'command': command}, f, indent=1)
+        f.write(record)
 
 
 def arm_steps(arm: str, seed: int, paths: Paths, args: argparse.Namespace,
               timings: Dict[str, Any]) -> List[Tuple[str, Callable[[], None]]]:
     """(name, step) of everything the arm's final run needs, in order."""
     half = half_iters(args)
+    chain = {'linked': bool(args.reuse_from)}  # every step so far is --reuse-from's
+
+    def train(opt: Dict[str, Any]) -> None:
+        network = 'net_t' if opt.get('skt', {}).get('mode') == 'staged_teacher' else 'net_g'
+        if chain['linked']:
+            config = v2.dump_yaml(opt, osp.join(paths.work, 'configs', f'{opt["name"]}.yml.new'))
+            with open(config) as f:
+                chain['linked'] = reuse_finished(opt['name'], f.read(), osp.join('experiments', opt['name']),
+                                                 osp.relpath(paths.model(opt['name'], network, half), paths.work),
+                                                 paths, args, timings)
+            os.remove(config)
+        v2.train_run(opt['name'], opt, half, paths.work, args, timings)
 
     def trainer(opt: Dict[str, Any]) -> Tuple[str, Callable[[], None]]:
-        return opt['name'], lambda: v2.train_run(opt['name'], opt, half, paths.work, args, timings)
+        return opt['name'], lambda: train(opt)
 
     steps = [trainer(stage0_options(seed, paths, args))]
     teacher = TEACHERS.get(arm)
+    if teacher and args.prior_source == 'orm':  # computed here: nothing after it is taken over
+        steps.append((f'priors_orm_s{seed}', lambda: (build_orm_priors(seed, paths, args, timings),
+                                                     chain.update(linked=False))))
     if teacher:
         steps.append(trainer(teacher_options(teacher, seed, paths, args)))
     if arm in ('skt_u', 'selftrain_u'):
-        steps.append((f'labels_{arm}_s{seed}', lambda: make_labels(arm, seed, paths, args, timings)))
+        steps.append((f'labels_{arm}_s{seed}', lambda: make_labels(arm, seed, paths, args, timings, chain)))
     return steps + [trainer(student_options(arm, seed, paths, args))]
 
 
@@ -273,6 +373,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     recipe.add_argument('--confidence', choices=['orm_agreement', 'prior_agreement', 'none'], default='orm_agreement',
                         help='confidence map of the labels (scripts/make_pseudo_labels.py)')
     recipe.add_argument('--tau', type=float, default=0.05, help='confidence scale in μ-law units')
+    recipe.add_argument('--prior-source', choices=['reference', 'orm'], default='reference',
+                        help='what the teachers\' priors are computed from: the reference frame, or the stage-0 ORM\'s '
+                        'output (per seed); never the GT')
+    parser.add_argument('--reuse-from', metavar='WORK', help='another --work of the same data: its finished stages '
+                        'whose configuration equals this one\'s (paths aside) are linked, not rerun (screen cells)')
     recipe.add_argument('--skam-unlabeled', action='store_true', help='SKAM on the unlabelled samples too')
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

@@ -131,3 +131,45 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     assert share['seeds'] == [0, 1] and share['share'] == pytest.approx(
         (means['skt_u'] - means['baseline_l']) / (means['supervised_lu'] - means['baseline_l']))
     assert {c['contrast'] for c in summary['extra_test_contrasts']} == {'skt_u - baseline_l', 'skt_u - selftrain_u'}
+
+    # a screen cell in its own --work takes over the finished stages it shares with another (--reuse-from): here
+    # λ_u = 0.5 shares stage 0, the teacher and the labels, and trains stage 2 only
+    cell = tmp_path / 'cell'
+    cell_argv = [a if a != str(work) else str(cell) for a in argv]
+    cell_argv[cell_argv.index('--report') + 1] = str(tmp_path / 'cell.md')
+    v3.main(cell_argv + ['--runs', 'skt_u', '--unlabeled-weight', '0.5', '--reuse-from', str(work)])
+    for shared in ('experiments/evidence_pretrain_s0/models/net_g_2.pth',
+                   'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth', 'pseudo/skt_u_s0/demo_train_001/PseudoHDR.hdr'):
+        assert os.path.samefile(cell / shared, work / shared), shared
+    student = 'experiments/evidence_skt_u_s0/models/net_g_2.pth'
+    assert (cell / student).is_file() and not os.path.samefile(cell / student, work / student)
+    assert yaml.safe_load((cell / 'configs' / 'evidence_skt_u_s0.yml').read_text())['train']['unlabeled_weight'] == 0.5
+    # other labels (no confidence map): stage 0 and the teacher are shared, the labels and everything after them are not,
+    # though stage 2's config reads the same
+    none = tmp_path / 'none'
+    v3.main([a if a != str(cell) else str(none) for a in cell_argv] + ['--runs', 'skt_u', '--confidence', 'none',
+                                                                         '--reuse-from', str(work)])
+    assert os.path.samefile(none / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth',
+                            work / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth')
+    assert (none / 'configs/evidence_skt_u_s0.yml').read_text() == (work / 'configs/evidence_skt_u_s0.yml').read_text(
+    ).replace(str(work), str(none))
+    for own in ('pseudo/skt_u_s0/demo_train_001/PseudoHDR.hdr', student):
+        assert (none / own).is_file() and not os.path.samefile(none / own, work / own), own
+    # --prior-source orm: the teachers read a per-seed copy of L and validation (frames linked) whose priors come from
+    # the stage-0 ORM's output; stage 0 is reused, the labels carry priors from the same source
+    orm_work = tmp_path / 'orm_work'
+    orm_argv = [a if a != str(cell) else str(orm_work) for a in cell_argv]
+    v3.main(orm_argv + ['--runs', 'skt_u', '--prior-source', 'orm', '--reuse-from', str(work)])
+    assert os.path.samefile(orm_work / 'experiments/evidence_pretrain_s0/models/net_g_2.pth',
+                            work / 'experiments/evidence_pretrain_s0/models/net_g_2.pth')
+    orm_l = orm_work / 'priors_orm_s0' / 'Labelled'
+    teacher = yaml.safe_load((orm_work / 'configs' / 'evidence_skt_u_teacher_s0.yml').read_text())
+    assert teacher['datasets']['train']['dataroot'] == str(orm_l)
+    assert teacher['datasets']['val']['dataroot'] == str(orm_work / 'priors_orm_s0' / 'Validation')
+    scene = next(orm_l.glob('*/skb_meta.json')).parent
+    meta = json.loads((scene / 'skb_meta.json').read_text())
+    assert meta['source'] == 'orm' and meta['orm_checkpoint'] == 'net_g_2.pth'
+    assert (scene / 'input_1.tif').is_symlink() and not (work / 'data_v3' / 'Labelled' / scene.name).is_symlink()
+    assert json.loads((work / 'data_v3' / 'Labelled' / scene.name / 'skb_meta.json').read_text())['source'] == 'reference'
+    label = next((orm_work / 'pseudo' / 'skt_u_s0').glob('*/pseudo_label.json'))
+    assert json.loads(label.read_text())['prior_source'] == 'orm'
