@@ -202,8 +202,8 @@ def reuse_finished(name: str, config_text: str, finished: str, done: str, paths:
     if not osp.isfile(osp.join(other, done)):
         return False
     if osp.exists(osp.join(paths.work, finished)):
-        return osp.isfile(osp.join(paths.work, done)) and osp.samefile(osp.join(paths.work, done),
-                                                                      osp.join(other, done))
+        mine = osp.join(paths.work, done)
+        return osp.isfile(mine) and osp.samefile(mine, osp.join(other, done))
     record = osp.join(other, 'configs', f'{name}.yml') if name.startswith('evidence_') else osp.join(other, done)
     with open(record) as f:
         if f.read().replace(other, paths.work) != config_text:
@@ -269,8 +269,8 @@ def make_labels(arm: str, seed: int, paths: Paths, args: argparse.Namespace, tim
                '-o', out, '--config', osp.join(paths.work, 'configs', f'{name}.yml'),
                '--orm-checkpoint', paths.model(pretrain_name(seed), 'net_g', half_iters(args)),
                '--teacher-checkpoint', paths.model(name, 'net_t', half_iters(args)),
-               '--priors-like', prior_roots(seed, paths, args)[0], '--confidence', args.confidence, '--tau', str(args.tau),
-               '--device', args.device]
+               '--priors-like', prior_roots(seed, paths, args)[0], '--confidence', args.confidence,
+               '--tau', str(args.tau), '--device', args.device]
     record = json.dumps({'command': command}, indent=1)
     if chain['linked']:
         chain['linked'] = reuse_finished(f'labels_{arm}_s{seed}', record, osp.relpath(out, paths.work),
@@ -306,11 +306,14 @@ def arm_steps(arm: str, seed: int, paths: Paths, args: argparse.Namespace,
     def trainer(opt: Dict[str, Any]) -> Tuple[str, Callable[[], None]]:
         return opt['name'], lambda: train(opt)
 
+    def orm_priors() -> None:  # computed here: nothing after it is taken over
+        build_orm_priors(seed, paths, args, timings)
+        chain['linked'] = False
+
     steps = [trainer(stage0_options(seed, paths, args))]
     teacher = TEACHERS.get(arm)
-    if teacher and args.prior_source == 'orm':  # computed here: nothing after it is taken over
-        steps.append((f'priors_orm_s{seed}', lambda: (build_orm_priors(seed, paths, args, timings),
-                                                     chain.update(linked=False))))
+    if teacher and args.prior_source == 'orm':
+        steps.append((f'priors_orm_s{seed}', orm_priors))
     if teacher:
         steps.append(trainer(teacher_options(teacher, seed, paths, args)))
     if arm in ('skt_u', 'selftrain_u'):

@@ -139,16 +139,17 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     cell_argv[cell_argv.index('--report') + 1] = str(tmp_path / 'cell.md')
     v3.main(cell_argv + ['--runs', 'skt_u', '--unlabeled-weight', '0.5', '--reuse-from', str(work)])
     for shared in ('experiments/evidence_pretrain_s0/models/net_g_2.pth',
-                   'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth', 'pseudo/skt_u_s0/demo_train_001/PseudoHDR.hdr'):
+                   'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth',
+                   'pseudo/skt_u_s0/demo_train_001/PseudoHDR.hdr'):
         assert os.path.samefile(cell / shared, work / shared), shared
     student = 'experiments/evidence_skt_u_s0/models/net_g_2.pth'
     assert (cell / student).is_file() and not os.path.samefile(cell / student, work / student)
     assert yaml.safe_load((cell / 'configs' / 'evidence_skt_u_s0.yml').read_text())['train']['unlabeled_weight'] == 0.5
-    # other labels (no confidence map): stage 0 and the teacher are shared, the labels and everything after them are not,
-    # though stage 2's config reads the same
+    # other labels (no confidence map): stage 0 and the teacher are shared, the labels and everything after them are
+    # not, though stage 2's config reads the same
     none = tmp_path / 'none'
-    v3.main([a if a != str(cell) else str(none) for a in cell_argv] + ['--runs', 'skt_u', '--confidence', 'none',
-                                                                         '--reuse-from', str(work)])
+    none_argv = [a if a != str(cell) else str(none) for a in cell_argv]
+    v3.main(none_argv + ['--runs', 'skt_u', '--confidence', 'none', '--reuse-from', str(work)])
     assert os.path.samefile(none / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth',
                             work / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth')
     assert (none / 'configs/evidence_skt_u_s0.yml').read_text() == (work / 'configs/evidence_skt_u_s0.yml').read_text(
@@ -170,6 +171,7 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     meta = json.loads((scene / 'skb_meta.json').read_text())
     assert meta['source'] == 'orm' and meta['orm_checkpoint'] == 'net_g_2.pth'
     assert (scene / 'input_1.tif').is_symlink() and not (work / 'data_v3' / 'Labelled' / scene.name).is_symlink()
-    assert json.loads((work / 'data_v3' / 'Labelled' / scene.name / 'skb_meta.json').read_text())['source'] == 'reference'
+    reference_meta = work / 'data_v3' / 'Labelled' / scene.name / 'skb_meta.json'
+    assert json.loads(reference_meta.read_text())['source'] == 'reference'
     label = next((orm_work / 'pseudo' / 'skt_u_s0').glob('*/pseudo_label.json'))
     assert json.loads(label.read_text())['prior_source'] == 'orm'
