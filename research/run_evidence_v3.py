@@ -373,8 +373,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                        help='share of U\'s sources used (the curve of the gain against |U|; use another --work)')
     recipe = groups['recipe']
     recipe.add_argument('--unlabeled-weight', type=float, default=1.0, help='λ_u of skt_u and selftrain_u')
-    recipe.add_argument('--confidence', choices=['orm_agreement', 'prior_agreement', 'none'], default='orm_agreement',
-                        help='confidence map of the labels (scripts/make_pseudo_labels.py)')
+    recipe.add_argument('--confidence', choices=['orm_agreement', 'prior_agreement', 'none'], default='none',
+                        help='confidence map of the labels (scripts/make_pseudo_labels.py); the plan\'s screen B chose '
+                        'none')
     recipe.add_argument('--tau', type=float, default=0.05, help='confidence scale in μ-law units')
     recipe.add_argument('--prior-source', choices=['reference', 'orm'], default='reference',
                         help='what the teachers\' priors are computed from: the reference frame, or the stage-0 ORM\'s '

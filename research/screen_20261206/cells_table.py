@@ -13,7 +13,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 #: (column, arm, metric) read from ``arm_means``.
-COLUMNS = (('skt_u PSNR-μ', 'skt_u', 'psnr_mu'), ('teacher PSNR-μ (live ORM)', 'skt_u', 'teacher_psnr_mu'),
+COLUMNS = (('skt_u PSNR-μ', 'skt_u', 'psnr_mu'), ('teacher PSNR-μ (stage 1)', 'skt_u', 'teacher_psnr_mu'),
            ('teacher, priors zeroed', 'skt_u', 'teacher0_psnr_mu'), ('baseline_l PSNR-μ', 'baseline_l', 'psnr_mu'),
            ('supervised_lu PSNR-μ', 'supervised_lu', 'psnr_mu'))
 

@@ -145,17 +145,17 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     student = 'experiments/evidence_skt_u_s0/models/net_g_2.pth'
     assert (cell / student).is_file() and not os.path.samefile(cell / student, work / student)
     assert yaml.safe_load((cell / 'configs' / 'evidence_skt_u_s0.yml').read_text())['train']['unlabeled_weight'] == 0.5
-    # other labels (no confidence map): stage 0 and the teacher are shared, the labels and everything after them are
+    # other labels (a confidence map): stage 0 and the teacher are shared, the labels and everything after them are
     # not, though stage 2's config reads the same
-    none = tmp_path / 'none'
-    none_argv = [a if a != str(cell) else str(none) for a in cell_argv]
-    v3.main(none_argv + ['--runs', 'skt_u', '--confidence', 'none', '--reuse-from', str(work)])
-    assert os.path.samefile(none / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth',
+    other = tmp_path / 'other_labels'
+    other_argv = [a if a != str(cell) else str(other) for a in cell_argv]
+    v3.main(other_argv + ['--runs', 'skt_u', '--confidence', 'orm_agreement', '--reuse-from', str(work)])
+    assert os.path.samefile(other / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth',
                             work / 'experiments/evidence_skt_u_teacher_s0/models/net_t_2.pth')
-    assert (none / 'configs/evidence_skt_u_s0.yml').read_text() == (work / 'configs/evidence_skt_u_s0.yml').read_text(
-    ).replace(str(work), str(none))
+    assert (other / 'configs/evidence_skt_u_s0.yml').read_text() == (work / 'configs/evidence_skt_u_s0.yml').read_text(
+    ).replace(str(work), str(other))
     for own in ('pseudo/skt_u_s0/demo_train_001/PseudoHDR.hdr', student):
-        assert (none / own).is_file() and not os.path.samefile(none / own, work / own), own
+        assert (other / own).is_file() and not os.path.samefile(other / own, work / own), own
     # --prior-source orm: the teachers read a per-seed copy of L and validation (frames linked) whose priors come from
     # the stage-0 ORM's output; stage 0 is reused, the labels carry priors from the same source
     orm_work = tmp_path / 'orm_work'
