@@ -182,8 +182,8 @@ def student_options(arm: str, seed: int, paths: Paths, args: argparse.Namespace)
 
 
 # ------------------------------------------------------------------------------------------------------------ running
-def reuse_finished(name: str, config_text: str, finished: str, done: str, paths: Paths, args: argparse.Namespace,
-                   timings: Dict[str, Any]) -> bool:
+def reuse_finished(name: str, config_text: str, record: str, finished: str, done: str, paths: Paths,
+                   args: argparse.Namespace, timings: Dict[str, Any]) -> bool:
     """Hard-link the finished step ``name`` of ``--reuse-from`` into this ``--work`` when its recorded configuration
     (the training config, or the labels' command) equals ``config_text`` once the other folder's path reads as this
     one's: a screen cell shares stage 0 and the teachers it has in common with another cell instead of retraining them.
@@ -191,6 +191,8 @@ def reuse_finished(name: str, config_text: str, finished: str, done: str, paths:
     Args:
         name: The step (run name, or ``labels_<arm>_s<seed>``).
         config_text: This step's configuration as this folder records it.
+        record: The file (relative to ``--work``) that records the step's configuration (its YAML, or the labels'
+            marker).
         finished: The step's output relative to ``--work`` (an experiment folder, or a labels folder).
         done: The file (relative to ``--work``) that exists once the step has finished.
         timings: This run's wall times; the other folder's entry of the step is copied into it.
@@ -204,8 +206,7 @@ def reuse_finished(name: str, config_text: str, finished: str, done: str, paths:
     if osp.exists(osp.join(paths.work, finished)):
         mine = osp.join(paths.work, done)
         return osp.isfile(mine) and osp.samefile(mine, osp.join(other, done))
-    record = osp.join(other, 'configs', f'{name}.yml') if name.startswith('evidence_') else osp.join(other, done)
-    with open(record) as f:
+    with open(osp.join(other, record)) as f:
         if f.read().replace(other, paths.work) != config_text:
             return False
     shutil.copytree(osp.join(other, finished), osp.join(paths.work, finished), copy_function=os.link)
@@ -214,7 +215,9 @@ def reuse_finished(name: str, config_text: str, finished: str, done: str, paths:
     other_timings = osp.join(other, 'timings.json')
     if osp.isfile(other_timings):
         with open(other_timings) as f:
-            timings.update({key: value for key, value in json.load(f).items() if key == name})
+            recorded = json.load(f)
+        if name in recorded:
+            timings[name] = recorded[name]
     print(f'=== {name}: reused from {other}', flush=True)
     return True
 
@@ -273,8 +276,9 @@ def make_labels(arm: str, seed: int, paths: Paths, args: argparse.Namespace, tim
                '--tau', str(args.tau), '--device', args.device]
     record = json.dumps({'command': command}, indent=1)
     if chain['linked']:
-        chain['linked'] = reuse_finished(f'labels_{arm}_s{seed}', record, osp.relpath(out, paths.work),
-                                         osp.relpath(done, paths.work), paths, args, timings)
+        marker = osp.relpath(done, paths.work)
+        chain['linked'] = reuse_finished(f'labels_{arm}_s{seed}', record, marker, osp.relpath(out, paths.work),
+                                         marker, paths, args, timings)
     if osp.isfile(done):
         return
     start = time.time()
@@ -297,7 +301,8 @@ def arm_steps(arm: str, seed: int, paths: Paths, args: argparse.Namespace,
         if chain['linked']:
             config = v2.dump_yaml(opt, osp.join(paths.work, 'configs', f'{opt["name"]}.yml.new'))
             with open(config) as f:
-                chain['linked'] = reuse_finished(opt['name'], f.read(), osp.join('experiments', opt['name']),
+                chain['linked'] = reuse_finished(opt['name'], f.read(), osp.join('configs', f'{opt["name"]}.yml'),
+                                                 osp.join('experiments', opt['name']),
                                                  osp.relpath(paths.model(opt['name'], network, half), paths.work),
                                                  paths, args, timings)
             os.remove(config)

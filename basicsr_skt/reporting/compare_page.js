@@ -156,33 +156,24 @@
     return canvas;
   }
 
-  function renderImages() {
+  // Paint every layer of one kind ('images': tone-mapped; 'errors': colourized) of the current scene offscreen.
+  function renderLayers(kind, paint) {
     if (state.scene < 0) return;
     const scene = meta.scenes[state.scene];
-    const data = decoded[state.scene];
+    const layers = decoded[state.scene][kind];
     const n = scene.width * scene.height;
-    for (const key of Object.keys(data.images)) {
+    for (const key of Object.keys(layers)) {
       const canvas = offscreenFor(key, scene);
       const ctx = canvas.getContext('2d');
       const img = ctx.createImageData(scene.width, scene.height);
-      toneMap(data.images[key], n, img.data);
+      paint(layers[key], n, img.data);
       ctx.putImageData(img, 0, 0);
     }
   }
 
-  function renderErrors() {
-    if (state.scene < 0) return;
-    const scene = meta.scenes[state.scene];
-    const data = decoded[state.scene];
-    const n = scene.width * scene.height;
-    for (const key of Object.keys(data.errors)) {
-      const canvas = offscreenFor(key, scene);
-      const ctx = canvas.getContext('2d');
-      const img = ctx.createImageData(scene.width, scene.height);
-      colourize(data.errors[key], n, img.data);
-      ctx.putImageData(img, 0, 0);
-    }
-  }
+  function renderImages() { renderLayers('images', toneMap); }
+
+  function renderErrors() { renderLayers('errors', colourize); }
 
   function panelSource(panel) {
     if (panel.key !== 'flip') return panel.key;
