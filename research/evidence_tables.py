@@ -288,6 +288,37 @@ def largest_delta_scenes(scores: Scores, count: int = 3) -> List[Tuple[str, floa
     return sorted(deltas.items(), key=lambda item: -abs(item[1]))[:count]
 
 
+def scene_source(scene: str, photographs: Sequence[str]) -> str:
+    """The photograph ``scene`` was simulated from (scenes are named ``<photograph>_v<capture>``), else
+    ``generated``."""
+    for photo in photographs:
+        capture = scene[len(photo) + 2:]
+        if scene.startswith(f'{photo}_v') and capture.isdigit():
+            return photo
+    return 'generated'
+
+
+def source_delta_table(scores: Scores, control: str, photographs: Sequence[str], metric: str = 'psnr_mu') -> str:
+    """Per source photograph (the generated scenes together, then all scenes): every other arm − ``control`` on
+    ``metric``, the mean over the source's scenes, then over the seeds where every arm kept per-scene scores; '' when no
+    seed has. Shows whether a contrast's mean comes from every photograph or from one."""
+    arms = [arm for arm in scores if arm != control]
+    seeds = [s for s in finished_seeds(scores, list(scores)) if not any(mean_only(scores[a][s]) for a in scores)]
+    if control not in scores or not arms or not seeds:
+        return ''
+    scenes = [scene for scene in scores[control][seeds[0]] if all(scene in scores[a][s] for a in scores for s in seeds)]
+    groups: 'OrderedDict[str, List[str]]' = OrderedDict()
+    for scene in scenes:
+        groups.setdefault(scene_source(scene, photographs), []).append(scene)
+    groups['all scenes'] = scenes
+    rows = []
+    for source, members in groups.items():
+        deltas = [np.mean([np.mean([scores[arm][s][scene][metric] - scores[control][s][scene][metric]
+                                    for scene in members]) for s in seeds]) for arm in arms]
+        rows.append([source, str(len(members))] + [fmt(float(d), 2, True) for d in deltas])
+    return markdown_table(['source', 'scenes'] + [f'{arm} − {control}' for arm in arms], rows)
+
+
 def labelled(image: np.ndarray, label: str) -> np.ndarray:
     """A copy of the uint8 image with ``label`` written in its top-left corner."""
     tile = np.ascontiguousarray(image).copy()

@@ -14,7 +14,8 @@ import numpy as np
 
 from research import run_evidence as v2
 from research.evidence_tables import (Scores, arm_table, contrast_summaries, contrast_table, finished_seeds,
-                                      finite_json, merge_scores, readout, scene_mean, scores_to_json, validation_scores)
+                                      finite_json, merge_scores, readout, scene_mean, scores_to_json,
+                                      source_delta_table, validation_scores)
 from research.paths import portable_argv, repo_relative
 from research.run_evidence_v3 import (ARMS, COMMAND, CONTRASTS, PRIMARY, TEACHERS, half_iters, pretrain_name,
                                       teacher_name)
@@ -121,6 +122,21 @@ def results_lines(args: argparse.Namespace, scores: v2.ReportScores, timings: Di
     return lines
 
 
+def source_lines(manifest: Dict[str, Any], scores: v2.ReportScores) -> List[str]:
+    """The test contrasts against ``baseline_l`` per source photograph (:func:`source_delta_table`); [] on validation
+    or when no seed kept per-scene scores."""
+    if scores.split != 'test' or not scores.test_scores:
+        return []
+    control = CONTRASTS[0][1]
+    table = source_delta_table(scores.test_scores, control, manifest['photo_sources']['test'])
+    if not table:
+        return []
+    return ['### Per source photograph (test split)', '', table, '',
+            f'PSNR-μ, arm − {control}: the mean over the captures of each test photograph (the generated scenes '
+            'together), then over the seeds with per-scene scores. A diagnostic added after pilot seeds 1 and 2 (the '
+            'ceiling arm lost on one photograph only); it is not part of the plan\'s rule.', '']
+
+
 def stage_rows(runs: Sequence[Tuple[str, int]], timings: Dict[str, Any]) -> List[Tuple[str, float]]:
     """(stage, seconds) of every recorded stage: data, priors, then per seed stage 0, teachers, labels, stage 2 and
     tests."""
@@ -169,7 +185,8 @@ def write_report(args: argparse.Namespace, work: str, manifest: Dict[str, Any], 
              f'Report written at commit `{v2.git_commit()}`; machine: {platform.machine()}, {os.cpu_count()} CPU '
              f'cores; {time.strftime("%Y-%m-%d %H:%M")}.', '']
     lines += setup_lines(args, manifest, v3, extra, runs) + results_lines(args, scores, timings)
-    lines += v2.region_lines(args, work, scores, report_dir, stem) + v2.extra_test_lines(extra, scores)
+    lines += v2.region_lines(args, work, scores, report_dir, stem) + source_lines(manifest, scores)
+    lines += v2.extra_test_lines(extra, scores)
     if scores.split == 'test' and scores.test_scores:
         lines += v2.compare_page_lines(work, scores.test_scores, stem)
     plots = v2.write_curve_plots(work, runs, report_dir, stem)

@@ -265,6 +265,24 @@ def test_evidence_tables_known_values():
     assert evidence_tables.finite_json({'a': [float('nan'), 1.0], 'b': float('inf')}) == {'a': [None, 1.0], 'b': None}
 
 
+def test_source_table_averages_captures_then_seeds():
+    def run(a0, a1, gen):
+        return OrderedDict([('Ab_v0', {'psnr_mu': a0}), ('Ab_v1', {'psnr_mu': a1}), ('A_v0', {'psnr_mu': 20.0}),
+                            ('demo_test_000', {'psnr_mu': gen})])
+    base = {1: run(30.0, 30.0, 30.0), 2: run(31.0, 31.0, 31.0), 3: {evidence_tables.MEAN_ONLY_SCENE: {'psnr_mu': 9.0}}}
+    scores = OrderedDict(base=base, arm={1: run(30.5, 31.5, 29.0), 2: run(31.0, 32.0, 31.0),
+                                         3: {evidence_tables.MEAN_ONLY_SCENE: {'psnr_mu': 99.0}}})
+    # 'A_v0' belongs to A, not to Ab (the prefix is the whole name); seed 3 is known by its means only: left out
+    assert [evidence_tables.scene_source(n, ['A', 'Ab']) for n in ('Ab_v1', 'A_v0', 'A_vx', 'demo_test_000')] == [
+        'Ab', 'A', 'generated', 'generated']
+    rows = evidence_tables.source_delta_table(scores, 'base', ['A', 'Ab']).splitlines()
+    assert rows == ['| source | scenes | arm − base |', '|---|---|---|',
+                    '| Ab | 2 | +0.75 |',  # seed 1: (0.5 + 1.5) / 2 = 1.0; seed 2: (0 + 1) / 2 = 0.5
+                    '| A | 1 | +0.00 |', '| generated | 1 | -0.50 |',  # seed 1: -1.0, seed 2: 0.0
+                    '| all scenes | 4 | +0.25 |']  # seed 1: (0.5 + 1.5 + 0 - 1) / 4; seed 2: (0 + 1 + 0 + 0) / 4
+    assert evidence_tables.source_delta_table(OrderedDict(base=base), 'base', ['A']) == ''
+
+
 def test_mean_curves_one_series_per_arm_at_common_iterations():
     curves = {('skt', 0): [(100, 30.0), (200, 31.0)], ('skt', 1): [(100, 32.0), (200, 33.0), (300, 34.0)],
               ('baseline', 0): [(100, 29.0)], ('baseline', 1): [], **{('x', s): [(1, float(s))] for s in range(12)}}

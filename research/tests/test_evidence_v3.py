@@ -6,9 +6,11 @@ import pytest
 import yaml
 
 from basicsr_skt.utils.hdr_io import write_hdr
+from research import run_evidence as v2
 from research import run_evidence_v3 as v3
 from research.evidence_tables import MEAN_ONLY_SCENE, scores_from_json, scores_to_json
 from research.evidence_v3_data import LabelSplit, keep_share, split_photographs
+from research.evidence_v3_report import source_lines
 from research.tests.test_evidence import smooth_radiance
 
 #: Config keys that make an arm an SKT arm (the teacher); the plan lets arms differ there.
@@ -175,3 +177,17 @@ def test_tiny_v3_screen_runs_every_arm_without_u_gt_reaching_the_labeller(tmp_pa
     assert json.loads(reference_meta.read_text())['source'] == 'reference'
     label = next((orm_work / 'pseudo' / 'skt_u_s0').glob('*/pseudo_label.json'))
     assert json.loads(label.read_text())['prior_source'] == 'orm'
+
+
+def test_report_shows_the_test_contrasts_per_source_photograph():
+    scene = lambda a, b: {'P_v0': {'psnr_mu': a}, 'P_v1': {'psnr_mu': b}}  # noqa: E731
+    scores = {'baseline_l': {1: scene(30.0, 30.0)}, 'skt_u': {1: scene(30.4, 30.2)}}
+
+    def report(split):
+        return v2.ReportScores(split, {}, scores if split == 'test' else {}, [], scores, [], {}, [], [1])
+
+    manifest = {'photo_sources': {'test': ['P']}}
+    lines = source_lines(manifest, report('test'))
+    assert lines[0] == '### Per source photograph (test split)'
+    assert lines[2].splitlines()[2:] == ['| P | 2 | +0.30 |', '| all scenes | 2 | +0.30 |']
+    assert source_lines(manifest, report('validation')) == []
