@@ -8,6 +8,7 @@ deterministic (the same recipe gives the same files) and resumable: an existing 
 import json
 import os
 import os.path as osp
+import re
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from basicsr_skt.utils.hdr_io import read_hdr
 SPLIT_FOLDERS = {'train': 'Training', 'val': 'Validation', 'test': 'Test'}
 #: Folder of the ``--extra-test`` scenes inside ``<work>/extra``.
 EXTRA_FOLDER = 'ExtraTest'
+CAPTURE_NAME = re.compile(r'(?P<photo>.+)_v(?P<capture>\d+)')
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,17 @@ class EvidenceData:
         return bracket
 
 
+def capture_name(photo: str, capture: int) -> str:
+    """The scene name of capture ``capture`` simulated from photograph ``photo`` (file stem): ``<photo>_v<capture>``."""
+    return f'{photo}_v{capture}'
+
+
+def capture_source(scene: str) -> Optional[str]:
+    """The photograph a :func:`capture_name` scene was simulated from; None for any other name (generated scenes)."""
+    match = CAPTURE_NAME.fullmatch(scene)
+    return match.group('photo') if match else None
+
+
 def demo_shares(scene: DemoScene) -> Dict[str, float]:
     """The shares of :func:`scene_shares` for a generated scene (no occluder: nothing is missing by occlusion)."""
     ref = len(scene.evs) // 2
@@ -146,7 +159,7 @@ def build_data(spec: EvidenceData, data_dir: str) -> Dict[str, Any]:
     jobs = [(split, stem, variant) for split in SPLITS for stem in photo_splits[split]
             for variant in range(spec.variants if split == 'train' else spec.eval_variants)]
     for split, stem, variant in tqdm(jobs, desc='synthetic scenes', unit='scene'):
-        name = f'{stem}_v{variant}'
+        name = capture_name(stem, variant)
         bracket = spec.capture(photos[stems.index(stem)], variant)
         folder = osp.join(tmp_dir, SPLIT_FOLDERS[split], name)
         os.makedirs(folder)
@@ -211,7 +224,7 @@ def build_extra_test(spec: EvidenceData, extra_dir: str, root: str, manifest: Di
     scenes, shares = [], {}
     for path in photos:
         for variant in range(spec.eval_variants):
-            name = f'{osp.splitext(osp.basename(path))[0]}_v{variant}'
+            name = capture_name(osp.splitext(osp.basename(path))[0], variant)
             bracket = spec.capture(path, variant)
             folder = osp.join(tmp, EXTRA_FOLDER, name)
             os.makedirs(folder)

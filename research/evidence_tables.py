@@ -13,6 +13,7 @@ import numpy as np
 
 from basicsr_skt.utils.hdr_io import read_hdr
 from basicsr_skt.utils.tonemap import mu_law
+from research.evidence_data import capture_source
 from research.stats import ContrastSummary, summarise, summarise_family
 
 Scores = Dict[str, Dict[int, 'OrderedDict[str, Dict[str, float]]']]  # arm -> seed -> scene -> metric -> value
@@ -43,15 +44,17 @@ def mean_only(scenes: Dict[str, Dict[str, float]]) -> bool:
     return list(scenes) == [MEAN_ONLY_SCENE]
 
 
-def merge_scores(scores: Scores, earlier: Scores) -> Scores:
+def merge_scores(scores: Scores, earlier: Scores, order: Sequence[str] = ()) -> Scores:
     """``scores`` plus the (arm, seed) runs of ``earlier`` that ``scores`` lacks (a run present in both keeps its
-    ``scores`` values); arms in the order first seen, seeds sorted."""
+    ``scores`` values); the arms of ``order`` first, in that order, then the others in the order first seen; seeds
+    sorted. With ``order``, the tables read the same whichever arms were trained last."""
     merged: Scores = OrderedDict()
     for source in (scores, earlier):
         for arm, per_seed in source.items():
             for seed, scenes in per_seed.items():
                 merged.setdefault(arm, {}).setdefault(seed, scenes)
-    return OrderedDict((arm, dict(sorted(per_seed.items()))) for arm, per_seed in merged.items())
+    arms = [arm for arm in order if arm in merged] + [arm for arm in merged if arm not in order]
+    return OrderedDict((arm, dict(sorted(merged[arm].items()))) for arm in arms)
 
 
 def scores_to_json(scores: Scores, digits: int = 6) -> Dict[str, Any]:
@@ -289,13 +292,10 @@ def largest_delta_scenes(scores: Scores, count: int = 3) -> List[Tuple[str, floa
 
 
 def scene_source(scene: str, photographs: Sequence[str]) -> str:
-    """The photograph ``scene`` was simulated from (scenes are named ``<photograph>_v<capture>``), else
+    """The photograph of ``photographs`` that ``scene`` was simulated from (:func:`capture_source`), else
     ``generated``."""
-    for photo in photographs:
-        capture = scene[len(photo) + 2:]
-        if scene.startswith(f'{photo}_v') and capture.isdigit():
-            return photo
-    return 'generated'
+    photo = capture_source(scene)
+    return photo if photo in photographs else 'generated'
 
 
 def source_delta_table(scores: Scores, control: str, photographs: Sequence[str], metric: str = 'psnr_mu') -> str:

@@ -33,7 +33,7 @@ from basicsr_skt.synthesis.demo_scenes import render_scene, scene_rng, write_sce
 from basicsr_skt.synthesis.synthetic_brackets import list_hdr_images, write_bracket
 from basicsr_skt.utils.pseudo_label_files import (CONFIDENCE_FILE, FORMAT_VERSION, MARKER_FILE, PSEUDO_GT_FILE,
                                                   write_confidence, write_json)
-from research.evidence_data import SPLIT_FOLDERS, EvidenceData, finish, read_manifest
+from research.evidence_data import SPLIT_FOLDERS, EvidenceData, capture_name, capture_source, finish, read_manifest
 
 #: Folders of ``data_v3``.
 LABELLED, UNLABELLED, UNLABELLED_GT, SUPERVISED_U = 'Labelled', 'Unlabelled', 'UnlabelledGT', 'SupervisedU'
@@ -125,7 +125,7 @@ def write_u_scene(spec: EvidenceData, manifest: Dict[str, Any], data_dir: str, s
     photos = {osp.splitext(osp.basename(p))[0]: p for p in list_hdr_images(manifest['hdr_dir'])}
     names = []
     for variant in range(int(manifest['v3_split']['unlabelled_variants'])):
-        name = f'{source}_v{variant}'
+        name = capture_name(source, variant)
         target = osp.join(tmp, UNLABELLED_GT, name)
         if osp.isdir(osp.join(train_dir, name)):
             copy_scene(osp.join(train_dir, name), target)  # v2's capture
@@ -156,7 +156,7 @@ def build_v3_data(spec: EvidenceData, manifest: Dict[str, Any], data_dir: str, s
     shutil.rmtree(tmp, ignore_errors=True)
     l_photos, u_photos = split_photographs(list(manifest['photo_sources']['train']), split)
     train_dir = osp.join(data_dir, SPLIT_FOLDERS['train'])
-    l_scenes = [s for s in manifest['scenes']['train'] if s.rsplit('_v', 1)[0] in l_photos]
+    l_scenes = [s for s in manifest['scenes']['train'] if capture_source(s) in l_photos]
     l_scenes += manifest['demo_sources']['train'][:split.labelled_demo]
     for scene in l_scenes:
         copy_scene(osp.join(train_dir, scene), osp.join(tmp, LABELLED, scene))

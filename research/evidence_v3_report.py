@@ -50,7 +50,7 @@ def collect_scores(args: argparse.Namespace, work: str, runs: List[Tuple[str, in
     """v2's :class:`~research.run_evidence.ReportScores` for v3's arms and contrasts."""
     final_val = read_validation(work, runs, args)
     local = OrderedDict() if args.validation_only else v2.read_test_scores(work, runs, 'evidence_test')
-    test_scores = merge_scores(local, earlier)
+    test_scores = merge_scores(local, earlier, order=list(ARMS))
     from_earlier = [(arm, seed) for arm, per_seed in earlier.items() for seed in per_seed
                     if seed not in local.get(arm, {})]
     extra_scores = v2.read_test_scores(work, runs, 'evidence_extra') if extra is not None else OrderedDict()

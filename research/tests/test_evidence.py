@@ -15,7 +15,7 @@ from basicsr_skt.reporting.charts import line_chart
 from basicsr_skt.synthesis.splits import check_disjoint
 from basicsr_skt.utils.hdr_io import write_hdr
 from research import evidence_tables, run_evidence, stats
-from research.evidence_data import EvidenceData, build_data, build_extra_test
+from research.evidence_data import EvidenceData, build_data, build_extra_test, capture_name, capture_source
 from research.train_logs import logged_scalars, validation_curves
 
 LOG = """2026-11-29 18:11:26,081 INFO: [demo_..][epoch:  0, iter:     100, lr:(5.000e-04,)] [eta: 0:01:19, \
@@ -265,6 +265,12 @@ def test_evidence_tables_known_values():
     assert evidence_tables.finite_json({'a': [float('nan'), 1.0], 'b': float('inf')}) == {'a': [None, 1.0], 'b': None}
 
 
+def test_capture_names_read_back_to_their_photograph():
+    assert [capture_name('Ab', 3), capture_name('A_v1', 0)] == ['Ab_v3', 'A_v1_v0']
+    assert [capture_source(n) for n in ('Ab_v3', 'A_v1_v0', 'A_v12', 'A_vx', 'A_v', '_v1', 'demo_train_000')] == [
+        'Ab', 'A_v1', 'A', None, None, None, None]
+
+
 def test_source_table_averages_captures_then_seeds():
     def run(a0, a1, gen):
         return OrderedDict([('Ab_v0', {'psnr_mu': a0}), ('Ab_v1', {'psnr_mu': a1}), ('A_v0', {'psnr_mu': 20.0}),
@@ -318,6 +324,8 @@ def test_score_archive_merge_and_bad_earlier_scores(tmp_path):
     earlier = evidence_tables.scores_from_json(json.loads(json.dumps(archive)))
     merged = evidence_tables.merge_scores(here, earlier)
     assert list(merged) == ['skt', 'baseline'] and list(merged['skt']) == [0, 3]
+    assert list(evidence_tables.merge_scores(here, earlier, order=['baseline', 'skt'])) == ['baseline', 'skt']
+    assert list(evidence_tables.merge_scores(here, earlier, order=['none', 'baseline'])) == ['baseline', 'skt']
     assert list(merged['skt'][3]) == ['a', 'b']  # the run trained here wins over the archive's
     assert evidence_tables.mean_only(merged['skt'][0]) and not evidence_tables.mean_only(merged['skt'][3])
     assert math.isnan(merged['skt'][0]['test_mean']['psnr_mu_motion'])
