@@ -61,7 +61,7 @@ def collect_scores(args: argparse.Namespace, work: str, runs: List[Tuple[str, in
         summaries=contrast_summaries(main_scores, per_scene=not args.validation_only, contrasts=CONTRASTS),
         extra_scores=extra_scores,
         extra_summaries=contrast_summaries(extra_scores, contrasts=CONTRASTS) if extra_scores else [],
-        done=finished_seeds(main_scores, list(dict.fromkeys(arm for arm, _ in runs))))
+        done=finished_seeds(main_scores, list(main_scores)))  # every arm in the tables, the archive's too
 
 
 def ceiling_share(scores: Scores, metric: str = 'psnr_mu') -> Optional[Dict[str, Any]]:

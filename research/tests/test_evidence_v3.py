@@ -1,6 +1,8 @@
 """Evidence v3 (``research/run_evidence_v3.py``): the L / U split and a tiny end-to-end screen of the four arms."""
+import argparse
 import json
 import os
+from collections import OrderedDict
 
 import pytest
 import yaml
@@ -10,7 +12,7 @@ from research import run_evidence as v2
 from research import run_evidence_v3 as v3
 from research.evidence_tables import MEAN_ONLY_SCENE, scores_from_json, scores_to_json
 from research.evidence_v3_data import LabelSplit, keep_share, split_photographs
-from research.evidence_v3_report import source_lines
+from research.evidence_v3_report import collect_scores, source_lines
 from research.tests.test_evidence import smooth_radiance
 
 #: Config keys that make an arm an SKT arm (the teacher); the plan lets arms differ there.
@@ -191,3 +193,19 @@ def test_report_shows_the_test_contrasts_per_source_photograph():
     assert lines[0] == '### Per source photograph (test split)'
     assert lines[2].splitlines()[2:] == ['| P | 2 | +0.30 |', '| all scenes | 2 | +0.30 |']
     assert source_lines(manifest, report('validation')) == []
+
+
+def test_runs_of_a_second_folder_join_the_archive_in_the_plan_order(tmp_path):
+    """One arm of seed 5 trained in its own --work: its report merges the archive, lists the arms in the plan's
+    order and counts a seed as finished only when every arm of the tables has it."""
+    csv = tmp_path / 'results' / 'test_evidence_selftrain_u_s5' / 'evidence_test_metrics.csv'
+    csv.parent.mkdir(parents=True)
+    csv.write_text('scene,psnr_mu\nP_v0,31.0\nmean,31.0\n')
+    scene = {'P_v0': {'psnr_mu': 30.0}}
+    earlier = OrderedDict(selftrain_u={4: scene}, skt_u={4: scene, 5: scene}, baseline_l={4: scene})
+    args = argparse.Namespace(validation_only=False, iters=4)
+    scores = collect_scores(args, str(tmp_path), [('selftrain_u', 5)], None, earlier)
+    assert list(scores.test_scores) == ['baseline_l', 'skt_u', 'selftrain_u']
+    assert scores.test_scores['selftrain_u'][5] == {'P_v0': {'psnr_mu': 31.0}}
+    assert scores.done == [4]  # baseline_l has no seed 5 yet
+    assert scores.from_earlier == [('selftrain_u', 4), ('skt_u', 4), ('skt_u', 5), ('baseline_l', 4)]
