@@ -26,6 +26,7 @@ from basicsr_skt.utils.hdr_io import read_hdr
 SPLIT_FOLDERS = {'train': 'Training', 'val': 'Validation', 'test': 'Test'}
 #: Folder of the ``--extra-test`` scenes inside ``<work>/extra``.
 EXTRA_FOLDER = 'ExtraTest'
+#: A scene simulated from a photograph: ``<photo>_v<capture>`` (:func:`capture_name`).
 CAPTURE_NAME = re.compile(r'(?P<photo>.+)_v(?P<capture>\d+)')
 
 
